@@ -1,0 +1,131 @@
+/* cli.c: helpers shared by the vbill subcommands. */
+#include "config.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("vbill: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+bool cli_is_help(const char *s) { return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0; }
+
+char *cli_read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        cli_fail(EXIT_USAGE, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (n == cap) {
+            if (cap >= max) {
+                cli_fail(EXIT_USAGE, "%s is larger than %zu bytes", path, max);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            cap = cap * 2 > max ? max : cap * 2;
+            char *p = realloc(buf, cap + 1);
+            if (!p) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = p;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) {
+            if (ferror(f)) {
+                cli_fail(EXIT_USAGE, "cannot read %s: %s", path, strerror(errno));
+                free(buf);
+                buf = NULL;
+            }
+            break;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        if (len)
+            *len = n;
+    }
+    return buf;
+}
+
+int cli_write_atomic(const char *path, const void *data, size_t len)
+{
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return cli_fail(-1, "out of memory");
+    snprintf(tmp, n, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        cli_fail(-1, "cannot write %s: %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    FILE *f = fdopen(fd, "wb");
+    bool ok = f && fwrite(data, 1, len, f) == len;
+    ok = f && fflush(f) == 0 && ok && fsync(fd) == 0;
+    if (f ? fclose(f) != 0 : close(fd) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) == 0) {
+        free(tmp);
+        return 0;
+    }
+    cli_fail(-1, "cannot write %s: %s", path, strerror(errno));
+    unlink(tmp);
+    free(tmp);
+    return -1;
+}
+
+const char *cli_opt(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static void log_stderr(void *user, vbill_log_level level, const char *msg)
+{
+    (void)user;
+    fprintf(stderr, "vbill: %s%s\n", level == VBILL_LOG_ERROR ? "error: " : "", msg);
+}
+
+vbill_ctx *cli_ctx(void)
+{
+    vbill_ctx *ctx = NULL;
+    if (vbill_ctx_new(&ctx) != VBILL_OK) {
+        fputs("vbill: cannot create a context (out of memory)\n", stderr);
+        exit(EXIT_FAIL);
+    }
+    vbill_ctx_set_log(ctx, log_stderr, NULL, VBILL_LOG_WARN);
+    return ctx;
+}

@@ -1,0 +1,43 @@
+/* cli.h: what the vbill command's subcommands share. */
+#ifndef VBILL_CLI_H
+#define VBILL_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "vbill.h"
+
+/* Exit codes of the command-line contract (SPEC.md section 5 and the issues). */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAIL = 1,
+    EXIT_USAGE = 2,     /* usage error or unreadable input */
+    EXIT_REJECTED = 3,  /* some records were rejected */
+};
+
+/* Each subcommand: argv[0] is the subcommand's name. */
+typedef int (*cli_command_fn)(int argc, char **argv);
+
+int cmd_classify(int argc, char **argv);
+int cmd_fill(int argc, char **argv);
+int cmd_text(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_link(int argc, char **argv);
+int cmd_hooks(int argc, char **argv);
+
+/* Prints "vbill: <message>" on stderr; returns code, for `return cli_fail(...)`. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when s is "-h" or "--help". */
+bool cli_is_help(const char *s);
+/* Reads a whole file ("-" for stdin) of at most max bytes; NULL and a message on failure. */
+char *cli_read_file(const char *path, size_t max, size_t *len);
+/* Writes a file atomically (temporary name, then rename); 0 or -1 with a message printed. */
+int cli_write_atomic(const char *path, const void *data, size_t len);
+/* The value of option `name` ("--rules") at argv[*i]: "--rules X" or "--rules=X".  Returns
+ * NULL when argv[*i] is not that option; on "--rules" with nothing after it sets *missing. */
+const char *cli_opt(int argc, char **argv, int *i, const char *name, bool *missing);
+/* A vbill_ctx with the log sent to stderr (warnings and errors); exits 1 if it can't. */
+vbill_ctx *cli_ctx(void);
+
+#endif

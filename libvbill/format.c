@@ -1,0 +1,3 @@
+/* format.c */
+#include "config.h"
+#include "internal.h"

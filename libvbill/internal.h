@@ -1,0 +1,109 @@
+/*
+ * internal.h: what the library's files share and do not export.  Every name here starts
+ * with vb_ and is hidden (-fvisibility=hidden); only vbill_* in include/vbill.h is public.
+ */
+#ifndef VB_INTERNAL_H
+#define VB_INTERNAL_H
+
+#include "vbill.h"
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cjson/cJSON.h>
+
+#define VB_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define VB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- context ---------------------------------------------------------------------- */
+
+struct vb_rules;
+struct vb_mustache_cache;
+
+struct vbill_ctx {
+    char errmsg[1024];
+    vbill_log_fn log_fn;
+    void *log_user;
+    vbill_log_level log_level;
+    struct vb_rules *rules;           /* classify.c; never NULL */
+    int senior_age;
+    double senior_speed;
+    char *partials_dir;
+    struct vb_mustache_cache *tmpl_cache; /* fill.c: compiled default slot templates */
+};
+
+/* Records the message of a failure on ctx and returns status (so: return vb_error(...)).
+ * ctx may be NULL. */
+vbill_status vb_error(vbill_ctx *ctx, vbill_status status, const char *fmt, ...) VB_PRINTF(3, 4);
+void vb_clear_error(vbill_ctx *ctx);
+void vb_log(vbill_ctx *ctx, vbill_log_level level, const char *fmt, ...) VB_PRINTF(3, 4);
+
+/* ---- growable buffer -------------------------------------------------------------- */
+
+typedef struct vb_buf {
+    char *data;     /* always NUL-terminated when non-NULL */
+    size_t len;
+    size_t cap;
+    bool failed;    /* an allocation failed; further appends are ignored */
+} vb_buf;
+
+void vb_buf_append(vb_buf *b, const char *s, size_t n);
+void vb_buf_puts(vb_buf *b, const char *s);
+void vb_buf_printf(vb_buf *b, const char *fmt, ...) VB_PRINTF(2, 3);
+/* Hands the buffer's string to the caller (NULL if an allocation failed) and resets b. */
+char *vb_buf_take(vb_buf *b);
+void vb_buf_free(vb_buf *b);
+
+/* ---- files ------------------------------------------------------------------------ */
+
+/* Reads a whole file of at most max bytes (NUL-terminated).  NULL with errno on failure;
+ * EFBIG when it is larger than max. */
+char *vb_read_file(const char *path, size_t max, size_t *len);
+/* Writes data to path atomically: a temporary file in the same directory, fsync, rename.
+ * On failure nothing is left behind and errno tells why. */
+int vb_write_file_atomic(const char *path, const void *data, size_t len);
+/* A temporary name beside path ("DIR/.NAME.tmp-XXXXXX"), for writers that stream; the
+ * caller renames it over path when done or unlinks it on failure.  Returns a malloc'd
+ * string, or NULL. */
+char *vb_temp_path_for(const char *path);
+
+/* ---- dates: days since 1970-01-01 in the proleptic Gregorian calendar --------------- */
+
+typedef struct vb_date { int y, m, d; } vb_date;
+/* Parses exactly "YYYY-MM-DD" of a real date (year 1..9999).  Returns false otherwise. */
+bool vb_date_parse(const char *s, vb_date *out);
+int64_t vb_date_days(vb_date d);
+vb_date vb_date_from_days(int64_t days);
+void vb_date_format(vb_date d, char out[11]);
+
+/* ---- JSON helpers ------------------------------------------------------------------ */
+
+/* Parses len bytes (or a NUL-terminated string when len == (size_t)-1) as JSON. */
+cJSON *vb_json_parse(const char *text, size_t len);
+/* An integer JSON number printed exactly (cJSON would print through a double). */
+cJSON *vb_json_int(int64_t v);
+/* Prints compactly; NULL on allocation failure. */
+char *vb_json_print(const cJSON *v);
+
+/* ---- records, filling (record.c, classify.c, fill.c) ---------------------------------
+ * vb_context_build parses, validates, classifies and fills a record and returns the full
+ * Mustache context object (see vbill_fill_context).  The scenario id is the context's
+ * "scenario" member (null when none). */
+cJSON *vb_context_build(vbill_ctx *ctx, const char *record_json, size_t len, long line,
+                        vbill_status *status);
+
+/* ---- Mustache (mustache.c) ---------------------------------------------------------- */
+
+typedef struct vb_mustache vb_mustache;
+/* Compiles a template once for many renders.  NULL on a malformed template, with the
+ * message (naming the position) in ctx and *status set.  `name` (may be NULL) is put in
+ * error messages, e.g. a slot name. */
+vb_mustache *vb_mustache_compile(vbill_ctx *ctx, const char *name, const char *tmpl, size_t len,
+                                 vbill_status *status);
+/* Renders over data; partials is NULL or a cJSON object of name -> template string.  A
+ * compiled template is immutable: renders from several threads are safe. */
+char *vb_mustache_render(vbill_ctx *ctx, const vb_mustache *m, const cJSON *data,
+                         const cJSON *partials, size_t *out_len, vbill_status *status);
+void vb_mustache_free(vb_mustache *m);
+
+#endif

@@ -1,0 +1,3 @@
+/* mustache.c */
+#include "config.h"
+#include "internal.h"

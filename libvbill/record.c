@@ -1,0 +1,3 @@
+/* record.c */
+#include "config.h"
+#include "internal.h"

@@ -1,0 +1,3 @@
+/* slots.c */
+#include "config.h"
+#include "internal.h"

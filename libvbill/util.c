@@ -1,0 +1,280 @@
+/* util.c: growable buffers, atomic files, calendar dates and JSON helpers. */
+#include "config.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- buffer ---- */
+
+void vb_buf_append(vb_buf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1) {
+            if (cap > SIZE_MAX / 2) {
+                b->failed = true;
+                return;
+            }
+            cap *= 2;
+        }
+        char *p = realloc(b->data, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void vb_buf_puts(vb_buf *b, const char *s) { vb_buf_append(b, s, strlen(s)); }
+
+void vb_buf_printf(vb_buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    if ((size_t)n < sizeof small) {
+        vb_buf_append(b, small, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        b->failed = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    vb_buf_append(b, big, (size_t)n);
+    free(big);
+}
+
+char *vb_buf_take(vb_buf *b)
+{
+    char *s = NULL;
+    if (!b->failed) {
+        if (!b->data)
+            vb_buf_append(b, "", 0);
+        s = b->failed ? NULL : b->data;
+    } else {
+        free(b->data);
+    }
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = false;
+    return s;
+}
+
+void vb_buf_free(vb_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = false;
+}
+
+/* ---- files ---- */
+
+char *vb_read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    vb_buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b.len + n > max) {
+            fclose(f);
+            vb_buf_free(&b);
+            errno = EFBIG;
+            return NULL;
+        }
+        vb_buf_append(&b, chunk, n);
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err || b.failed) {
+        vb_buf_free(&b);
+        errno = err ? EIO : ENOMEM;
+        return NULL;
+    }
+    if (len)
+        *len = b.len;
+    return vb_buf_take(&b);
+}
+
+char *vb_temp_path_for(const char *path)
+{
+    char *dup1 = strdup(path), *dup2 = strdup(path);
+    char *out = NULL;
+    if (dup1 && dup2) {
+        const char *dir = dirname(dup1), *base = basename(dup2);
+        size_t n = strlen(dir) + strlen(base) + 32;
+        out = malloc(n);
+        if (out)
+            snprintf(out, n, "%s/.%s.tmp-XXXXXX", dir, base);
+    }
+    free(dup1);
+    free(dup2);
+    return out;
+}
+
+int vb_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    char *tmp = vb_temp_path_for(path);
+    if (!tmp) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        errno = e;
+        return -1;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            goto fail;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto fail;
+    free(tmp);
+    return 0;
+fail:;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(tmp);
+    errno = e;
+    return -1;
+}
+
+/* ---- dates ---- */
+
+static bool is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+static int month_days(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
+bool vb_date_parse(const char *s, vb_date *out)
+{
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return false;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0');
+    int d = (s[8] - '0') * 10 + (s[9] - '0');
+    if (y < 1 || m < 1 || m > 12 || d < 1 || d > month_days(y, m))
+        return false;
+    out->y = y;
+    out->m = m;
+    out->d = d;
+    return true;
+}
+
+/* Howard Hinnant's days_from_civil. */
+int64_t vb_date_days(vb_date d)
+{
+    int64_t y = d.y - (d.m <= 2);
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t mp = (d.m + 9) % 12;
+    int64_t doy = (153 * mp + 2) / 5 + d.d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+vb_date vb_date_from_days(int64_t z)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    vb_date r = {(int)(y + (m <= 2)), (int)m, (int)d};
+    return r;
+}
+
+void vb_date_format(vb_date d, char out[11])
+{
+    unsigned y = (unsigned)d.y % 10000u, m = (unsigned)d.m % 100u, dd = (unsigned)d.d % 100u;
+    snprintf(out, 11, "%04u-%02u-%02u", y, m, dd);
+}
+
+/* ---- JSON ---- */
+
+cJSON *vb_json_parse(const char *text, size_t len)
+{
+    if (!text)
+        return NULL;
+    if (len == (size_t)-1)
+        len = strlen(text);
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!v)
+        return NULL;
+    /* cJSON stops at the first value; anything but white space after it is an error. */
+    while (end && end < text + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (end && end < text + len && *end != '\0') {
+        cJSON_Delete(v);
+        return NULL;
+    }
+    return v;
+}
+
+cJSON *vb_json_int(int64_t v)
+{
+    char s[32];
+    snprintf(s, sizeof s, "%" PRId64, v);
+    return cJSON_CreateRaw(s);
+}
+
+char *vb_json_print(const cJSON *v) { return cJSON_PrintUnformatted(v); }

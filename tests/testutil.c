@@ -1,0 +1,81 @@
+/* testutil.c: helpers the Check suites share. */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <check.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char pathbuf[4096];
+
+const char *tu_src(const char *rel)
+{
+    const char *d = getenv("VBILL_SRCDIR");
+    snprintf(pathbuf, sizeof pathbuf, "%s/%s", d && *d ? d : ".", rel);
+    return pathbuf;
+}
+
+const char *tu_conformance(const char *rel)
+{
+    const char *d = getenv("VBILL_CONFORMANCE");
+    if (d && *d) {
+        snprintf(pathbuf, sizeof pathbuf, "%s/%s", d, rel);
+    } else {
+        const char *s = getenv("VBILL_SRCDIR");
+        snprintf(pathbuf, sizeof pathbuf, "%s/../shared/conformance/%s", s && *s ? s : ".", rel);
+    }
+    return pathbuf;
+}
+
+char *tu_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+char *tu_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/vbill-test-XXXXXX", t && *t ? t : "/tmp");
+    char *d = mkdtemp(tmpl);
+    ck_assert_msg(d != NULL, "mkdtemp failed");
+    return strdup(d);
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+void tu_rmtree(const char *path)
+{
+    if (path)
+        nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int tu_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

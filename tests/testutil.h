@@ -1,0 +1,21 @@
+/* testutil.h: helpers the Check suites share. */
+#ifndef VB_TESTUTIL_H
+#define VB_TESTUTIL_H
+
+#include <stddef.h>
+
+/* $VBILL_SRCDIR/rel (or ./rel when unset); static buffer, valid until the next call. */
+const char *tu_src(const char *rel);
+/* $VBILL_CONFORMANCE/rel: the shared conformance suites beside the project. */
+const char *tu_conformance(const char *rel);
+/* Reads a whole file (aborts the test on failure); free() the result. */
+char *tu_slurp(const char *path, size_t *len);
+/* A fresh temporary directory under $TMPDIR; free() the result. */
+char *tu_tmpdir(void);
+/* Removes a directory tree (best effort). */
+void tu_rmtree(const char *path);
+/* Runs the suite with the Check runner and returns the process exit status. */
+struct Suite;
+int tu_run(struct Suite *s);
+
+#endif
