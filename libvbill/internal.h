@@ -92,6 +92,22 @@ char *vb_json_print(const cJSON *v);
 cJSON *vb_context_build(vbill_ctx *ctx, const char *record_json, size_t len, long line,
                         vbill_status *status);
 
+/* What other concerns (links, hooks, rendering) need to know of a record, validated as
+ * vbill_fill validates it.  The birth date is here for the knowledge check only (auth.c):
+ * it must never be logged, put in a message, a URL or stored in plain text. */
+typedef struct vb_identity {
+    char id[65];
+    char scenario[64];   /* "" when the record matches no scenario */
+    char locale[8];      /* ko-KR, ja-JP or en-US */
+    char phone[32];      /* "" when absent */
+    vb_date birth, issue_date, cycle_start, cycle_end;
+    int age;
+    bool senior;
+    double speed;        /* 1.0, or the senior speed */
+} vb_identity;
+vbill_status vb_record_identity(vbill_ctx *ctx, const char *record_json, size_t len, long line,
+                                vb_identity *out);
+
 /* ---- Mustache (mustache.c) ---------------------------------------------------------- */
 
 typedef struct vb_mustache vb_mustache;
