@@ -186,6 +186,8 @@ VBILL_API vbill_status vbill_ctx_set_partials_dir(vbill_ctx *ctx, const char *di
 
 /* @@VIDEO@@ (video templates, prepare, render, HLS) */
 
+/* @@VIDEO_TEXT@@ (built-in templates, text rendering options) */
+
 /* @@AUTH@@ (signed links, knowledge check, attempt limiting, sessions, SMS text) */
 
 /* @@HOOKS@@ (events, outbox, sinks, chat) */
