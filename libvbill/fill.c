@@ -1,5 +1,470 @@
-/* fill.c */
+/*
+ * fill.c: the personal values of a record (SPEC.md section 4) in exact 64-bit integer
+ * arithmetic with overflow checked, the Mustache fill context, and the public classify /
+ * fill calls with their JSON results.
+ */
 #include "config.h"
-#include "internal.h"
+#include "format.h"
+#include "record.h"
+#include "slots.h"
+
+#include <stdlib.h>
+#include <string.h>
+
 void vb_fill_cache_free(struct vb_mustache_cache *c);
-void vb_fill_cache_free(struct vb_mustache_cache *c) { (void)c; }
+
+/* ---- arithmetic ---- */
+
+static vbill_status overflow(vbill_ctx *ctx, const vb_record *r, const char *what)
+{
+    char label[128];
+    vb_record_label(r, label, sizeof label);
+    return vb_error(ctx, VBILL_ERR_OVERFLOW, "%s: %s: the amount is too large to compute exactly",
+                    label, what);
+}
+
+/* trunc(amount x days / cycle_days): rounded down, then down to a multiple of unit. */
+static bool prorate(int64_t amount, int64_t days, int64_t cycle_days, int64_t unit, int64_t *out)
+{
+    int64_t product;
+    if (__builtin_mul_overflow(amount, days, &product))
+        return false;
+    int64_t v = product / cycle_days;
+    *out = v / unit * unit;
+    return true;
+}
+
+vbill_status vb_fill_compute(vbill_ctx *ctx, vb_record *r)
+{
+    int64_t cstart = vb_date_days(r->cycle_start), cend = vb_date_days(r->cycle_end);
+    r->cycle_days = cend - cstart + 1;
+    int64_t sum_prorated = 0, sum_next = 0;
+    int64_t period_from = -1;
+    for (int i = 0; i < r->nlines; i++) {
+        vb_line *l = &r->lines[i];
+        l->net = l->monthly_fee - l->discount_sum; /* discounts <= fee: validated */
+        int64_t from = cstart;
+        if (l->event == VB_EV_NEW && vb_date_days(l->start) > cstart)
+            from = vb_date_days(l->start);
+        l->from = vb_date_from_days(from);
+        l->days = from > cend ? 0 : cend - from + 1;
+        if (!prorate(l->net, l->days, r->cycle_days, r->rounding_unit, &l->prorated))
+            return overflow(ctx, r, "lines[].prorated");
+        int64_t inst = l->has_device && l->months_left >= 1 ? l->installment : 0;
+        if (__builtin_add_overflow(l->net, inst, &l->next_month) ||
+            __builtin_add_overflow(sum_prorated, l->prorated, &sum_prorated) ||
+            __builtin_add_overflow(sum_next, l->next_month, &sum_next))
+            return overflow(ctx, r, "lines");
+        if (l->event == VB_EV_NEW && l->days > 0 && (period_from < 0 || from < period_from))
+            period_from = from;
+    }
+    r->bundle_days = r->bundle_prorated = 0;
+    int64_t bundle_discount = 0;
+    if (r->bundled) {
+        int64_t bstart = vb_date_days(r->bundle_start);
+        if (bstart < cstart)
+            bstart = cstart;
+        r->bundle_days = bstart > cend ? 0 : cend - bstart + 1;
+        if (!prorate(r->bundle_discount, r->bundle_days, r->cycle_days, r->rounding_unit,
+                     &r->bundle_prorated))
+            return overflow(ctx, r, "bundle_prorated");
+        bundle_discount = r->bundle_discount;
+    }
+    int64_t this_month, next_month;
+    if (__builtin_sub_overflow(sum_prorated, r->bundle_prorated, &this_month) ||
+        __builtin_add_overflow(this_month, r->other_sum, &this_month) ||
+        __builtin_sub_overflow(sum_next, bundle_discount, &next_month))
+        return overflow(ctx, r, "this_month");
+    r->this_month = this_month < 0 ? 0 : this_month;
+    r->next_month = next_month < 0 ? 0 : next_month;
+    r->period_start = vb_date_from_days(period_from < 0 ? cstart : period_from);
+    r->period_end = r->cycle_end;
+    r->total_mismatch = r->has_total && r->total != r->this_month;
+    return VBILL_OK;
+}
+
+/* ---- the Mustache context ---- */
+
+/* Sets obj[key] = item, replacing what the record may have there.  False on NOMEM. */
+static bool put(cJSON *obj, const char *key, cJSON *item)
+{
+    if (!item)
+        return false;
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+    if (!cJSON_AddItemToObject(obj, key, item)) {
+        cJSON_Delete(item);
+        return false;
+    }
+    return true;
+}
+
+static bool put_int(cJSON *obj, const char *key, int64_t v) { return put(obj, key, vb_json_int(v)); }
+
+static bool put_str(cJSON *obj, const char *key, const char *s)
+{
+    return put(obj, key, cJSON_CreateString(s));
+}
+
+/* Formats into a scratch buffer and stores it. */
+static bool put_money(cJSON *obj, const char *key, int64_t v, const vb_record *r)
+{
+    vb_buf b = {0};
+    vb_fmt_money(&b, v, r->currency, r->locale);
+    char *s = vb_buf_take(&b);
+    bool ok = s && put_str(obj, key, s);
+    free(s);
+    return ok;
+}
+
+static bool put_date(cJSON *obj, const char *key, vb_date d)
+{
+    char s[11];
+    vb_date_format(d, s);
+    return put_str(obj, key, s);
+}
+
+static const char *kind_text(vb_kind k, const char *locale)
+{
+    bool mobile = k == VB_KIND_MOBILE;
+    if (strcmp(locale, "en-US") == 0)
+        return mobile ? "Mobile" : "Home internet";
+    if (strcmp(locale, "ja-JP") == 0)
+        return mobile ? "携帯電話" : "インターネット";
+    return mobile ? "휴대폰" : "인터넷";
+}
+
+static bool add_line_values(vb_record *r, int i)
+{
+    vb_line *l = &r->lines[i];
+    cJSON *o = l->json;
+    bool ok = put_int(o, "net", l->net) && put_int(o, "days", l->days) &&
+              put_date(o, "from", l->from) && put_int(o, "prorated", l->prorated) &&
+              put_int(o, "next_month", l->next_month) &&
+              put_int(o, "discount_total", l->discount_sum) &&
+              put_money(o, "monthly_fee_text", l->monthly_fee, r) &&
+              put_money(o, "net_text", l->net, r) &&
+              put_money(o, "prorated_text", l->prorated, r) &&
+              put_money(o, "next_month_text", l->next_month, r) &&
+              put_money(o, "discount_total_text", l->discount_sum, r) &&
+              put_str(o, "kind_text", kind_text(l->kind, r->locale)) &&
+              put(o, "first", cJSON_CreateBool(i == 0)) &&
+              put(o, "last", cJSON_CreateBool(i == r->nlines - 1));
+    if (ok && !cJSON_GetObjectItemCaseSensitive(o, "id")) {
+        char id[16];
+        snprintf(id, sizeof id, "L%d", i + 1);
+        ok = put_str(o, "id", id);
+        l->id = ok ? cJSON_GetObjectItemCaseSensitive(o, "id")->valuestring : NULL;
+    }
+    cJSON *dev = cJSON_GetObjectItemCaseSensitive(o, "device");
+    if (ok && cJSON_IsObject(dev))
+        ok = put_money(dev, "installment_text", l->installment, r);
+    cJSON *item;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(o, "discounts"))
+    {
+        const cJSON *amount = cJSON_GetObjectItemCaseSensitive(item, "amount");
+        ok = ok && put_money(item, "amount_text", (int64_t)amount->valuedouble, r);
+    }
+    return ok;
+}
+
+vbill_status vb_fill_context_build(vbill_ctx *ctx, vb_record *r)
+{
+    cJSON *root = r->root;
+    /* The birth date never leaves the library. */
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "birth");
+    vb_buf b = {0};
+    bool ok = put_str(root, "locale", r->locale) && put_str(root, "currency", r->currency) &&
+              put(root, "scenario", r->scenario ? cJSON_CreateString(r->scenario)
+                                                : cJSON_CreateNull()) &&
+              put_int(root, "age", r->age) && put(root, "senior", cJSON_CreateBool(r->senior)) &&
+              put(root, "speed", cJSON_CreateNumber(r->speed)) &&
+              put_int(root, "cycle_days", r->cycle_days) &&
+              put_int(root, "this_month", r->this_month) &&
+              put_int(root, "next_month", r->next_month) &&
+              put_int(root, "bundle_prorated", r->bundle_prorated) &&
+              put_money(root, "this_month_text", r->this_month, r) &&
+              put_money(root, "next_month_text", r->next_month, r) &&
+              put_money(root, "bundle_prorated_text", r->bundle_prorated, r) &&
+              put_int(root, "period_days",
+                      vb_date_days(r->period_end) - vb_date_days(r->period_start) + 1);
+    cJSON *flags = cJSON_CreateArray();
+    ok = ok && put(root, "flags", flags);
+    if (ok && r->total_mismatch)
+        ok = cJSON_AddItemToArray(flags, cJSON_CreateString("total_mismatch"));
+
+    cJSON *period = cJSON_CreateObject();
+    ok = ok && put(root, "period", period) && put_date(period, "start", r->period_start) &&
+         put_date(period, "end", r->period_end);
+
+    vb_fmt_period(&b, r->period_start, r->period_end, r->locale);
+    char *s = vb_buf_take(&b);
+    ok = ok && s && put_str(root, "period_text", s);
+    free(s);
+    vb_fmt_month_day(&b, r->issue_date, r->locale);
+    s = vb_buf_take(&b);
+    ok = ok && s && put_str(root, "issue_date_text", s);
+    free(s);
+    vb_fmt_name_masked(&b, r->name, r->locale);
+    s = vb_buf_take(&b);
+    ok = ok && s && put_str(root, "name_masked", s);
+    free(s);
+
+    const cJSON *pay = cJSON_GetObjectItemCaseSensitive(root, "payment");
+    bool has_payment = cJSON_IsObject(pay);
+    if (has_payment) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(pay, "method");
+        const cJSON *inst = cJSON_GetObjectItemCaseSensitive(pay, "institution");
+        const cJSON *last4 = cJSON_GetObjectItemCaseSensitive(pay, "account_last4");
+        const cJSON *day = cJSON_GetObjectItemCaseSensitive(pay, "day");
+        vb_fmt_payment(&b, cJSON_IsString(m) ? m->valuestring : NULL,
+                       cJSON_IsString(inst) ? inst->valuestring : NULL,
+                       cJSON_IsString(last4) ? last4->valuestring : NULL,
+                       cJSON_IsNumber(day) ? (int)day->valuedouble : 0, r->locale);
+        has_payment = b.len > 0;
+    }
+    s = vb_buf_take(&b);
+    ok = ok && s && put_str(root, "payment_text", s) &&
+         put(root, "has_payment", cJSON_CreateBool(has_payment));
+    free(s);
+
+    const cJSON *benefits = cJSON_GetObjectItemCaseSensitive(root, "benefits");
+    cJSON *item;
+    cJSON_ArrayForEach(item, benefits)
+    {
+        vb_buf_puts(&b, b.len ? ", " : "");
+        vb_buf_puts(&b, item->valuestring);
+    }
+    ok = ok && put(root, "has_benefits", cJSON_CreateBool(b.len > 0));
+    s = vb_buf_take(&b);
+    ok = ok && s && put_str(root, "benefits_text", s);
+    free(s);
+
+    bool has_device = false;
+    for (int i = 0; i < r->nlines && ok; i++) {
+        ok = add_line_values(r, i);
+        has_device |= r->lines[i].has_device;
+    }
+    ok = ok && put(root, "has_device", cJSON_CreateBool(has_device)) &&
+         put(root, "has_bundle", cJSON_CreateBool(r->bundled));
+
+    cJSON *bundle = cJSON_GetObjectItemCaseSensitive(root, "bundle");
+    if (ok && cJSON_IsObject(bundle))
+        ok = put_int(bundle, "days", r->bundle_days) &&
+             put_int(bundle, "prorated", r->bundle_prorated) &&
+             put_money(bundle, "discount_text", r->bundle_discount, r) &&
+             put_money(bundle, "prorated_text", r->bundle_prorated, r) &&
+             put_date(bundle, "start", r->bundle_start);
+
+    cJSON *bill = cJSON_GetObjectItemCaseSensitive(root, "bill");
+    ok = ok && put_int(bill, "other_total", r->other_sum) &&
+         put_money(bill, "other_total_text", r->other_sum, r) &&
+         put_int(bill, "rounding_unit", r->rounding_unit);
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(bill, "other_charges"))
+    {
+        const cJSON *amount = cJSON_GetObjectItemCaseSensitive(item, "amount");
+        ok = ok && put_money(item, "amount_text", (int64_t)amount->valuedouble, r);
+    }
+    if (!ok)
+        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory while filling a record");
+    return VBILL_OK;
+}
+
+/* ---- compiled default slot templates, per scenario and locale, kept on the context ---- */
+
+typedef struct vb_slot_set {
+    char scenario[64];
+    char locale[8];
+    int n;
+    vb_slot_def defs[VB_MAX_SLOTS];
+    vb_mustache *compiled[VB_MAX_SLOTS];
+    struct vb_slot_set *next;
+} vb_slot_set;
+
+struct vb_mustache_cache {
+    vb_slot_set *sets;
+};
+
+void vb_fill_cache_free(struct vb_mustache_cache *c)
+{
+    if (!c)
+        return;
+    for (vb_slot_set *s = c->sets, *next; s; s = next) {
+        next = s->next;
+        for (int i = 0; i < s->n; i++)
+            vb_mustache_free(s->compiled[i]);
+        free(s);
+    }
+    free(c);
+}
+
+static const vb_slot_set *slot_set(vbill_ctx *ctx, const char *scenario, const char *locale,
+                                   vbill_status *st)
+{
+    if (!ctx->tmpl_cache && !(ctx->tmpl_cache = calloc(1, sizeof *ctx->tmpl_cache))) {
+        *st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (vb_slot_set *s = ctx->tmpl_cache->sets; s; s = s->next)
+        if (strcmp(s->scenario, scenario) == 0 && strcmp(s->locale, locale) == 0)
+            return s;
+    vb_slot_set *s = calloc(1, sizeof *s);
+    if (!s) {
+        *st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(s->scenario, sizeof s->scenario, "%s", scenario);
+    snprintf(s->locale, sizeof s->locale, "%s", locale);
+    s->n = vb_default_slots(scenario, locale, s->defs);
+    for (int i = 0; i < s->n; i++) {
+        s->compiled[i] = vb_mustache_compile(ctx, s->defs[i].name, s->defs[i].tmpl,
+                                             strlen(s->defs[i].tmpl), st);
+        if (!s->compiled[i]) {
+            for (int k = 0; k < i; k++)
+                vb_mustache_free(s->compiled[k]);
+            free(s);
+            return NULL;
+        }
+    }
+    s->next = ctx->tmpl_cache->sets;
+    ctx->tmpl_cache->sets = s;
+    return s;
+}
+
+/* ---- public calls ---- */
+
+cJSON *vb_context_build(vbill_ctx *ctx, const char *record_json, size_t len, long line,
+                        vbill_status *status)
+{
+    vb_record r;
+    vbill_status st = vb_record_process(ctx, record_json, len, line, &r);
+    if (!st && (st = vb_fill_context_build(ctx, &r)))
+        vb_record_free(&r);
+    *status = st;
+    return st ? NULL : r.root;
+}
+
+static void emit_classification(vb_buf *b, const vb_record *r)
+{
+    vb_buf_puts(b, "{\"id\":");
+    vb_buf_json_string(b, r->id);
+    vb_buf_puts(b, ",\"scenario\":");
+    if (r->scenario)
+        vb_buf_json_string(b, r->scenario);
+    else
+        vb_buf_puts(b, "null");
+    vb_buf_printf(b, ",\"age\":%d,\"senior\":%s,\"speed\":%.15g,\"flags\":[%s]", r->age,
+                  r->senior ? "true" : "false", r->speed,
+                  r->total_mismatch ? "\"total_mismatch\"" : "");
+}
+
+static vbill_status finish(vbill_ctx *ctx, vb_buf *b, char **out_json)
+{
+    *out_json = vb_buf_take(b);
+    return *out_json ? VBILL_OK : vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+}
+
+VBILL_API vbill_status vbill_classify(vbill_ctx *ctx, const char *record_json, size_t len,
+                                      long line, char **out_json)
+{
+    if (!ctx || !out_json)
+        return vb_error(ctx, VBILL_ERR_ARG, "vbill_classify: NULL argument");
+    *out_json = NULL;
+    vb_record r;
+    vbill_status st = vb_record_process(ctx, record_json, len, line, &r);
+    if (st)
+        return st;
+    vb_buf b = {0};
+    emit_classification(&b, &r);
+    vb_buf_puts(&b, "}");
+    vb_record_free(&r);
+    return finish(ctx, &b, out_json);
+}
+
+VBILL_API vbill_status vbill_fill(vbill_ctx *ctx, const char *record_json, size_t len,
+                                  long line, char **out_json)
+{
+    if (!ctx || !out_json)
+        return vb_error(ctx, VBILL_ERR_ARG, "vbill_fill: NULL argument");
+    *out_json = NULL;
+    vb_record r;
+    vbill_status st = vb_record_process(ctx, record_json, len, line, &r);
+    if (st)
+        return st;
+    vb_buf b = {0};
+    emit_classification(&b, &r);
+    char start[11], end[11];
+    vb_date_format(r.period_start, start);
+    vb_date_format(r.period_end, end);
+    vb_buf_printf(&b,
+                  ",\"period\":{\"start\":\"%s\",\"end\":\"%s\"},\"amounts\":{\"this_month\":%lld,"
+                  "\"next_month\":%lld,\"bundle_prorated\":%lld,\"lines\":[",
+                  start, end, (long long)r.this_month, (long long)r.next_month,
+                  (long long)r.bundle_prorated);
+    for (int i = 0; i < r.nlines; i++) {
+        const vb_line *l = &r.lines[i];
+        char id[16];
+        snprintf(id, sizeof id, "L%d", i + 1);
+        vb_buf_puts(&b, i ? ",{\"id\":" : "{\"id\":");
+        vb_buf_json_string(&b, l->id ? l->id : id);
+        vb_buf_printf(&b, ",\"days\":%lld,\"prorated\":%lld,\"next_month\":%lld}",
+                      (long long)l->days, (long long)l->prorated, (long long)l->next_month);
+    }
+    vb_buf_puts(&b, "]},\"slots\":{");
+    if (r.scenario) {
+        const vb_slot_set *set = slot_set(ctx, r.scenario, r.locale, &st);
+        if (!st)
+            st = vb_fill_context_build(ctx, &r);
+        for (int i = 0; set && !st && i < set->n; i++) {
+            size_t n;
+            char *text = vb_mustache_render(ctx, set->compiled[i], r.root, NULL, &n, &st);
+            if (text) {
+                vb_buf_puts(&b, i ? "," : "");
+                vb_buf_json_string(&b, set->defs[i].name);
+                vb_buf_puts(&b, ":");
+                vb_buf_json_string(&b, text);
+            }
+            free(text);
+        }
+    }
+    vb_buf_puts(&b, "}}");
+    vb_record_free(&r);
+    if (st) {
+        vb_buf_free(&b);
+        return st;
+    }
+    return finish(ctx, &b, out_json);
+}
+
+VBILL_API vbill_status vbill_fill_context(vbill_ctx *ctx, const char *record_json, size_t len,
+                                          long line, char **out_json)
+{
+    if (!ctx || !out_json)
+        return vb_error(ctx, VBILL_ERR_ARG, "vbill_fill_context: NULL argument");
+    *out_json = NULL;
+    vbill_status st;
+    cJSON *c = vb_context_build(ctx, record_json, len, line, &st);
+    if (!c)
+        return st;
+    *out_json = vb_json_print(c);
+    cJSON_Delete(c);
+    return *out_json ? VBILL_OK : vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+}
+
+VBILL_API vbill_status vbill_default_slots(vbill_ctx *ctx, const char *scenario,
+                                           const char *locale, char **out_json)
+{
+    if (!ctx || !scenario || !out_json)
+        return vb_error(ctx, VBILL_ERR_ARG, "vbill_default_slots: NULL argument");
+    vb_slot_def defs[VB_MAX_SLOTS];
+    int n = vb_default_slots(scenario, locale ? locale : "ko-KR", defs);
+    vb_buf b = {0};
+    vb_buf_puts(&b, "{");
+    for (int i = 0; i < n; i++) {
+        vb_buf_puts(&b, i ? "," : "");
+        vb_buf_json_string(&b, defs[i].name);
+        vb_buf_puts(&b, ":");
+        vb_buf_json_string(&b, defs[i].tmpl);
+    }
+    vb_buf_puts(&b, "}");
+    return finish(ctx, &b, out_json);
+}

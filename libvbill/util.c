@@ -93,6 +93,29 @@ void vb_buf_free(vb_buf *b)
     b->failed = false;
 }
 
+void vb_buf_json_string(vb_buf *b, const char *s)
+{
+    vb_buf_append(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        vb_buf_append(b, run, (size_t)(s - run));
+        switch (c) {
+        case '"': vb_buf_append(b, "\\\"", 2); break;
+        case '\\': vb_buf_append(b, "\\\\", 2); break;
+        case '\n': vb_buf_append(b, "\\n", 2); break;
+        case '\r': vb_buf_append(b, "\\r", 2); break;
+        case '\t': vb_buf_append(b, "\\t", 2); break;
+        default: vb_buf_printf(b, "\\u%04x", c); break;
+        }
+        run = s + 1;
+    }
+    vb_buf_append(b, run, (size_t)(s - run));
+    vb_buf_append(b, "\"", 1);
+}
+
 /* ---- files ---- */
 
 char *vb_read_file(const char *path, size_t max, size_t *len)
