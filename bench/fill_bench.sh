@@ -1,0 +1,45 @@
+#!/bin/sh
+# bench/fill_bench.sh: `vbill fill` throughput and peak memory on generated JSON Lines.
+# Prints figures; never pass/fail.  Usage: BUILDDIR=/path/to/build bench/fill_bench.sh [N]
+set -eu
+BUILDDIR=${BUILDDIR:-.}
+VBILL="$BUILDDIR/examples/vbill"
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+N=${1:-1000000}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# N records: the sample subscribers' valid records, with fresh ids and shifted start days,
+# so every scenario is represented in its sample proportion.
+grep '"id":"S-0' "$SRC/examples/data/subscribers.jsonl" >"$tmp/seed.jsonl"
+awk -v n="$N" '
+  { seed[NR] = $0 } END {
+    for (i = 0; i < n; i++) {
+      r = seed[i % NR + 1]
+      sub(/"id":"S-[0-9]+"/, sprintf("\"id\":\"B-%07d\"", i), r)
+      print r
+    }
+  }' "$tmp/seed.jsonl" >"$tmp/big.jsonl"
+bytes=$(wc -c <"$tmp/big.jsonl")
+
+run() { # label, records file, command...
+  label=$1; file=$2; shift 2
+  /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$@" "$file" >"$tmp/out" 2>"$tmp/err" || true
+  read -r wall user sys rss <<EOF2
+$(tail -n 1 "$tmp/time")
+EOF2
+  recs=$(wc -l <"$file")
+  out=$(wc -l <"$tmp/out")
+  awk -v l="$label" -v n="$recs" -v o="$out" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" 'BEGIN {
+    cpu = u + s; if (cpu <= 0) cpu = 0.01
+    printf "%-22s %9d records  %9d out  wall %6.2f s  cpu %6.2f s  %9.0f records/s (cpu)  peak RSS %6.1f MiB\n",
+      l, n, o, w, cpu, n / cpu, m / 1024 }'
+}
+
+echo "vbill fill benchmark: $N records, $((bytes / 1048576)) MiB of JSON Lines, one core"
+head -n $((N / 10)) "$tmp/big.jsonl" >"$tmp/tenth.jsonl"
+run "classify (N/10)" "$tmp/tenth.jsonl" "$VBILL" classify
+run "fill (N/10)" "$tmp/tenth.jsonl" "$VBILL" fill
+run "classify (N)" "$tmp/big.jsonl" "$VBILL" classify
+run "fill (N)" "$tmp/big.jsonl" "$VBILL" fill
+echo "target: >= 200,000 records/s on one core for fill; peak RSS flat between N/10 and N"
