@@ -24,11 +24,12 @@ void vb_record_label(const vb_record *r, char *buf, size_t size)
         snprintf(buf, size, "record");
 }
 
-/* Records a rule failure: "<record>: <field>: <problem>". */
-static vbill_status fail(vbill_ctx *ctx, const vb_record *r, const char *field, const char *fmt,
-                         ...) VB_PRINTF(4, 5);
-static vbill_status fail(vbill_ctx *ctx, const vb_record *r, const char *field, const char *fmt,
-                         ...)
+/* Records a rule failure: "<record>: <prefix>.<field>: <problem>".  Paths are put together
+ * only here, on failure, to keep the valid path free of formatting. */
+static vbill_status fail(vbill_ctx *ctx, const vb_record *r, const char *prefix,
+                         const char *field, const char *fmt, ...) VB_PRINTF(5, 6);
+static vbill_status fail(vbill_ctx *ctx, const vb_record *r, const char *prefix,
+                         const char *field, const char *fmt, ...)
 {
     char label[128], problem[512];
     vb_record_label(r, label, sizeof label);
@@ -36,7 +37,8 @@ static vbill_status fail(vbill_ctx *ctx, const vb_record *r, const char *field, 
     va_start(ap, fmt);
     vsnprintf(problem, sizeof problem, fmt, ap);
     va_end(ap);
-    return vb_error(ctx, VBILL_ERR_RECORD, "%s: %s: %s", label, field, problem);
+    return vb_error(ctx, VBILL_ERR_RECORD, "%s: %s%s%s: %s", label, prefix ? prefix : "",
+                    prefix && *field ? "." : "", field, problem);
 }
 
 /* ---- UTF-8 ---- */
@@ -103,51 +105,51 @@ static bool absent(const cJSON *v) { return v == NULL || cJSON_IsNull(v); }
 
 /* An optional or required string member; *out NULL when absent and optional. */
 static vbill_status get_string(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
-                               const char *key, const char *path, bool required,
+                               const char *prefix, const char *key, bool required,
                                const char **out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     *out = NULL;
     if (absent(v))
-        return required ? fail(ctx, r, path, "required") : VBILL_OK;
+        return required ? fail(ctx, r, prefix, key, "required") : VBILL_OK;
     if (!cJSON_IsString(v))
-        return fail(ctx, r, path, "must be a string, not %s", type_name(v));
+        return fail(ctx, r, prefix, key, "must be a string, not %s", type_name(v));
     *out = v->valuestring;
     return VBILL_OK;
 }
 
 static vbill_status get_date(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
-                             const char *key, const char *path, bool required, bool *present,
+                             const char *prefix, const char *key, bool required, bool *present,
                              vb_date *out)
 {
     const char *s;
-    vbill_status st = get_string(ctx, r, obj, key, path, required, &s);
+    vbill_status st = get_string(ctx, r, obj, prefix, key, required, &s);
     if (st)
         return st;
     if (present)
         *present = s != NULL;
     if (s && !vb_date_parse(s, out))
-        return fail(ctx, r, path, "'%.40s' is not a real date of the form YYYY-MM-DD", s);
+        return fail(ctx, r, prefix, key, "'%.40s' is not a real date of the form YYYY-MM-DD", s);
     return VBILL_OK;
 }
 
 /* An integer member in [min, max]. */
 static vbill_status get_int(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
-                            const char *key, const char *path, bool required, int64_t min,
+                            const char *prefix, const char *key, bool required, int64_t min,
                             int64_t max, bool *present, int64_t *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (present)
         *present = false;
     if (absent(v))
-        return required ? fail(ctx, r, path, "required") : VBILL_OK;
+        return required ? fail(ctx, r, prefix, key, "required") : VBILL_OK;
     if (!cJSON_IsNumber(v))
-        return fail(ctx, r, path, "must be an integer, not %s", type_name(v));
+        return fail(ctx, r, prefix, key, "must be an integer, not %s", type_name(v));
     double d = v->valuedouble;
     if (!isfinite(d) || d != floor(d))
-        return fail(ctx, r, path, "must be an integer");
+        return fail(ctx, r, prefix, key, "must be an integer");
     if (d < (double)min || d > (double)max)
-        return fail(ctx, r, path, "%.17g is out of range (%lld to %lld)", d, (long long)min,
+        return fail(ctx, r, prefix, key, "%.17g is out of range (%lld to %lld)", d, (long long)min,
                     (long long)max);
     *out = (int64_t)d;
     if (present)
@@ -156,29 +158,29 @@ static vbill_status get_int(vbill_ctx *ctx, const vb_record *r, const cJSON *obj
 }
 
 static vbill_status get_object(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
-                               const char *key, const char *path, bool required,
+                               const char *prefix, const char *key, bool required,
                                const cJSON **out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     *out = NULL;
     if (absent(v))
-        return required ? fail(ctx, r, path, "required") : VBILL_OK;
+        return required ? fail(ctx, r, prefix, key, "required") : VBILL_OK;
     if (!cJSON_IsObject(v))
-        return fail(ctx, r, path, "must be an object, not %s", type_name(v));
+        return fail(ctx, r, prefix, key, "must be an object, not %s", type_name(v));
     *out = v;
     return VBILL_OK;
 }
 
 static vbill_status get_array(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
-                              const char *key, const char *path, bool required,
+                              const char *prefix, const char *key, bool required,
                               const cJSON **out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     *out = NULL;
     if (absent(v))
-        return required ? fail(ctx, r, path, "required") : VBILL_OK;
+        return required ? fail(ctx, r, prefix, key, "required") : VBILL_OK;
     if (!cJSON_IsArray(v))
-        return fail(ctx, r, path, "must be an array, not %s", type_name(v));
+        return fail(ctx, r, prefix, key, "must be an array, not %s", type_name(v));
     *out = v;
     return VBILL_OK;
 }
@@ -186,11 +188,11 @@ static vbill_status get_array(vbill_ctx *ctx, const vb_record *r, const cJSON *o
 /* A string member that must be one of `allowed` (NULL-terminated); *index gets its position,
  * or def when absent and optional. */
 static vbill_status get_enum(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
-                             const char *key, const char *path, bool required,
+                             const char *prefix, const char *key, bool required,
                              const char *const *allowed, int def, int *index)
 {
     const char *s;
-    vbill_status st = get_string(ctx, r, obj, key, path, required, &s);
+    vbill_status st = get_string(ctx, r, obj, prefix, key, required, &s);
     if (st)
         return st;
     *index = def;
@@ -206,15 +208,15 @@ static vbill_status get_enum(vbill_ctx *ctx, const vb_record *r, const cJSON *ob
         strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
         strncat(list, allowed[i], sizeof list - strlen(list) - 1);
     }
-    return fail(ctx, r, path, "'%.40s' is not one of %s", s, list);
+    return fail(ctx, r, prefix, key, "'%.40s' is not one of %s", s, list);
 }
 
-/* A list of {"name", "amount"} items; sums the amounts into *sum. */
+/* A list of {"name", "amount"} items at prefix.key; sums the amounts into *sum. */
 static vbill_status get_charges(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
-                                const char *key, const char *path, int64_t *sum)
+                                const char *prefix, const char *key, int64_t *sum)
 {
     const cJSON *arr;
-    vbill_status st = get_array(ctx, r, obj, key, path, false, &arr);
+    vbill_status st = get_array(ctx, r, obj, prefix, key, false, &arr);
     *sum = 0;
     if (st || !arr)
         return st;
@@ -222,22 +224,18 @@ static vbill_status get_charges(vbill_ctx *ctx, const vb_record *r, const cJSON 
     const cJSON *item;
     cJSON_ArrayForEach(item, arr)
     {
-        char p[96], pa[112];
-        snprintf(p, sizeof p, "%s[%d]", path, i);
-        snprintf(pa, sizeof pa, "%s.amount", p);
-        if (!cJSON_IsObject(item))
-            return fail(ctx, r, p, "must be an object, not %s", type_name(item));
         const char *name;
-        char pn[112];
-        snprintf(pn, sizeof pn, "%s.name", p);
-        if ((st = get_string(ctx, r, item, "name", pn, false, &name)))
-            return st;
         int64_t amount;
-        if ((st = get_int(ctx, r, item, "amount", pa, true, 0, VB_AMOUNT_LIMIT - 1, NULL,
+        char p[96];
+        snprintf(p, sizeof p, "%s%s%s[%d]", prefix ? prefix : "", prefix ? "." : "", key, i);
+        if (!cJSON_IsObject(item))
+            return fail(ctx, r, NULL, p, "must be an object, not %s", type_name(item));
+        if ((st = get_string(ctx, r, item, p, "name", false, &name)) ||
+            (st = get_int(ctx, r, item, p, "amount", true, 0, VB_AMOUNT_LIMIT - 1, NULL,
                           &amount)))
             return st;
         if (__builtin_add_overflow(*sum, amount, sum))
-            return vb_error(ctx, VBILL_ERR_OVERFLOW, "%s: amounts overflow", path);
+            return fail(ctx, r, prefix, key, "the amounts overflow");
         i++;
     }
     return VBILL_OK;
@@ -249,9 +247,9 @@ static vbill_status parse_id_and_name(vbill_ctx *ctx, vb_record *r)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->root, "id");
     if (absent(v))
-        return fail(ctx, r, "id", "required");
+        return fail(ctx, r, NULL, "id", "required");
     if (!cJSON_IsString(v))
-        return fail(ctx, r, "id", "must be a string, not %s", type_name(v));
+        return fail(ctx, r, NULL, "id", "must be a string, not %s", type_name(v));
     const char *id = v->valuestring;
     size_t n = strlen(id);
     bool ok = n >= 1 && n <= 64;
@@ -261,17 +259,17 @@ static vbill_status parse_id_and_name(vbill_ctx *ctx, vb_record *r)
              c == '.' || c == '_' || c == '-';
     }
     if (!ok)
-        return fail(ctx, r, "id", "must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
+        return fail(ctx, r, NULL, "id", "must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
     r->id = id;
 
-    vbill_status st = get_string(ctx, r, r->root, "name", "name", true, &r->name);
+    vbill_status st = get_string(ctx, r, r->root, NULL, "name", true, &r->name);
     if (st)
         return st;
     n = strlen(r->name);
     if (n < 1 || n > 100)
-        return fail(ctx, r, "name", "must be 1 to 100 bytes of UTF-8 (it has %zu)", n);
+        return fail(ctx, r, NULL, "name", "must be 1 to 100 bytes of UTF-8 (it has %zu)", n);
     if (utf8_check((const unsigned char *)r->name, n, true) < 0)
-        return fail(ctx, r, "name", "must be valid UTF-8 without control characters");
+        return fail(ctx, r, NULL, "name", "must be valid UTF-8 without control characters");
     return VBILL_OK;
 }
 
@@ -281,41 +279,41 @@ static vbill_status parse_bill(vbill_ctx *ctx, vb_record *r)
     static const char *const currencies[] = {"KRW", "JPY", "USD", NULL};
     int li, ci;
     vbill_status st;
-    if ((st = get_enum(ctx, r, r->root, "locale", "locale", false, locales, 0, &li)) ||
-        (st = get_enum(ctx, r, r->root, "currency", "currency", false, currencies, 0, &ci)))
+    if ((st = get_enum(ctx, r, r->root, NULL, "locale", false, locales, 0, &li)) ||
+        (st = get_enum(ctx, r, r->root, NULL, "currency", false, currencies, 0, &ci)))
         return st;
     r->locale = locales[li];
     r->currency = currencies[ci];
 
     const cJSON *bill;
-    if ((st = get_object(ctx, r, r->root, "bill", "bill", true, &bill)) ||
-        (st = get_date(ctx, r, bill, "issue_date", "bill.issue_date", true, NULL,
+    if ((st = get_object(ctx, r, r->root, NULL, "bill", true, &bill)) ||
+        (st = get_date(ctx, r, bill, "bill", "issue_date", true, NULL,
                        &r->issue_date)) ||
-        (st = get_date(ctx, r, bill, "cycle_start", "bill.cycle_start", true, NULL,
+        (st = get_date(ctx, r, bill, "bill", "cycle_start", true, NULL,
                        &r->cycle_start)) ||
-        (st = get_date(ctx, r, bill, "cycle_end", "bill.cycle_end", true, NULL,
+        (st = get_date(ctx, r, bill, "bill", "cycle_end", true, NULL,
                        &r->cycle_end)))
         return st;
     int64_t start = vb_date_days(r->cycle_start), end = vb_date_days(r->cycle_end);
     if (start > end)
-        return fail(ctx, r, "bill.cycle_end", "is before bill.cycle_start");
+        return fail(ctx, r, "bill", "cycle_end", "is before bill.cycle_start");
     if (end - start + 1 > 31)
-        return fail(ctx, r, "bill.cycle_end", "the cycle is %lld days; at most 31 allowed",
+        return fail(ctx, r, "bill", "cycle_end", "the cycle is %lld days; at most 31 allowed",
                     (long long)(end - start + 1));
 
-    if ((st = get_date(ctx, r, r->root, "birth", "birth", true, NULL, &r->birth)))
+    if ((st = get_date(ctx, r, r->root, NULL, "birth", true, NULL, &r->birth)))
         return st;
     if (vb_date_days(r->birth) > vb_date_days(r->issue_date))
-        return fail(ctx, r, "birth", "is after bill.issue_date");
+        return fail(ctx, r, NULL, "birth", "is after bill.issue_date");
 
-    if ((st = get_int(ctx, r, bill, "total", "bill.total", false, 0, INT64_C(1000000000000000),
+    if ((st = get_int(ctx, r, bill, "bill", "total", false, 0, INT64_C(1000000000000000),
                       &r->has_total, &r->total)))
         return st;
     r->rounding_unit = strcmp(r->currency, "KRW") == 0 ? 10 : 1;
-    if ((st = get_int(ctx, r, bill, "rounding_unit", "bill.rounding_unit", false, 1,
+    if ((st = get_int(ctx, r, bill, "bill", "rounding_unit", false, 1,
                       INT64_C(1000000000), NULL, &r->rounding_unit)))
         return st;
-    return get_charges(ctx, r, bill, "other_charges", "bill.other_charges", &r->other_sum);
+    return get_charges(ctx, r, bill, "bill", "other_charges", &r->other_sum);
 }
 
 static vbill_status parse_line(vbill_ctx *ctx, vb_record *r, int i, cJSON *obj)
@@ -323,49 +321,45 @@ static vbill_status parse_line(vbill_ctx *ctx, vb_record *r, int i, cJSON *obj)
     static const char *const kinds[] = {"mobile", "home", NULL};
     static const char *const events[] = {"none", "new", "device_change", "recontract", NULL};
     vb_line *l = &r->lines[i];
-    char p[8][64];
-    const char *const names[] = {"", "id", "kind", "event", "start", "monthly_fee", "discounts",
-                                 "device"};
-    for (int k = 0; k < 8; k++)
-        snprintf(p[k], sizeof p[k], "lines[%d]%s%s", i, k ? "." : "", names[k]);
+    char p[32];
+    snprintf(p, sizeof p, "lines[%d]", i);
     if (!cJSON_IsObject(obj))
-        return fail(ctx, r, p[0], "must be an object, not %s", type_name(obj));
+        return fail(ctx, r, NULL, p, "must be an object, not %s", type_name(obj));
     l->json = obj;
     int kind, event;
     vbill_status st;
-    if ((st = get_string(ctx, r, obj, "id", p[1], false, &l->id)) ||
-        (st = get_enum(ctx, r, obj, "kind", p[2], true, kinds, 0, &kind)) ||
-        (st = get_enum(ctx, r, obj, "event", p[3], true, events, 0, &event)))
+    if ((st = get_string(ctx, r, obj, p, "id", false, &l->id)) ||
+        (st = get_enum(ctx, r, obj, p, "kind", true, kinds, 0, &kind)) ||
+        (st = get_enum(ctx, r, obj, p, "event", true, events, 0, &event)))
         return st;
     if (l->id && utf8_check((const unsigned char *)l->id, strlen(l->id), true) < 0)
-        return fail(ctx, r, p[1], "must be valid UTF-8 without control characters");
+        return fail(ctx, r, p, "id", "must be valid UTF-8 without control characters");
     l->kind = kind == 0 ? VB_KIND_MOBILE : VB_KIND_HOME;
     l->event = (vb_event)event;
-    if ((st = get_date(ctx, r, obj, "start", p[4], l->event != VB_EV_NONE, &l->has_start,
+    if ((st = get_date(ctx, r, obj, p, "start", l->event != VB_EV_NONE, &l->has_start,
                        &l->start)))
         return st;
     if (l->event != VB_EV_NONE && !l->has_start)
-        return fail(ctx, r, p[4], "required when event is not none");
-    if ((st = get_int(ctx, r, obj, "monthly_fee", p[5], true, 0, VB_AMOUNT_LIMIT - 1, NULL,
+        return fail(ctx, r, p, "start", "required when event is not none");
+    if ((st = get_int(ctx, r, obj, p, "monthly_fee", true, 0, VB_AMOUNT_LIMIT - 1, NULL,
                       &l->monthly_fee)) ||
-        (st = get_charges(ctx, r, obj, "discounts", p[6], &l->discount_sum)))
+        (st = get_charges(ctx, r, obj, p, "discounts", &l->discount_sum)))
         return st;
     if (l->discount_sum > l->monthly_fee)
-        return fail(ctx, r, p[6], "the discounts (%lld) exceed the monthly fee (%lld)",
+        return fail(ctx, r, p, "discounts", "the discounts (%lld) exceed the monthly fee (%lld)",
                     (long long)l->discount_sum, (long long)l->monthly_fee);
 
     const cJSON *dev;
-    if ((st = get_object(ctx, r, obj, "device", p[7], false, &dev)))
+    if ((st = get_object(ctx, r, obj, p, "device", false, &dev)))
         return st;
     l->has_device = dev != NULL;
     l->installment = l->months_left = 0;
     if (dev) {
-        char pi[96], pm[96];
-        snprintf(pi, sizeof pi, "%s.installment_monthly", p[7]);
-        snprintf(pm, sizeof pm, "%s.months_left", p[7]);
-        if ((st = get_int(ctx, r, dev, "installment_monthly", pi, false, 0,
+        char pd[48];
+        snprintf(pd, sizeof pd, "%s.device", p);
+        if ((st = get_int(ctx, r, dev, pd, "installment_monthly", false, 0,
                           VB_AMOUNT_LIMIT - 1, NULL, &l->installment)) ||
-            (st = get_int(ctx, r, dev, "months_left", pm, false, 0, 1200, NULL,
+            (st = get_int(ctx, r, dev, pd, "months_left", false, 0, 1200, NULL,
                           &l->months_left)))
             return st;
     }
@@ -375,12 +369,12 @@ static vbill_status parse_line(vbill_ctx *ctx, vb_record *r, int i, cJSON *obj)
 static vbill_status parse_lines(vbill_ctx *ctx, vb_record *r)
 {
     const cJSON *arr;
-    vbill_status st = get_array(ctx, r, r->root, "lines", "lines", true, &arr);
+    vbill_status st = get_array(ctx, r, r->root, NULL, "lines", true, &arr);
     if (st)
         return st;
     int n = cJSON_GetArraySize(arr);
     if (n < 1 || n > VB_MAX_LINES)
-        return fail(ctx, r, "lines", "must have 1 to %d lines (it has %d)", VB_MAX_LINES, n);
+        return fail(ctx, r, NULL, "lines", "must have 1 to %d lines (it has %d)", VB_MAX_LINES, n);
     r->nlines = n;
     int i = 0;
     cJSON *item;
@@ -397,36 +391,36 @@ static vbill_status parse_rest(vbill_ctx *ctx, vb_record *r)
 {
     const cJSON *bundle, *payment, *benefits;
     vbill_status st;
-    if ((st = get_object(ctx, r, r->root, "bundle", "bundle", false, &bundle)))
+    if ((st = get_object(ctx, r, r->root, NULL, "bundle", false, &bundle)))
         return st;
     r->bundled = bundle != NULL;
     r->bundle_start = r->cycle_start;
     if (bundle) {
         const char *name;
-        if ((st = get_string(ctx, r, bundle, "name", "bundle.name", false, &name)) ||
-            (st = get_int(ctx, r, bundle, "discount", "bundle.discount", true, 0,
+        if ((st = get_string(ctx, r, bundle, "bundle", "name", false, &name)) ||
+            (st = get_int(ctx, r, bundle, "bundle", "discount", true, 0,
                           VB_AMOUNT_LIMIT - 1, NULL, &r->bundle_discount)) ||
-            (st = get_date(ctx, r, bundle, "start", "bundle.start", false, NULL,
+            (st = get_date(ctx, r, bundle, "bundle", "start", false, NULL,
                            &r->bundle_start)))
             return st;
     }
-    if ((st = get_object(ctx, r, r->root, "payment", "payment", false, &payment)))
+    if ((st = get_object(ctx, r, r->root, NULL, "payment", false, &payment)))
         return st;
     if (payment) {
         static const char *const methods[] = {"card", "bank", "giro", NULL};
         int m;
         const char *s;
         int64_t day;
-        if ((st = get_enum(ctx, r, payment, "method", "payment.method", false, methods, 0, &m)) ||
-            (st = get_string(ctx, r, payment, "institution", "payment.institution", false, &s)) ||
-            (st = get_string(ctx, r, payment, "account_last4", "payment.account_last4", false,
+        if ((st = get_enum(ctx, r, payment, "payment", "method", false, methods, 0, &m)) ||
+            (st = get_string(ctx, r, payment, "payment", "institution", false, &s)) ||
+            (st = get_string(ctx, r, payment, "payment", "account_last4", false,
                              &s)) ||
-            (st = get_int(ctx, r, payment, "day", "payment.day", false, 1, 31, NULL, &day)))
+            (st = get_int(ctx, r, payment, "payment", "day", false, 1, 31, NULL, &day)))
             return st;
         if (s && (strlen(s) > 8 || utf8_check((const unsigned char *)s, strlen(s), true) < 0))
-            return fail(ctx, r, "payment.account_last4", "must be at most 8 plain characters");
+            return fail(ctx, r, "payment", "account_last4", "must be at most 8 plain characters");
     }
-    if ((st = get_array(ctx, r, r->root, "benefits", "benefits", false, &benefits)))
+    if ((st = get_array(ctx, r, r->root, NULL, "benefits", false, &benefits)))
         return st;
     if (benefits) {
         int i = 0;
@@ -436,13 +430,13 @@ static vbill_status parse_rest(vbill_ctx *ctx, vb_record *r)
             if (!cJSON_IsString(b)) {
                 char p[32];
                 snprintf(p, sizeof p, "benefits[%d]", i);
-                return fail(ctx, r, p, "must be a string, not %s", type_name(b));
+                return fail(ctx, r, NULL, p, "must be a string, not %s", type_name(b));
             }
             i++;
         }
     }
     const char *phone;
-    return get_string(ctx, r, r->root, "phone", "phone", false, &phone);
+    return get_string(ctx, r, r->root, NULL, "phone", false, &phone);
 }
 
 vbill_status vb_record_parse(vbill_ctx *ctx, const char *json, size_t len, long line,
@@ -455,17 +449,17 @@ vbill_status vb_record_parse(vbill_ctx *ctx, const char *json, size_t len, long 
     if (len == (size_t)-1)
         len = strlen(json);
     if (len > MAX_RECORD_BYTES)
-        return fail(ctx, r, "(record)", "larger than %u bytes", MAX_RECORD_BYTES);
+        return fail(ctx, r, NULL, "(record)", "larger than %u bytes", MAX_RECORD_BYTES);
     /* Every string the record holds ends up in outputs and videos: refuse invalid UTF-8
      * anywhere, before cJSON (which does not check it) sees it. */
     if (utf8_check((const unsigned char *)json, len, false) < 0)
-        return fail(ctx, r, "(record)", "not valid UTF-8");
+        return fail(ctx, r, NULL, "(record)", "not valid UTF-8");
     r->root = vb_json_parse(json, len);
     if (!r->root)
-        return fail(ctx, r, "(record)", "not well-formed JSON");
+        return fail(ctx, r, NULL, "(record)", "not well-formed JSON");
     vbill_status st;
     if (!cJSON_IsObject(r->root))
-        st = fail(ctx, r, "(record)", "must be a JSON object, not %s", type_name(r->root));
+        st = fail(ctx, r, NULL, "(record)", "must be a JSON object, not %s", type_name(r->root));
     else if (!(st = parse_id_and_name(ctx, r)) && !(st = parse_bill(ctx, r)) &&
              !(st = parse_lines(ctx, r)))
         st = parse_rest(ctx, r);

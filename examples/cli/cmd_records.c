@@ -10,27 +10,30 @@
 
 typedef vbill_status (*record_fn)(vbill_ctx *, const char *, size_t, long, char **);
 
-/* Reads one line of at most MAX_LINE bytes into buf (without the newline).  Returns its
- * length, -1 at end of input, or -2 for a line that was too long (skipped to its end). */
+/* Reads one line of at most MAX_LINE bytes into buf (MAX_LINE + 2 bytes), without the
+ * newline.  Returns its length, -1 at end of input, or -2 for a line that was too long
+ * (skipped to its end without buffering it). */
 static long read_line(FILE *in, char *buf, bool *read_error)
 {
-    size_t n = 0;
-    bool too_long = false;
-    int c;
-    while ((c = getc(in)) != EOF && c != '\n') {
-        if (n < MAX_LINE)
-            buf[n++] = (char)c;
-        else
-            too_long = true;
-    }
-    if (c == EOF && ferror(in))
-        *read_error = true;
-    if (c == EOF && n == 0 && !too_long)
+    if (!fgets(buf, MAX_LINE + 2, in)) {
+        if (ferror(in))
+            *read_error = true;
         return -1;
-    buf[n] = '\0';
+    }
+    size_t n = strlen(buf);
+    if (n > 0 && buf[n - 1] == '\n') {
+        buf[--n] = '\0';
+    } else if (n > MAX_LINE) {
+        int c;
+        while ((c = getc_unlocked(in)) != EOF && c != '\n')
+            ;
+        if (c == EOF && ferror(in))
+            *read_error = true;
+        return -2;
+    }
     if (n > 0 && buf[n - 1] == '\r')
         buf[--n] = '\0';
-    return too_long ? -2 : (long)n;
+    return (long)n;
 }
 
 static bool blank(const char *s)
@@ -91,7 +94,7 @@ static int run(int argc, char **argv, record_fn fn)
         vbill_ctx_free(ctx);
         return code;
     }
-    char *buf = malloc(MAX_LINE + 1);
+    char *buf = malloc(MAX_LINE + 2);
     if (!buf) {
         vbill_ctx_free(ctx);
         return cli_fail(EXIT_FAIL, "out of memory");
