@@ -16,7 +16,9 @@
 
 void vb_record_label(const vb_record *r, char *buf, size_t size)
 {
-    if (r->id)
+    if (r->id && r->line > 0)
+        snprintf(buf, size, "record '%s' (line %ld)", r->id, r->line);
+    else if (r->id)
         snprintf(buf, size, "record '%s'", r->id);
     else if (r->line > 0)
         snprintf(buf, size, "record at line %ld", r->line);

@@ -66,7 +66,7 @@ vbill_status vb_record_parse(vbill_ctx *ctx, const char *json, size_t len, long 
                              vb_record *r);
 void vb_record_free(vb_record *r);
 
-/* "record 'ID'", or "record at line N" when there is no usable id, for messages. */
+/* "record 'ID' (line N)", "record 'ID'" or "record at line N" (no usable id), for messages. */
 void vb_record_label(const vb_record *r, char *buf, size_t size);
 
 /* Classifies a parsed record with the context's rules: scenario, age, senior, speed. */

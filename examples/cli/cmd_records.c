@@ -118,9 +118,10 @@ static int run(int argc, char **argv, record_fn fn)
             fputs(out, stdout);
             fputc('\n', stdout);
         } else {
-            /* The message names the record; by its line already when it has no id. */
+            /* Record errors name the record and its line, the field and the problem; any
+             * other failure (memory, a slot template) gets the line put in front. */
             const char *msg = vbill_ctx_errmsg(ctx);
-            if (strncmp(msg, "record at line ", 15) == 0)
+            if (st == VBILL_ERR_RECORD || st == VBILL_ERR_OVERFLOW)
                 fprintf(stderr, "vbill: %s\n", msg);
             else
                 fprintf(stderr, "vbill: line %ld: %s\n", lineno, msg);

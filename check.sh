@@ -1,0 +1,64 @@
+#!/bin/sh
+# check.sh: installs the Debian packages, builds libvbill and runs every test:
+#   1. the warnings-as-errors build and `make check` (Check suites, CLI, conformance, e2e);
+#   2. the ABI of the built library against the baseline in abi/ (libabigail abidiff);
+#   3. the tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   4. each libFuzzer harness for VBILL_FUZZ_SECONDS (default 30) under ASan/UBSan;
+#   5. `make distcheck` (the release tarball builds and passes its tests).
+# Prints one closing line "N passed, N failed".  Set VBILL_QUICK=1 to run stage 1 only.
+set -u
+cd "$(dirname "$0")"
+top=$(pwd)
+scripts/deps.sh || exit 1
+export VBILL_CONFORMANCE="${VBILL_CONFORMANCE:-$top/../shared/conformance}"
+export VBILL_FUZZ_SECONDS="${VBILL_FUZZ_SECONDS:-30}"
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+stage() { # name, command...
+  name=$1; shift
+  start=$(date +%s)
+  echo "=== $name"
+  if "$@"; then
+    passed=$((passed + 1)); result=ok
+  else
+    failed=$((failed + 1)); result=FAILED
+  fi
+  echo "=== $name: $result ($(( $(date +%s) - start )) s)"
+}
+summary() { # the automake test-suite.log of a build dir: counts for the closing line
+  log="$1/test-suite.log"
+  [ -f "$log" ] || return 0
+  sed -n 's/^# \(TOTAL\|PASS\|FAIL\|ERROR\|SKIP\|XFAIL\|XPASS\): *//p' "$log" | tr '\n' ' '
+  echo
+}
+show_failures() { # print the logs of failed tests
+  for f in $(grep -l '^:test-result: \(FAIL\|ERROR\)' "$1"/tests/*.trs "$1"/tests/*/*.trs 2>/dev/null); do
+    echo "--- ${f%.trs}.log"; tail -n 60 "${f%.trs}.log"
+  done
+}
+
+build_and_check() { # dir, configure flags...
+  dir=$1; shift
+  mkdir -p "$dir" && cd "$dir" || return 1
+  { [ -f Makefile ] || "$top/configure" -q "$@"; } && make -s -j"$jobs" >/dev/null &&
+    make -j"$jobs" check >check.out 2>&1
+  rc=$?
+  grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL):' check.out 2>/dev/null
+  echo "tests: $(summary "$dir")"
+  [ $rc -eq 0 ] || show_failures "$dir"
+  cd "$top"
+  return $rc
+}
+
+[ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] || ./autogen.sh >/dev/null 2>&1 || { echo "autogen failed"; exit 1; }
+
+stage "build and make check (-Werror)" build_and_check "$top/build/check" --enable-werror
+[ "${VBILL_QUICK:-0}" = 1 ] || {
+  stage "ABI against abi/libvbill.abi" make -s -C "$top/build/check" abi-check
+  stage "make check under ASan+UBSan" build_and_check "$top/build/asan" --enable-werror --enable-sanitizers CC=clang
+  stage "fuzzing (${VBILL_FUZZ_SECONDS}s per harness)" sh -c "cd '$top' && mkdir -p build/fuzz && cd build/fuzz && { [ -f Makefile ] || '$top/configure' -q --enable-fuzzing --enable-sanitizers CC=clang; } && make -s -j$jobs >/dev/null && make -s -j$jobs check TESTS= >/dev/null && VBILL_BUILDDIR=\$(pwd) VBILL_SRCDIR='$top' '$top/tests/fuzz/replay.sh'"
+  stage "make distcheck" sh -c "cd '$top/build/check' && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.out 2>&1 || { tail -n 80 distcheck.out; exit 1; }"
+}
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

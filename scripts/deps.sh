@@ -1,0 +1,28 @@
+#!/bin/sh
+# scripts/deps.sh: installs the Debian packages libvbill needs to build, test and run.
+# Run as root (or through sudo) on Debian 12 or later.  Safe to run again.
+set -eu
+PACKAGES="
+  build-essential autoconf automake libtool pkg-config clang
+  check libcjson-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libhiredis-dev
+  libavformat-dev libavcodec-dev libavfilter-dev libavdevice-dev libswscale-dev
+  libswresample-dev libavutil-dev ffmpeg
+  libass-dev fonts-noto-cjk fonts-noto-color-emoji fonts-symbola
+  libmicrohttpd-dev lua5.4 liblua5.4-dev python3
+  redis-server abigail-tools valgrind time
+"
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+  echo "deps: all Debian packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
