@@ -190,7 +190,341 @@ VBILL_API vbill_status vbill_ctx_set_partials_dir(vbill_ctx *ctx, const char *di
 
 /* @@AUTH@@ (signed links, knowledge check, attempt limiting, sessions, SMS text) */
 
+/*
+ * Signed links and the birth-date check.
+ *
+ * A link token is base64url (no padding) of 17 + N bytes, typically 50-60 characters:
+ *   version (1) | key id (2) | tag (12) | AES-256-CTR ciphertext of the payload
+ * The payload holds the expiry, the bill cycle, the scenario, a random serial, the
+ * subscriber id and a 6-byte keyed hash of the birth digits.  The tag is HMAC-SHA256 (keyed
+ * by a key derived from the key's secret) over the header and the plaintext, truncated to 96
+ * bits, and is also the counter-mode IV (a synthetic-IV construction): the token is both
+ * encrypted (nothing readable without the key file) and authenticated, and it needs no
+ * shared state, so any number of viewer servers sharing the key file can verify it.
+ *
+ * The birth-date factor (the six digits YYMMDD) is kept only as
+ *   HMAC-SHA256(pepper, "vbill-birth-v1" | key id | subscriber id | cycle | YYMMDD)[0..6]
+ * inside the encrypted token; it is compared with CRYPTO_memcmp and never logged, put in a
+ * message, a URL or a file.
+ *
+ * Guessing bound: a link accepts at most `hard` (default 10) failed checks in its lifetime,
+ * counted in the store before each comparison, so concurrent requests cannot exceed it.  Of
+ * about 36,500 plausible birth dates (100 years), an attacker opens a given link with
+ * probability at most 10/36,500 (0.027%), whatever the number of client addresses used; a
+ * forged or altered token is refused before any comparison (2^-96 per forgery attempt).
+ *
+ * `now` parameters below are Unix seconds; 0 means the current time (tests pass a fixed
+ * clock to test expiry without sleeping).
+ */
+
+/* A set of keys: one signing key and any number of verification keys.  Immutable once
+ * loaded: may be shared by any number of threads. */
+typedef struct vbill_keys vbill_keys;
+
+/* Makes a new key file (JSON) with a fresh random key id, secret and pepper:
+ *   {"vbill_keys":1,"signing":"KID","keys":[{"kid":"KID","secret":"...","pepper":"...",
+ *     "created":"YYYY-MM-DDTHH:MM:SSZ"}]}
+ * When existing_json is non-NULL (a key file), its keys are kept for verification and the
+ * new key becomes the signing key (key rotation).  *out_json is freed with vbill_free; it
+ * holds secrets: write it to a file of mode 0600. */
+VBILL_API vbill_status vbill_keys_generate(vbill_ctx *ctx, const char *existing_json,
+                                           char **out_json);
+
+/* Loads keys from key-file JSON (len may be (size_t)-1 for a NUL-terminated string) or
+ * from a file.  VBILL_ERR_KEY for a missing file or a malformed key set (the message names
+ * the file and the field, never a secret). */
+VBILL_API vbill_status vbill_keys_from_json(vbill_ctx *ctx, const char *json, size_t len,
+                                            vbill_keys **out);
+VBILL_API vbill_status vbill_keys_load(vbill_ctx *ctx, const char *path, vbill_keys **out);
+VBILL_API void vbill_keys_free(vbill_keys *keys);
+
+/* Issues a link token for a subscriber record (validated as vbill_fill validates it),
+ * valid for ttl_seconds (> 0) from now.  Each call makes a distinct token.  Errors: the
+ * record's (VBILL_ERR_JSON, VBILL_ERR_RECORD), VBILL_ERR_ARG. */
+VBILL_API vbill_status vbill_link_issue(vbill_ctx *ctx, const vbill_keys *keys,
+                                        const char *record_json, size_t len, int64_t now,
+                                        int64_t ttl_seconds, char **out_token);
+
+/* Verifies a link token.  On success *out_info_json (may be NULL if not wanted) is
+ *   {"link":"24 hex","kid","subscriber","cycle_start","cycle_end","scenario" (or null),
+ *    "expires":"ISO time","expires_unix"}
+ * which holds no personal data (no name, birth date or phone).  Errors:
+ * VBILL_ERR_LINK_MALFORMED (not the token format: bad base64, wrong length or version),
+ * VBILL_ERR_LINK_KEY (key id not among the keys), VBILL_ERR_LINK_SIGNATURE (altered,
+ * truncated or signed with another key), VBILL_ERR_LINK_EXPIRED. */
+VBILL_API vbill_status vbill_link_verify(vbill_ctx *ctx, const vbill_keys *keys,
+                                         const char *token, int64_t now, char **out_info_json);
+
+/* ---- attempt limiting: the state store ---- */
+
+/* The state store of the attempt limiter.  Counters survive restarts and are shared by the
+ * processes (SQLite) or servers (Redis) that use the same store.  A store handle may be
+ * used by one thread at a time; open one per thread (they share the state). */
+typedef struct vbill_store vbill_store;
+
+/* Opens (creating if needed) the SQLite store: `path` is a directory (the file
+ * "vbill-state.sqlite" in it) or a file name.  WAL mode, busy timeout: safe with several
+ * processes on one machine. */
+VBILL_API vbill_status vbill_store_open_sqlite(vbill_ctx *ctx, const char *path,
+                                               vbill_store **out);
+
+/* Connects to a Redis server (hiredis); keys are prefixed with `prefix` (NULL: "vbill:").
+ * Counters are atomic (a Lua script does INCRBY and EXPIRE together) and expire in Redis. */
+VBILL_API vbill_status vbill_store_open_redis(vbill_ctx *ctx, const char *host, int port,
+                                              const char *prefix, vbill_store **out);
+
+/* A carrier's own store.  Each operation returns VBILL_OK or VBILL_ERR_STORE and must be
+ * atomic with respect to the others on the same key across every process sharing the
+ * store.  Counters that do not exist or have expired read as 0.  Times are Unix seconds. */
+#define VBILL_STORE_OPS_VERSION 1
+typedef struct vbill_store_ops {
+    unsigned version; /* VBILL_STORE_OPS_VERSION */
+    /* Adds delta to counter key and gives the new value.  A new (or expired) counter starts
+     * from 0 and, when ttl_seconds > 0, expires ttl_seconds after now. */
+    vbill_status (*incr)(void *impl, const char *key, int64_t delta, int64_t ttl_seconds,
+                         int64_t now, int64_t *value);
+    /* Reads counter key (0 when absent or expired). */
+    vbill_status (*get)(void *impl, const char *key, int64_t now, int64_t *value);
+    /* Sets counter key to value, expiring ttl_seconds after now (0: never). */
+    vbill_status (*set)(void *impl, const char *key, int64_t value, int64_t ttl_seconds,
+                        int64_t now);
+    /* Removes key (absent is not an error). */
+    vbill_status (*del)(void *impl, const char *key);
+    /* Releases impl (may be NULL). */
+    void (*close)(void *impl);
+} vbill_store_ops;
+
+/* Wraps a custom store; the ops struct is copied; impl is closed by vbill_store_free. */
+VBILL_API vbill_status vbill_store_new_custom(vbill_ctx *ctx, const vbill_store_ops *ops,
+                                              void *impl, vbill_store **out);
+VBILL_API void vbill_store_free(vbill_store *store);
+
+/* Limits (defaults in brackets): after every `soft` [5] failed checks a link is locked for
+ * `cooling_seconds` [900]; after `hard` [10] failed checks it is locked until re-issued;
+ * a client address with `client_max` [30] failures within `client_window_seconds` [3600]
+ * is refused on every link until the window ends.  VBILL_ERR_ARG for values < 1 or
+ * soft > hard. */
+VBILL_API vbill_status vbill_store_set_limits(vbill_store *store, int soft,
+                                              int64_t cooling_seconds, int hard, int client_max,
+                                              int64_t client_window_seconds);
+
+/* Called when a link becomes locked, with a JSON event
+ *   {"type":"link_locked","link","subscriber","cycle_start","scenario","hard":bool,
+ *    "until" (Unix seconds, 0 when hard),"failures"}
+ * (never the digits).  Called on the checking thread; must not call back into the store. */
+typedef void (*vbill_lock_fn)(void *user, const char *event_json);
+VBILL_API void vbill_store_set_lock_hook(vbill_store *store, vbill_lock_fn fn, void *user);
+
+/* The knowledge check.  digits: the six digits YYMMDD typed by the customer (spaces, '-'
+ * and '.' are ignored); client: the client's address (any string, e.g. an IP; NULL = "").
+ * On success *out_session (may be NULL) is a session token and the link's pending count is
+ * undone.  Errors: the link errors of vbill_link_verify; VBILL_ERR_AUTH_WRONG (wrong or
+ * not six digits; the message says how many tries remain); VBILL_ERR_AUTH_LOCKED (the link
+ * or the client is locked; the message says until when); VBILL_ERR_STORE. */
+VBILL_API vbill_status vbill_auth_check(vbill_ctx *ctx, const vbill_keys *keys,
+                                        vbill_store *store, const char *token,
+                                        const char *digits, const char *client, int64_t now,
+                                        char **out_session);
+
+/* Clears the failure counters and locks of a link (for the help desk).  Re-issuing a link
+ * (a new token) also starts with fresh counters. */
+VBILL_API vbill_status vbill_link_unlock(vbill_ctx *ctx, const vbill_keys *keys,
+                                         vbill_store *store, const char *token);
+
+/* Issues a new link for the subscriber of old_token (which must carry a valid signature;
+ * it may be expired or locked), for the same record, valid ttl_seconds from now.  The
+ * record must be the same subscriber and cycle (VBILL_ERR_ARG otherwise). */
+VBILL_API vbill_status vbill_link_reissue(vbill_ctx *ctx, const vbill_keys *keys,
+                                          const char *old_token, const char *record_json,
+                                          size_t len, int64_t now, int64_t ttl_seconds,
+                                          char **out_token);
+
+/* Session length given to new sessions (default 1800 s, at most the link's lifetime). */
+VBILL_API vbill_status vbill_keys_set_session_ttl(vbill_keys *keys, int64_t seconds);
+
+/* Verifies a session token for a link and a client (the same client string as the check).
+ * Errors: VBILL_ERR_SESSION (malformed, altered, another link, another client, unknown
+ * key), VBILL_ERR_LINK_EXPIRED (the session or the link expired), the link's errors.
+ * When store is non-NULL a link locked for good also refuses its sessions. */
+VBILL_API vbill_status vbill_session_verify(vbill_ctx *ctx, const vbill_keys *keys,
+                                            vbill_store *store, const char *session,
+                                            const char *link_token, const char *client,
+                                            int64_t now);
+
+/* ---- SMS text ---- */
+
+/* Renders the SMS body for a record and its link URL: the Mustache template (NULL = the
+ * default of the record's locale) over the record's fill context (vbill_fill_context) plus
+ * {{url}}.  With the default Korean template the short form is used when it fits in 90
+ * bytes of EUC-KR (one SMS), else the long form (LMS).  *out is freed with vbill_free. */
+VBILL_API vbill_status vbill_message_build(vbill_ctx *ctx, const char *record_json, size_t len,
+                                           const char *url, const char *tmpl, char **out);
+
+/* The length of UTF-8 text in EUC-KR bytes (what a Korean SMS gateway counts); characters
+ * EUC-KR cannot encode count 2 bytes.  VBILL_ERR_ARG for invalid UTF-8. */
+VBILL_API vbill_status vbill_text_euckr_bytes(const char *text, size_t *out_bytes);
+
+
 /* @@HOOKS@@ (events, outbox, sinks, chat) */
+
+/*
+ * Events and help-desk hooks.
+ *
+ * An event is a CloudEvents 1.0 JSON envelope:
+ *   {"specversion":"1.0","id":"<UUIDv4>","source":"urn:vbill:<carrier>","type":"chat.requested",
+ *    "time":"2026-12-05T01:02:03.456Z","subject":"<subscriber id>",
+ *    "datacontenttype":"application/json","data":{...}}
+ * Types: bill.generated, bill.link_sent, bill.viewed, auth.failed, auth.locked,
+ * chat.requested, survey.answered, bill.flagged (any other "a.b" lowercase type is accepted
+ * too).  survey.answered data must hold "score" (integer 1-5) and may hold "comment" (a
+ * string of at most 2,000 bytes).  A member whose name contains "birth" is removed from the
+ * data at any depth, so the birth date can never leave in an event.
+ *
+ * vbill_hooks_emit writes the event durably to the outbox (SQLite, WAL,
+ * synchronous=FULL) in STATE_DIR/outbox.sqlite before it returns, with one delivery row per
+ * matching sink.  Deliveries are made by vbill_hooks_pump (driven by the host) or by a
+ * worker thread (vbill_hooks_start).  Each delivery is claimed with a lease ("in flight"):
+ * if the process dies, the delivery is retried once the lease has run out.  Delivery is at
+ * least once: receivers de-duplicate by the event id (the webhook-id / Idempotency-Key
+ * header).  A failed attempt is retried after an exponential backoff with jitter, or after
+ * the time a 429/503 Retry-After asks for (seconds or HTTP date).  A delivery that fails at
+ * or after its deadline (default 24 h after the emit) moves to the dead-letter table, which
+ * can be listed and replayed.
+ *
+ * Configuration (JSON, all keys optional except "sinks"):
+ *   {"source": "urn:vbill:acme", "deadline_s": 86400, "lease_ms": 60000,
+ *    "retry_base_ms": 1000, "retry_max_ms": 3600000, "batch": 64,
+ *    "sinks": [
+ *      {"type":"webhook", "name":"hook", "url":"https://...", "secret":"whsec_<base64>",
+ *       "events":["*"], "timeout_ms":2000},
+ *      {"type":"zendesk", "url":"https://acme.zendesk.com", "email":"a@acme.com",
+ *       "token":"...", "events":["chat.requested","auth.locked","bill.flagged"],
+ *       "subject":"<mustache>", "comment":"<mustache>", "tags":["vbill","{{type}}"],
+ *       "priority":"<mustache>", "custom_fields":[{"id":123,"value":"<mustache>"}],
+ *       "timeout_ms":10000},
+ *      {"type":"rt", "url":"https://rt.example", "token":"...", "queue":"General",
+ *       "id_field":"vbill-event-id", "subject":..., "comment":..., "custom_fields":{...}},
+ *      {"type":"callback", "name":"mine", "events":["bill.*"]} ]}
+ * "events" lists types, "prefix.*" patterns or "*" (the default for webhook and callback
+ * sinks).  Mustache mappings render over the envelope ({{type}}, {{subject}}, {{id}},
+ * {{data.question}}, {{data.amounts.this_month}}...); defaults are built in.  Webhook
+ * requests carry the Standard Webhooks headers webhook-id (the event id),
+ * webhook-timestamp and webhook-signature ("v1," + base64 HMAC-SHA256 over
+ * "id.timestamp.body" keyed by the decoded whsec_ secret).  Zendesk tickets carry
+ * external_id = event id and an Idempotency-Key header; a retried delivery first looks the
+ * ticket up by external_id, so no second ticket is ever made.  RT tickets carry the event
+ * id in the custom field id_field and are looked up by it likewise.  A still attached to an
+ * event (vbill_hooks_emit_still) is uploaded to Zendesk (uploads API) or attached to the RT
+ * ticket.  Secrets (secret, token) never appear in logs or messages.
+ *
+ * Thread safety: a vbill_hooks may be used by one thread at a time (besides its own worker);
+ * several processes may share a state directory (SQLite arbitrates).
+ */
+typedef struct vbill_hooks vbill_hooks;
+
+/* A host's own sink.  Called with the event type and the envelope JSON; returns 0 when the
+ * event was handled, a positive number of seconds to retry after, or a negative number to
+ * retry after the usual backoff.  Called from the thread that pumps. */
+typedef int (*vbill_hook_fn)(void *user, const char *type, const char *event_json);
+
+/* Opens (creating it if needed) the outbox in state_dir and reads the sink configuration
+ * (config_json may be NULL: no sinks but callbacks).  ctx receives the error messages of
+ * this call and of the calls on the handle that follow; it must outlive the handle.
+ * VBILL_ERR_JSON / VBILL_ERR_HOOK for a malformed configuration (the message names the
+ * sink and key), VBILL_ERR_STORE when the database cannot be opened. */
+VBILL_API vbill_status vbill_hooks_open(vbill_ctx *ctx, const char *state_dir,
+                                        const char *config_json, vbill_hooks **out);
+/* Stops the worker (if running) and closes.  Accepts NULL.  Queued events stay queued. */
+VBILL_API void vbill_hooks_free(vbill_hooks *h);
+
+/* Registers (or replaces) the callback sink `name` for the event types in events_json (a
+ * JSON array as in the configuration; NULL means all).  Register callbacks before emitting:
+ * deliveries are decided when an event is emitted. */
+VBILL_API vbill_status vbill_hooks_set_callback(vbill_hooks *h, const char *name,
+                                                const char *events_json, vbill_hook_fn fn,
+                                                void *user);
+
+/* Queues one event durably and returns its id in *out_id (may be NULL; free with
+ * vbill_free).  subject is the subscriber id (NULL: data's "subscriber_id" or "id").
+ * data_json is a JSON object (NULL for {}).  VBILL_ERR_HOOK for an invalid type or data
+ * (e.g. a survey score out of range), VBILL_ERR_STORE when it could not be written. */
+VBILL_API vbill_status vbill_hooks_emit(vbill_hooks *h, const char *type, const char *subject,
+                                        const char *data_json, char **out_id);
+
+/* Same, with a JPEG still of the frame at position_s seconds of video_path (the customer's
+ * own video) stored with the event and attached to help-desk tickets.  When the still
+ * cannot be made the event is still queued, without it (a warning is logged). */
+VBILL_API vbill_status vbill_hooks_emit_still(vbill_hooks *h, const char *type,
+                                              const char *subject, const char *data_json,
+                                              const char *video_path, double position_s,
+                                              char **out_id);
+
+/* The data an agent needs about a record, as a JSON object: subscriber_id, scenario,
+ * locale, period, amounts, name_masked, period_text, this_month_text, next_month_text,
+ * payment_text, plus link (when non-NULL) and the members of extra_json (an object, may be
+ * NULL).  Never the birth date.  *out_json is freed with vbill_free. */
+VBILL_API vbill_status vbill_hooks_event_data(vbill_ctx *ctx, const char *record_json,
+                                              const char *link, const char *extra_json,
+                                              char **out_json);
+
+/* Delivers what is due now, for at most max_ms milliseconds (0: one batch).  *delivered
+ * (may be NULL) receives the number of deliveries that succeeded.  Failures of single
+ * deliveries are not errors of this call: they are rescheduled or dead-lettered. */
+VBILL_API vbill_status vbill_hooks_pump(vbill_hooks *h, unsigned max_ms, size_t *delivered);
+
+/* Deliveries not yet done nor dead (*pending), and the Unix time in milliseconds of the
+ * earliest one due (*next_due_ms, 0 when none).  Either pointer may be NULL. */
+VBILL_API vbill_status vbill_hooks_pending(vbill_hooks *h, size_t *pending,
+                                           int64_t *next_due_ms);
+
+/* Starts / stops the library's worker thread, which pumps whenever deliveries are due.
+ * stop waits for the attempt in progress to finish. */
+VBILL_API vbill_status vbill_hooks_start(vbill_hooks *h);
+VBILL_API vbill_status vbill_hooks_stop(vbill_hooks *h);
+
+/* Counts by state as JSON: {"events":N,"pending":N,"in_flight":N,"delivered":N,"dead":N,
+ * "sinks":{"name":{"pending":N,...}}}. */
+VBILL_API vbill_status vbill_hooks_status(vbill_hooks *h, char **out_json);
+
+/* The dead letters as a JSON array of {"id","type","subject","sink","attempts","error",
+ * "created","died"} (times in RFC 3339). */
+VBILL_API vbill_status vbill_hooks_dead(vbill_hooks *h, char **out_json);
+
+/* Moves the dead letters of event id (NULL: all of them) back to the outbox with a fresh
+ * deadline.  *count (may be NULL) receives how many.  VBILL_ERR_NOT_FOUND when id has no
+ * dead letter. */
+VBILL_API vbill_status vbill_hooks_replay(vbill_hooks *h, const char *id, size_t *count);
+
+/* A JPEG still (at most max_width pixels wide, 0 for 640) of the frame shown at position_s
+ * seconds of a video file.  *jpeg is freed with vbill_free.  VBILL_ERR_MEDIA when the file
+ * cannot be decoded or has no frame there. */
+VBILL_API vbill_status vbill_still_jpeg(vbill_ctx *ctx, const char *video_path,
+                                        double position_s, int max_width,
+                                        unsigned char **jpeg, size_t *jpeg_len);
+
+/*
+ * Chat: answers a customer's question from the bill's own values and a carrier FAQ, or
+ * says to escalate.  context_json is a fill context (vbill_fill_context) or a subscriber
+ * record (its context is built).  faq_json (may be NULL: built-in entries only) is
+ *   {"entries":[{"id":"prorated","match":[["lower","next month"],["적","다음 달"]],
+ *                "answer":{"ko-KR":"<mustache>","en-US":"<mustache>"}}],
+ *    "hours":{"open":"10:00","close":"19:00","tz":"Asia/Seoul","days":[1,2,3,4,5,6,0]},
+ *    "priority":{"mobile_new_home_new":"high","*":"normal"}, "builtin":true}
+ * An entry matches when every word of one of its "match" lists occurs in the question
+ * (case-insensitive); carrier entries are tried before the built-in ones (which explain
+ * the pro-rated first bill, next month's bill, the payment method and the period).  "tz"
+ * is an IANA name (read from the system's zoneinfo) or a fixed offset such as "+09:00".
+ * now is Unix seconds (0: the current time).  *answer_json is
+ *   {"answered":true,"faq":"prorated","answer":"..."}  or
+ *   {"answered":false,"escalate":true,"reason":"asked for a person"|"no answer",
+ *    "priority":"high","mode":"chat"|"callback","reply":"...",
+ *    "event":{"type":"chat.requested","data":{...}}}
+ * where event.data is ready for vbill_hooks_emit (question, priority, mode, scenario,
+ * amounts...).  position_s (< 0 when unknown) is the playback position, put in the data.
+ */
+VBILL_API vbill_status vbill_chat_answer(vbill_ctx *ctx, const char *context_json,
+                                         const char *question, const char *faq_json,
+                                         double position_s, int64_t now, char **answer_json);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,1152 @@
+/* auth.c: signed links, the birth-date check, attempt limiting, sessions, SMS text.
+ *
+ * The design (also in include/vbill.h):
+ *  - A link token is encrypted and authenticated with no server state: tag =
+ *    HMAC-SHA256(mac_key, header | plaintext)[0..12]; ciphertext = AES-256-CTR(enc_key,
+ *    IV = tag | 0^4, plaintext).  Verification decrypts, recomputes the tag and compares it
+ *    with CRYPTO_memcmp before anything in the plaintext is trusted.
+ *  - mac_key, enc_key and sess_key are derived from the key's secret with HMAC-SHA256 and
+ *    distinct labels, so one secret never keys two algorithms.
+ *  - The birth factor is a 6-byte HMAC under the key's pepper, bound to the key id, the
+ *    subscriber and the cycle, inside the encrypted payload.
+ *  - The limiter counts a failure before comparing (and undoes it on success), so racing
+ *    requests can never make more than `hard` comparisons on one link.
+ */
+#include "config.h"
+#include "auth.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TAG_LEN 12
+#define HDR_LEN 3 /* version, key id */
+#define BIRTH_LEN 6
+#define FIXED_PT 16 /* expiry 4, cycle 3, serial 2, birth 6, scenario code 1 */
+#define MIN_PT (FIXED_PT + 1)
+#define MAX_TOKEN_CHARS 400
+#define LINK_VERSION 0x01
+#define SESSION_VERSION 0x02
+#define SESSION_LEN (HDR_LEN + TAG_LEN + 4 + 6 + 16)
+#define MAX_KEYS 64
+
+/* Scenario ids that fit in one byte of the token; others are carried as text. */
+static const char *const SCENARIOS[] = {
+    "mobile_new_home_new", "mobile_new_bundle", "mobile_device_change_home",
+    "mobile_device_change", "home_new_mobile", "home_new", "home_recontract",
+};
+
+typedef struct vb_key {
+    uint8_t kid[2];
+    char kid_hex[5];
+    uint8_t pepper[32];
+    EVP_MAC_CTX *mac;    /* keyed with mac_key */
+    EVP_MAC_CTX *sess;   /* keyed with sess_key */
+    EVP_MAC_CTX *birth;  /* keyed with the pepper */
+    EVP_CIPHER_CTX *enc; /* AES-256-CTR keyed with enc_key, IV set per token */
+} vb_key;
+
+struct vbill_keys {
+    vb_key *k;
+    size_t n;
+    size_t signing;
+    int64_t session_ttl;
+};
+
+/* What a verified link token holds. */
+typedef struct link_info {
+    const vb_key *key;
+    uint8_t tag[TAG_LEN];
+    char link_hex[2 * TAG_LEN + 1];
+    int64_t expiry;
+    int64_t cycle_start; /* days since 1970-01-01 */
+    int cycle_len;
+    uint8_t birth[BIRTH_LEN];
+    char scenario[64];
+    char id[65];
+} link_info;
+
+/* ---- small helpers ------------------------------------------------------------------ */
+
+static int64_t clock_now(int64_t now) { return now > 0 ? now : (int64_t)time(NULL); }
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static char *b64url_encode(const uint8_t *p, size_t n)
+{
+    char *out = malloc(n / 3 * 4 + 5);
+    if (!out)
+        return NULL;
+    size_t o = 0, i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = B64[v >> 18];
+        out[o++] = B64[(v >> 12) & 63];
+        out[o++] = B64[(v >> 6) & 63];
+        out[o++] = B64[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        out[o++] = B64[v >> 18];
+        out[o++] = B64[(v >> 12) & 63];
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        out[o++] = B64[v >> 18];
+        out[o++] = B64[(v >> 12) & 63];
+        out[o++] = B64[(v >> 6) & 63];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+/* Strict base64url without padding: the unused low bits of the last character must be zero,
+ * so exactly one text decodes to given bytes (a changed character is never accepted). */
+static bool b64url_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out_len)
+{
+    if (n % 4 == 1)
+        return false;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64val((unsigned char)s[i]);
+        if (v < 0)
+            return false;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= cap)
+                return false;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+        return false;
+    *out_len = o;
+    return true;
+}
+
+static bool mac_parts(EVP_MAC_CTX *tmpl, const void *const *parts, const size_t *lens, int n,
+                      uint8_t out[32])
+{
+    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(tmpl);
+    bool ok = c != NULL;
+    for (int i = 0; ok && i < n; i++)
+        ok = EVP_MAC_update(c, parts[i], lens[i]) == 1;
+    size_t olen = 0;
+    ok = ok && EVP_MAC_final(c, out, &olen, 32) == 1 && olen == 32;
+    EVP_MAC_CTX_free(c);
+    return ok;
+}
+
+static EVP_MAC_CTX *mac_new(const uint8_t *key, size_t len)
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!mac)
+        return NULL;
+    EVP_MAC_CTX *c = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (c && EVP_MAC_init(c, key, len, params) != 1) {
+        EVP_MAC_CTX_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+/* CTR is its own inverse: one function encrypts and decrypts. */
+static bool ctr_crypt(const vb_key *k, const uint8_t tag[TAG_LEN], const uint8_t *in, size_t n,
+                      uint8_t *out)
+{
+    uint8_t iv[16] = {0};
+    memcpy(iv, tag, TAG_LEN);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int olen = 0, flen = 0;
+    bool ok = c && EVP_CIPHER_CTX_copy(c, k->enc) == 1 &&
+              EVP_EncryptInit_ex2(c, NULL, NULL, iv, NULL) == 1 &&
+              EVP_EncryptUpdate(c, out, &olen, in, (int)n) == 1 &&
+              EVP_EncryptFinal_ex(c, out + olen, &flen) == 1 && (size_t)(olen + flen) == n;
+    EVP_CIPHER_CTX_free(c);
+    return ok;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void iso_time(int64_t t, char out[21])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- keys ----------------------------------------------------------------------------- */
+
+static void key_clear(vb_key *k)
+{
+    EVP_MAC_CTX_free(k->mac);
+    EVP_MAC_CTX_free(k->sess);
+    EVP_MAC_CTX_free(k->birth);
+    EVP_CIPHER_CTX_free(k->enc);
+    OPENSSL_cleanse(k, sizeof *k);
+}
+
+VBILL_API void vbill_keys_free(vbill_keys *keys)
+{
+    if (!keys)
+        return;
+    for (size_t i = 0; i < keys->n; i++)
+        key_clear(&keys->k[i]);
+    free(keys->k);
+    free(keys);
+}
+
+static bool derive(const uint8_t secret[32], const char *label, uint8_t out[32])
+{
+    size_t olen = 0;
+    return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, 32, (const unsigned char *)label,
+                     strlen(label), out, 32, &olen) != NULL &&
+           olen == 32;
+}
+
+static bool key_setup(vb_key *k, const uint8_t secret[32])
+{
+    uint8_t mk[32], ek[32], sk[32];
+    bool ok = derive(secret, "vbill link mac v1", mk) && derive(secret, "vbill link enc v1", ek) &&
+              derive(secret, "vbill session mac v1", sk);
+    if (ok) {
+        k->mac = mac_new(mk, 32);
+        k->sess = mac_new(sk, 32);
+        k->birth = mac_new(k->pepper, 32);
+        EVP_CIPHER *aes = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
+        k->enc = EVP_CIPHER_CTX_new();
+        ok = aes && k->enc && k->mac && k->sess && k->birth &&
+             EVP_EncryptInit_ex2(k->enc, aes, ek, NULL, NULL) == 1;
+        EVP_CIPHER_free(aes);
+    }
+    OPENSSL_cleanse(mk, sizeof mk);
+    OPENSSL_cleanse(ek, sizeof ek);
+    OPENSSL_cleanse(sk, sizeof sk);
+    return ok;
+}
+
+static bool parse_kid(const char *s, uint8_t kid[2])
+{
+    if (!s || strlen(s) != 4)
+        return false;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return false;
+        if (i % 2 == 0)
+            kid[i / 2] = (uint8_t)(v << 4);
+        else
+            kid[i / 2] |= (uint8_t)v;
+    }
+    return true;
+}
+
+static bool parse_secret(const cJSON *item, uint8_t out[32])
+{
+    size_t n = 0;
+    return cJSON_IsString(item) &&
+           b64url_decode(item->valuestring, strlen(item->valuestring), out, 32, &n) && n == 32;
+}
+
+static vbill_status keys_from_cjson(vbill_ctx *ctx, const cJSON *root, const char *what,
+                                    vbill_keys **out)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "keys");
+    const cJSON *signing = cJSON_GetObjectItemCaseSensitive(root, "signing");
+    if (!cJSON_IsObject(root) || !cJSON_IsArray(arr))
+        return vb_error(ctx, VBILL_ERR_KEY, "%s: not a key file (no \"keys\" array)", what);
+    int n = cJSON_GetArraySize(arr);
+    if (n < 1 || n > MAX_KEYS)
+        return vb_error(ctx, VBILL_ERR_KEY, "%s: \"keys\" must hold 1 to %d keys", what, MAX_KEYS);
+    if (!cJSON_IsString(signing))
+        return vb_error(ctx, VBILL_ERR_KEY, "%s: \"signing\" (the signing key id) is missing",
+                        what);
+    vbill_keys *ks = calloc(1, sizeof *ks);
+    if (!ks || !(ks->k = calloc((size_t)n, sizeof *ks->k))) {
+        free(ks);
+        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    }
+    ks->session_ttl = 1800;
+    bool have_signing = false;
+    for (int i = 0; i < n; i++) {
+        const cJSON *e = cJSON_GetArrayItem(arr, i);
+        const cJSON *kid = cJSON_GetObjectItemCaseSensitive(e, "kid");
+        vb_key *k = &ks->k[i];
+        ks->n = (size_t)i + 1;
+        uint8_t secret[32];
+        const char *bad = NULL;
+        if (!cJSON_IsString(kid) || !parse_kid(kid->valuestring, k->kid))
+            bad = "kid (4 lowercase hex digits)";
+        else if (!parse_secret(cJSON_GetObjectItemCaseSensitive(e, "secret"), secret))
+            bad = "secret (32 bytes, base64url)";
+        else if (!parse_secret(cJSON_GetObjectItemCaseSensitive(e, "pepper"), k->pepper))
+            bad = "pepper (32 bytes, base64url)";
+        if (bad) {
+            vbill_keys_free(ks);
+            return vb_error(ctx, VBILL_ERR_KEY, "%s: keys[%d].%s is missing or malformed", what,
+                            i, bad);
+        }
+        hex(k->kid, 2, k->kid_hex);
+        for (int j = 0; j < i; j++)
+            if (memcmp(ks->k[j].kid, k->kid, 2) == 0) {
+                vbill_keys_free(ks);
+                OPENSSL_cleanse(secret, sizeof secret);
+                return vb_error(ctx, VBILL_ERR_KEY, "%s: key id %s appears twice", what,
+                                kid->valuestring);
+            }
+        bool ok = key_setup(k, secret);
+        OPENSSL_cleanse(secret, sizeof secret);
+        if (!ok) {
+            vbill_keys_free(ks);
+            return vb_error(ctx, VBILL_ERR_KEY, "%s: keys[%d]: cannot set up the key (OpenSSL)",
+                            what, i);
+        }
+        if (strcmp(k->kid_hex, signing->valuestring) == 0) {
+            ks->signing = (size_t)i;
+            have_signing = true;
+        }
+    }
+    if (!have_signing) {
+        vbill_keys_free(ks);
+        return vb_error(ctx, VBILL_ERR_KEY, "%s: the signing key id is not among the keys", what);
+    }
+    *out = ks;
+    return VBILL_OK;
+}
+
+VBILL_API vbill_status vbill_keys_from_json(vbill_ctx *ctx, const char *json, size_t len,
+                                            vbill_keys **out)
+{
+    if (!out)
+        return vb_error(ctx, VBILL_ERR_ARG, "no keys to return");
+    *out = NULL;
+    if (!json)
+        return vb_error(ctx, VBILL_ERR_KEY, "no key file given");
+    cJSON *root = vb_json_parse(json, len);
+    if (!root)
+        return vb_error(ctx, VBILL_ERR_KEY, "key set: not well-formed JSON");
+    vbill_status st = keys_from_cjson(ctx, root, "key set", out);
+    cJSON_Delete(root);
+    return st;
+}
+
+VBILL_API vbill_status vbill_keys_load(vbill_ctx *ctx, const char *path, vbill_keys **out)
+{
+    if (!out)
+        return vb_error(ctx, VBILL_ERR_ARG, "no keys to return");
+    *out = NULL;
+    if (!path || !*path)
+        return vb_error(ctx, VBILL_ERR_KEY, "no key file given");
+    size_t len = 0;
+    char *text = vb_read_file(path, 1 << 20, &len);
+    if (!text)
+        return vb_error(ctx, VBILL_ERR_KEY, "key file %s: cannot read: %s", path, strerror(errno));
+    cJSON *root = vb_json_parse(text, len);
+    OPENSSL_cleanse(text, len);
+    free(text);
+    if (!root)
+        return vb_error(ctx, VBILL_ERR_KEY, "key file %s: not well-formed JSON", path);
+    vbill_status st = keys_from_cjson(ctx, root, path, out);
+    cJSON_Delete(root);
+    return st;
+}
+
+VBILL_API vbill_status vbill_keys_set_session_ttl(vbill_keys *keys, int64_t seconds)
+{
+    if (!keys || seconds < 1 || seconds > 86400 * 31)
+        return VBILL_ERR_ARG;
+    keys->session_ttl = seconds;
+    return VBILL_OK;
+}
+
+VBILL_API vbill_status vbill_keys_generate(vbill_ctx *ctx, const char *existing_json,
+                                           char **out_json)
+{
+    if (!out_json)
+        return vb_error(ctx, VBILL_ERR_ARG, "no key file to return");
+    *out_json = NULL;
+    cJSON *old = NULL;
+    if (existing_json) {
+        vbill_keys *check = NULL;
+        vbill_status st = vbill_keys_from_json(ctx, existing_json, (size_t)-1, &check);
+        vbill_keys_free(check);
+        if (st)
+            return st;
+        old = vb_json_parse(existing_json, (size_t)-1);
+    }
+    uint8_t kid[2], secret[32], pepper[32];
+    char kid_hex[5];
+    for (int tries = 0;; tries++) {
+        if (RAND_bytes(kid, 2) != 1 || tries > 100) {
+            cJSON_Delete(old);
+            return vb_error(ctx, VBILL_ERR_KEY, "no random key id (OpenSSL RAND_bytes)");
+        }
+        hex(kid, 2, kid_hex);
+        bool dup = false;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(old, "keys"))
+        {
+            const cJSON *k = cJSON_GetObjectItemCaseSensitive(e, "kid");
+            dup = dup || (cJSON_IsString(k) && strcmp(k->valuestring, kid_hex) == 0);
+        }
+        if (!dup)
+            break;
+    }
+    if (RAND_bytes(secret, 32) != 1 || RAND_bytes(pepper, 32) != 1) {
+        cJSON_Delete(old);
+        return vb_error(ctx, VBILL_ERR_KEY, "no random bytes for a key (OpenSSL RAND_bytes)");
+    }
+    char *s64 = b64url_encode(secret, 32), *p64 = b64url_encode(pepper, 32);
+    OPENSSL_cleanse(secret, sizeof secret);
+    OPENSSL_cleanse(pepper, sizeof pepper);
+    char created[21];
+    iso_time((int64_t)time(NULL), created);
+    vb_buf b = {0};
+    vb_buf_printf(&b, "{\"vbill_keys\":1,\"signing\":\"%s\",\"keys\":[\n  {\"kid\":\"%s\","
+                      "\"secret\":\"%s\",\"pepper\":\"%s\",\"created\":\"%s\"}",
+                  kid_hex, kid_hex, s64 ? s64 : "", p64 ? p64 : "", created);
+    if (s64)
+        OPENSSL_cleanse(s64, strlen(s64));
+    if (p64)
+        OPENSSL_cleanse(p64, strlen(p64));
+    free(s64);
+    free(p64);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(old, "keys"))
+    {
+        char *t = vb_json_print(e);
+        if (!t) {
+            b.failed = true;
+            break;
+        }
+        vb_buf_puts(&b, ",\n  ");
+        vb_buf_puts(&b, t);
+        OPENSSL_cleanse(t, strlen(t));
+        free(t);
+    }
+    cJSON_Delete(old);
+    vb_buf_puts(&b, "\n]}\n");
+    if (b.failed) {
+        if (b.data)
+            OPENSSL_cleanse(b.data, b.len);
+        vb_buf_free(&b);
+        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    }
+    *out_json = vb_buf_take(&b);
+    return VBILL_OK;
+}
+
+static const vb_key *find_key(const vbill_keys *keys, const uint8_t kid[2])
+{
+    for (size_t i = 0; i < keys->n; i++)
+        if (memcmp(keys->k[i].kid, kid, 2) == 0)
+            return &keys->k[i];
+    return NULL;
+}
+
+/* ---- links ---------------------------------------------------------------------------- */
+
+static bool birth_hash(const vb_key *k, const char *id, int64_t cycle_start, const char digits[6],
+                       uint8_t out[BIRTH_LEN])
+{
+    static const char label[] = "vbill-birth-v1";
+    uint8_t idlen = (uint8_t)strlen(id), cyc[2] = {(uint8_t)(cycle_start >> 8),
+                                                   (uint8_t)cycle_start};
+    const void *parts[] = {label, k->kid, &idlen, id, cyc, digits};
+    size_t lens[] = {sizeof label, 2, 1, idlen, 2, 6};
+    uint8_t full[32];
+    bool ok = mac_parts(k->birth, parts, lens, 6, full);
+    memcpy(out, full, BIRTH_LEN);
+    OPENSSL_cleanse(full, sizeof full);
+    return ok;
+}
+
+static bool link_tag(const vb_key *k, const uint8_t *hdr, const uint8_t *pt, size_t n,
+                     uint8_t tag[TAG_LEN])
+{
+    const void *parts[] = {hdr, pt};
+    size_t lens[] = {HDR_LEN, n};
+    uint8_t full[32];
+    bool ok = mac_parts(k->mac, parts, lens, 2, full);
+    memcpy(tag, full, TAG_LEN);
+    return ok;
+}
+
+static vbill_status make_token(vbill_ctx *ctx, const vbill_keys *keys, const vb_identity *ident,
+                               int64_t now, int64_t ttl, const uint8_t *avoid_tag, char **out)
+{
+    const vb_key *k = &keys->k[keys->signing];
+    int64_t expiry = now + ttl;
+    int64_t cs = vb_date_days(ident->cycle_start);
+    int64_t clen = vb_date_days(ident->cycle_end) - cs;
+    if (expiry > UINT32_MAX)
+        return vb_error(ctx, VBILL_ERR_ARG, "link for %s: expiry after 2106", ident->id);
+    if (cs < 0 || cs > 65535 || clen < 0 || clen > 255)
+        return vb_error(ctx, VBILL_ERR_ARG, "link for %s: bill cycle outside 1970-2149",
+                        ident->id);
+    uint8_t pt[FIXED_PT + 2 + 64 + 64], hdr[HDR_LEN] = {LINK_VERSION, k->kid[0], k->kid[1]};
+    size_t n = 0;
+    put_u32(pt, (uint32_t)expiry);
+    pt[4] = (uint8_t)(cs >> 8);
+    pt[5] = (uint8_t)cs;
+    pt[6] = (uint8_t)clen;
+    char digits[7];
+    int yy = ident->birth.y % 100, mm = ident->birth.m % 100, dd = ident->birth.d % 100;
+    digits[0] = (char)('0' + yy / 10);
+    digits[1] = (char)('0' + yy % 10);
+    digits[2] = (char)('0' + mm / 10);
+    digits[3] = (char)('0' + mm % 10);
+    digits[4] = (char)('0' + dd / 10);
+    digits[5] = (char)('0' + dd % 10);
+    digits[6] = '\0';
+    bool ok = birth_hash(k, ident->id, cs, digits, pt + 9);
+    OPENSSL_cleanse(digits, sizeof digits);
+    if (!ok)
+        return vb_error(ctx, VBILL_ERR_KEY, "link for %s: HMAC failed (OpenSSL)", ident->id);
+    n = FIXED_PT - 1;
+    uint8_t code = 0;
+    for (size_t i = 0; i < VB_ARRAY_LEN(SCENARIOS); i++)
+        if (strcmp(ident->scenario, SCENARIOS[i]) == 0)
+            code = (uint8_t)(i + 1);
+    size_t slen = strlen(ident->scenario);
+    if (code == 0 && slen > 0) {
+        pt[n++] = 0xFF;
+        pt[n++] = (uint8_t)slen;
+        memcpy(pt + n, ident->scenario, slen);
+        n += slen;
+    } else {
+        pt[n++] = code;
+    }
+    size_t idlen = strlen(ident->id);
+    memcpy(pt + n, ident->id, idlen);
+    n += idlen;
+    uint8_t raw[HDR_LEN + TAG_LEN + sizeof pt];
+    for (int tries = 0; tries < 8; tries++) {
+        if (RAND_bytes(pt + 7, 2) != 1)
+            return vb_error(ctx, VBILL_ERR_KEY, "no random bytes (OpenSSL RAND_bytes)");
+        uint8_t tag[TAG_LEN];
+        if (!link_tag(k, hdr, pt, n, tag))
+            return vb_error(ctx, VBILL_ERR_KEY, "link for %s: HMAC failed (OpenSSL)", ident->id);
+        if (avoid_tag && memcmp(tag, avoid_tag, TAG_LEN) == 0)
+            continue; /* a re-issued link must differ from the old one */
+        memcpy(raw, hdr, HDR_LEN);
+        memcpy(raw + HDR_LEN, tag, TAG_LEN);
+        if (!ctr_crypt(k, tag, pt, n, raw + HDR_LEN + TAG_LEN))
+            return vb_error(ctx, VBILL_ERR_KEY, "link for %s: encryption failed", ident->id);
+        OPENSSL_cleanse(pt, sizeof pt);
+        *out = b64url_encode(raw, HDR_LEN + TAG_LEN + n);
+        return *out ? VBILL_OK : vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    }
+    return vb_error(ctx, VBILL_ERR_KEY, "link for %s: no distinct token", ident->id);
+}
+
+VBILL_API vbill_status vbill_link_issue(vbill_ctx *ctx, const vbill_keys *keys,
+                                        const char *record_json, size_t len, int64_t now,
+                                        int64_t ttl_seconds, char **out_token)
+{
+    if (!out_token)
+        return vb_error(ctx, VBILL_ERR_ARG, "no token to return");
+    *out_token = NULL;
+    if (!keys || !record_json)
+        return vb_error(ctx, VBILL_ERR_ARG, "link issue: keys and a record are needed");
+    if (ttl_seconds < 1)
+        return vb_error(ctx, VBILL_ERR_ARG, "link issue: the lifetime must be at least 1 s");
+    vb_identity ident;
+    vbill_status st = vb_record_identity(ctx, record_json, len, 0, &ident);
+    if (!st)
+        st = make_token(ctx, keys, &ident, clock_now(now), ttl_seconds, NULL, out_token);
+    OPENSSL_cleanse(&ident.birth, sizeof ident.birth);
+    return st;
+}
+
+/* Parses and authenticates a link token; the expiry is checked when check_expiry. */
+static vbill_status parse_link(vbill_ctx *ctx, const vbill_keys *keys, const char *token,
+                               int64_t now, bool check_expiry, link_info *li)
+{
+    memset(li, 0, sizeof *li);
+    if (!keys)
+        return vb_error(ctx, VBILL_ERR_ARG, "no keys to verify the link with");
+    if (!token)
+        return vb_error(ctx, VBILL_ERR_LINK_MALFORMED, "no link token");
+    size_t tlen = strnlen(token, MAX_TOKEN_CHARS + 1);
+    uint8_t raw[MAX_TOKEN_CHARS], pt[MAX_TOKEN_CHARS];
+    size_t n = 0;
+    if (tlen > MAX_TOKEN_CHARS || !b64url_decode(token, tlen, raw, sizeof raw, &n))
+        return vb_error(ctx, VBILL_ERR_LINK_MALFORMED, "link token: not base64url of a token");
+    if (n < HDR_LEN + TAG_LEN + MIN_PT)
+        return vb_error(ctx, VBILL_ERR_LINK_MALFORMED, "link token: too short (%zu bytes)", n);
+    if (raw[0] != LINK_VERSION)
+        return vb_error(ctx, VBILL_ERR_LINK_MALFORMED, "link token: unknown version %u",
+                        raw[0]);
+    const vb_key *k = find_key(keys, raw + 1);
+    if (!k)
+        return vb_error(ctx, VBILL_ERR_LINK_KEY, "link token: key id %02x%02x is not known",
+                        raw[1], raw[2]);
+    size_t ptlen = n - HDR_LEN - TAG_LEN;
+    const uint8_t *tag = raw + HDR_LEN;
+    uint8_t want[TAG_LEN];
+    if (!ctr_crypt(k, tag, raw + HDR_LEN + TAG_LEN, ptlen, pt) || !link_tag(k, raw, pt, ptlen, want))
+        return vb_error(ctx, VBILL_ERR_KEY, "link token: crypto failure (OpenSSL)");
+    if (CRYPTO_memcmp(want, tag, TAG_LEN) != 0)
+        return vb_error(ctx, VBILL_ERR_LINK_SIGNATURE,
+                        "link token: signature does not match (altered or another key)");
+    /* Authentic from here on; still checked, since a bug elsewhere must not become one here. */
+    li->key = k;
+    memcpy(li->tag, tag, TAG_LEN);
+    hex(tag, TAG_LEN, li->link_hex);
+    li->expiry = get_u32(pt);
+    li->cycle_start = (int64_t)pt[4] << 8 | pt[5];
+    li->cycle_len = pt[6];
+    memcpy(li->birth, pt + 9, BIRTH_LEN);
+    size_t p = FIXED_PT - 1;
+    uint8_t code = pt[p++];
+    if (code == 0xFF) {
+        size_t sl = p < ptlen ? pt[p++] : 64;
+        if (sl == 0 || sl > 63 || p + sl >= ptlen)
+            return vb_error(ctx, VBILL_ERR_LINK_MALFORMED, "link token: bad scenario field");
+        memcpy(li->scenario, pt + p, sl);
+        p += sl;
+    } else if (code > VB_ARRAY_LEN(SCENARIOS)) {
+        return vb_error(ctx, VBILL_ERR_LINK_MALFORMED, "link token: bad scenario code");
+    } else if (code > 0) {
+        snprintf(li->scenario, sizeof li->scenario, "%s", SCENARIOS[code - 1]);
+    }
+    size_t idlen = ptlen - p;
+    if (idlen < 1 || idlen > 64)
+        return vb_error(ctx, VBILL_ERR_LINK_MALFORMED, "link token: bad subscriber field");
+    memcpy(li->id, pt + p, idlen);
+    li->id[idlen] = '\0';
+    OPENSSL_cleanse(pt, sizeof pt);
+    if (check_expiry && clock_now(now) >= li->expiry) {
+        char when[21];
+        iso_time(li->expiry, when);
+        return vb_error(ctx, VBILL_ERR_LINK_EXPIRED, "link %s expired at %s", li->link_hex, when);
+    }
+    return VBILL_OK;
+}
+
+static char *link_info_json(const link_info *li)
+{
+    char cs[11], ce[11], when[21];
+    vb_date_format(vb_date_from_days(li->cycle_start), cs);
+    vb_date_format(vb_date_from_days(li->cycle_start + li->cycle_len), ce);
+    iso_time(li->expiry, when);
+    vb_buf b = {0};
+    vb_buf_printf(&b, "{\"link\":\"%s\",\"kid\":\"%s\",\"subscriber\":", li->link_hex,
+                  li->key->kid_hex);
+    vb_buf_json_string(&b, li->id);
+    vb_buf_printf(&b, ",\"cycle_start\":\"%s\",\"cycle_end\":\"%s\",\"scenario\":", cs, ce);
+    if (li->scenario[0])
+        vb_buf_json_string(&b, li->scenario);
+    else
+        vb_buf_puts(&b, "null");
+    vb_buf_printf(&b, ",\"expires\":\"%s\",\"expires_unix\":%lld}", when, (long long)li->expiry);
+    return vb_buf_take(&b);
+}
+
+VBILL_API vbill_status vbill_link_verify(vbill_ctx *ctx, const vbill_keys *keys,
+                                         const char *token, int64_t now, char **out_info_json)
+{
+    if (out_info_json)
+        *out_info_json = NULL;
+    link_info li;
+    vbill_status st = parse_link(ctx, keys, token, now, true, &li);
+    if (st)
+        return st;
+    if (out_info_json && !(*out_info_json = link_info_json(&li)))
+        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    return VBILL_OK;
+}
+
+VBILL_API vbill_status vbill_link_reissue(vbill_ctx *ctx, const vbill_keys *keys,
+                                          const char *old_token, const char *record_json,
+                                          size_t len, int64_t now, int64_t ttl_seconds,
+                                          char **out_token)
+{
+    if (!out_token)
+        return vb_error(ctx, VBILL_ERR_ARG, "no token to return");
+    *out_token = NULL;
+    if (!record_json || ttl_seconds < 1)
+        return vb_error(ctx, VBILL_ERR_ARG, "link reissue: a record and a lifetime are needed");
+    link_info li;
+    vbill_status st = parse_link(ctx, keys, old_token, now, false, &li);
+    if (st)
+        return st;
+    vb_identity ident;
+    st = vb_record_identity(ctx, record_json, len, 0, &ident);
+    if (!st && (strcmp(ident.id, li.id) != 0 ||
+                vb_date_days(ident.cycle_start) != li.cycle_start))
+        st = vb_error(ctx, VBILL_ERR_ARG,
+                      "link reissue: record %s is not the subscriber and cycle of link %s",
+                      ident.id, li.link_hex);
+    if (!st)
+        st = make_token(ctx, keys, &ident, clock_now(now), ttl_seconds, li.tag, out_token);
+    OPENSSL_cleanse(&ident.birth, sizeof ident.birth);
+    return st;
+}
+
+/* ---- the knowledge check and the limiter ---------------------------------------------- */
+
+static void store_key(char *out, size_t n, const char *kind, const char *id, const char *what)
+{
+    snprintf(out, n, "%s:%s:%s", kind, id, what);
+}
+
+static void client_id(const char *client, char out[33])
+{
+    uint8_t d[32];
+    unsigned int dl = 0;
+    if (!client)
+        client = "";
+    if (EVP_Digest(client, strlen(client), d, &dl, EVP_sha256(), NULL) != 1)
+        memset(d, 0, sizeof d);
+    hex(d, 16, out);
+}
+
+static void lock_event(vbill_ctx *ctx, vbill_store *store, const link_info *li, bool hard,
+                       int64_t until, int64_t failures)
+{
+    vb_log(ctx, VBILL_LOG_WARN, "link %s of subscriber %s locked %s after %lld failed checks",
+           li->link_hex, li->id, hard ? "until re-issued" : "for a cooling period",
+           (long long)failures);
+    if (!store->lock_fn)
+        return;
+    char cs[11];
+    vb_date_format(vb_date_from_days(li->cycle_start), cs);
+    vb_buf b = {0};
+    vb_buf_printf(&b, "{\"type\":\"link_locked\",\"link\":\"%s\",\"subscriber\":", li->link_hex);
+    vb_buf_json_string(&b, li->id);
+    vb_buf_printf(&b, ",\"cycle_start\":\"%s\",\"scenario\":", cs);
+    if (li->scenario[0])
+        vb_buf_json_string(&b, li->scenario);
+    else
+        vb_buf_puts(&b, "null");
+    vb_buf_printf(&b, ",\"hard\":%s,\"until\":%lld,\"failures\":%lld}", hard ? "true" : "false",
+                  (long long)until, (long long)failures);
+    char *ev = vb_buf_take(&b);
+    if (ev)
+        store->lock_fn(store->lock_user, ev);
+    free(ev);
+}
+
+static vbill_status store_fail(vbill_ctx *ctx, const char *what)
+{
+    return vb_error(ctx, VBILL_ERR_STORE, "state store: %s failed", what);
+}
+
+static vbill_status make_session(vbill_ctx *ctx, const vbill_keys *keys, const link_info *li,
+                                 const char *client, int64_t now, char **out)
+{
+    const vb_key *k = li->key;
+    int64_t exp = now + keys->session_ttl;
+    if (exp > li->expiry)
+        exp = li->expiry; /* a session never outlives its link */
+    uint8_t raw[SESSION_LEN], full[32];
+    raw[0] = SESSION_VERSION;
+    memcpy(raw + 1, k->kid, 2);
+    memcpy(raw + HDR_LEN, li->tag, TAG_LEN);
+    put_u32(raw + HDR_LEN + TAG_LEN, (uint32_t)exp);
+    static const char label[] = "client";
+    const char *c = client ? client : "";
+    const void *cp[] = {label, c};
+    size_t cl[] = {sizeof label, strlen(c)};
+    if (!mac_parts(k->sess, cp, cl, 2, full))
+        return vb_error(ctx, VBILL_ERR_KEY, "session: HMAC failed (OpenSSL)");
+    memcpy(raw + HDR_LEN + TAG_LEN + 4, full, 6);
+    const void *parts[] = {raw};
+    size_t lens[] = {SESSION_LEN - 16};
+    if (!mac_parts(k->sess, parts, lens, 1, full))
+        return vb_error(ctx, VBILL_ERR_KEY, "session: HMAC failed (OpenSSL)");
+    memcpy(raw + SESSION_LEN - 16, full, 16);
+    *out = b64url_encode(raw, SESSION_LEN);
+    return *out ? VBILL_OK : vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+}
+
+/* Keeps digits only, ignoring the separators people type; false unless exactly six. */
+static bool normalise_digits(const char *in, char out[7])
+{
+    size_t n = 0;
+    for (const char *p = in; *p; p++) {
+        if (*p == ' ' || *p == '-' || *p == '.' || *p == '\t' || *p == '\n' || *p == '\r')
+            continue;
+        if (*p < '0' || *p > '9' || n >= 6)
+            return false;
+        out[n++] = *p;
+    }
+    out[n] = '\0';
+    return n == 6;
+}
+
+VBILL_API vbill_status vbill_auth_check(vbill_ctx *ctx, const vbill_keys *keys,
+                                        vbill_store *store, const char *token,
+                                        const char *digits, const char *client, int64_t now,
+                                        char **out_session)
+{
+    if (out_session)
+        *out_session = NULL;
+    if (!store || !digits)
+        return vb_error(ctx, VBILL_ERR_ARG, "auth check: a store and the digits are needed");
+    now = clock_now(now);
+    link_info li;
+    vbill_status st = parse_link(ctx, keys, token, now, true, &li);
+    if (st)
+        return st;
+    char d[7];
+    if (!normalise_digits(digits, d)) {
+        OPENSSL_cleanse(d, sizeof d);
+        return vb_error(ctx, VBILL_ERR_AUTH_WRONG,
+                        "link %s: the birth date must be six digits (YYMMDD)", li.link_hex);
+    }
+    char kf[64], ku[64], kc[64], cid[33];
+    client_id(client, cid);
+    store_key(kf, sizeof kf, "l", li.link_hex, "f");
+    store_key(ku, sizeof ku, "l", li.link_hex, "u");
+    store_key(kc, sizeof kc, "c", cid, "f");
+    void *im = store->impl;
+    int64_t until = 0, fails = 0, cfails = 0;
+    int64_t link_ttl = li.expiry - now + 86400; /* counters outlive the link a little */
+    if (store->ops.get(im, ku, now, &until) || store->ops.get(im, kf, now, &fails) ||
+        store->ops.get(im, kc, now, &cfails)) {
+        OPENSSL_cleanse(d, sizeof d);
+        return store_fail(ctx, "reading the counters");
+    }
+    if (fails >= store->hard) {
+        OPENSSL_cleanse(d, sizeof d);
+        return vb_error(ctx, VBILL_ERR_AUTH_LOCKED,
+                        "link %s is locked after %d failed checks: the carrier must re-issue it",
+                        li.link_hex, store->hard);
+    }
+    if (until > now) {
+        char when[21];
+        iso_time(until, when);
+        OPENSSL_cleanse(d, sizeof d);
+        return vb_error(ctx, VBILL_ERR_AUTH_LOCKED, "link %s is locked until %s", li.link_hex,
+                        when);
+    }
+    if (cfails >= store->client_max) {
+        OPENSSL_cleanse(d, sizeof d);
+        return vb_error(ctx, VBILL_ERR_AUTH_LOCKED,
+                        "this client is locked after %d failed checks; try again later",
+                        store->client_max);
+    }
+    /* Count the attempt before comparing, so concurrent checks can never make more than
+     * `hard` comparisons; undone on success. */
+    int64_t f = 0, c = 0;
+    if (store->ops.incr(im, kf, 1, link_ttl, now, &f)) {
+        OPENSSL_cleanse(d, sizeof d);
+        return store_fail(ctx, "counting the attempt");
+    }
+    if (f > store->hard) {
+        (void)store->ops.incr(im, kf, -1, link_ttl, now, &f);
+        OPENSSL_cleanse(d, sizeof d);
+        return vb_error(ctx, VBILL_ERR_AUTH_LOCKED,
+                        "link %s is locked after %d failed checks: the carrier must re-issue it",
+                        li.link_hex, store->hard);
+    }
+    if (store->ops.incr(im, kc, 1, store->client_window, now, &c)) {
+        (void)store->ops.incr(im, kf, -1, link_ttl, now, &f);
+        OPENSSL_cleanse(d, sizeof d);
+        return store_fail(ctx, "counting the attempt");
+    }
+    uint8_t h[BIRTH_LEN];
+    bool ok = birth_hash(li.key, li.id, li.cycle_start, d, h);
+    OPENSSL_cleanse(d, sizeof d);
+    bool match = ok && CRYPTO_memcmp(h, li.birth, BIRTH_LEN) == 0;
+    OPENSSL_cleanse(h, sizeof h);
+    if (match) {
+        int64_t ignore;
+        if (store->ops.incr(im, kf, -1, link_ttl, now, &ignore) ||
+            store->ops.incr(im, kc, -1, store->client_window, now, &ignore))
+            vb_log(ctx, VBILL_LOG_WARN, "link %s: could not undo the attempt count", li.link_hex);
+        vb_log(ctx, VBILL_LOG_INFO, "link %s: check passed", li.link_hex);
+        return out_session ? make_session(ctx, keys, &li, client, now, out_session) : VBILL_OK;
+    }
+    if (!ok)
+        return vb_error(ctx, VBILL_ERR_KEY, "link %s: HMAC failed (OpenSSL)", li.link_hex);
+    vb_log(ctx, VBILL_LOG_INFO, "link %s: failed check %lld of %d", li.link_hex, (long long)f,
+           store->hard);
+    if (f >= store->hard) {
+        lock_event(ctx, store, &li, true, 0, f);
+        return vb_error(ctx, VBILL_ERR_AUTH_WRONG,
+                        "link %s: wrong birth date; the link is now locked until re-issued",
+                        li.link_hex);
+    }
+    if (f % store->soft == 0) {
+        int64_t lock_until = now + store->cooling;
+        if (store->ops.set(im, ku, lock_until, store->cooling, now))
+            return store_fail(ctx, "locking the link");
+        lock_event(ctx, store, &li, false, lock_until, f);
+        char when[21];
+        iso_time(lock_until, when);
+        return vb_error(ctx, VBILL_ERR_AUTH_WRONG,
+                        "link %s: wrong birth date; the link is locked until %s", li.link_hex,
+                        when);
+    }
+    int64_t left = store->soft - f % store->soft;
+    return vb_error(ctx, VBILL_ERR_AUTH_WRONG,
+                    "link %s: wrong birth date; %lld more tries before the link is locked",
+                    li.link_hex, (long long)left);
+}
+
+VBILL_API vbill_status vbill_link_unlock(vbill_ctx *ctx, const vbill_keys *keys,
+                                         vbill_store *store, const char *token)
+{
+    if (!store)
+        return vb_error(ctx, VBILL_ERR_ARG, "link unlock: no store");
+    link_info li;
+    vbill_status st = parse_link(ctx, keys, token, 0, false, &li);
+    if (st)
+        return st;
+    char kf[64], ku[64];
+    store_key(kf, sizeof kf, "l", li.link_hex, "f");
+    store_key(ku, sizeof ku, "l", li.link_hex, "u");
+    if (store->ops.del(store->impl, kf) || store->ops.del(store->impl, ku))
+        return store_fail(ctx, "unlocking the link");
+    vb_log(ctx, VBILL_LOG_INFO, "link %s unlocked", li.link_hex);
+    return VBILL_OK;
+}
+
+VBILL_API vbill_status vbill_session_verify(vbill_ctx *ctx, const vbill_keys *keys,
+                                            vbill_store *store, const char *session,
+                                            const char *link_token, const char *client,
+                                            int64_t now)
+{
+    if (!keys)
+        return vb_error(ctx, VBILL_ERR_ARG, "no keys to verify the session with");
+    now = clock_now(now);
+    uint8_t raw[SESSION_LEN + 3], full[32];
+    size_t n = 0;
+    if (!session || strnlen(session, 100) >= 100 ||
+        !b64url_decode(session, strlen(session), raw, sizeof raw, &n) || n != SESSION_LEN ||
+        raw[0] != SESSION_VERSION)
+        return vb_error(ctx, VBILL_ERR_SESSION, "session token: malformed");
+    const vb_key *k = find_key(keys, raw + 1);
+    if (!k)
+        return vb_error(ctx, VBILL_ERR_SESSION, "session token: unknown key id");
+    const void *parts[] = {raw};
+    size_t lens[] = {SESSION_LEN - 16};
+    if (!mac_parts(k->sess, parts, lens, 1, full))
+        return vb_error(ctx, VBILL_ERR_KEY, "session: HMAC failed (OpenSSL)");
+    if (CRYPTO_memcmp(full, raw + SESSION_LEN - 16, 16) != 0)
+        return vb_error(ctx, VBILL_ERR_SESSION, "session token: signature does not match");
+    link_info li;
+    vbill_status st = parse_link(ctx, keys, link_token, now, true, &li);
+    if (st)
+        return st;
+    if (CRYPTO_memcmp(li.tag, raw + HDR_LEN, TAG_LEN) != 0)
+        return vb_error(ctx, VBILL_ERR_SESSION, "session token: made for another link");
+    static const char label[] = "client";
+    const char *c = client ? client : "";
+    const void *cp[] = {label, c};
+    size_t cl[] = {sizeof label, strlen(c)};
+    if (!mac_parts(k->sess, cp, cl, 2, full))
+        return vb_error(ctx, VBILL_ERR_KEY, "session: HMAC failed (OpenSSL)");
+    if (CRYPTO_memcmp(full, raw + HDR_LEN + TAG_LEN + 4, 6) != 0)
+        return vb_error(ctx, VBILL_ERR_SESSION, "session token: made for another client");
+    if (now >= (int64_t)get_u32(raw + HDR_LEN + TAG_LEN))
+        return vb_error(ctx, VBILL_ERR_LINK_EXPIRED, "session for link %s expired", li.link_hex);
+    if (store) {
+        char kf[64];
+        int64_t fails = 0;
+        store_key(kf, sizeof kf, "l", li.link_hex, "f");
+        if (store->ops.get(store->impl, kf, now, &fails))
+            return store_fail(ctx, "reading the counters");
+        if (fails >= store->hard)
+            return vb_error(ctx, VBILL_ERR_SESSION, "session: link %s is locked", li.link_hex);
+    }
+    return VBILL_OK;
+}
+
+/* ---- SMS text ------------------------------------------------------------------------- */
+
+static const char KO_SHORT[] = "{{{name_masked}}}님 영상요금서 {{{url}}}";
+static const char KO_LONG[] =
+    "[영상 요금 안내] {{{name_masked}}} 고객님, 첫 요금을 영상으로 설명해 드립니다.\n"
+    "이번 달 요금: {{{this_month_text}}}\n"
+    "아래 링크를 누르고 생년월일 6자리를 입력해 주세요.\n{{{url}}}";
+static const char JA_TEXT[] =
+    "{{{name_masked}}}様 初回のご請求を動画でご案内します。今月のご請求: {{{this_month_text}}}\n"
+    "リンクを開き、生年月日6桁を入力してください。\n{{{url}}}";
+static const char EN_TEXT[] =
+    "{{{name_masked}}}, your first bill explained in a short video. This month: "
+    "{{{this_month_text}}}. Open the link and enter your birth date (YYMMDD):\n{{{url}}}";
+
+VBILL_API vbill_status vbill_text_euckr_bytes(const char *text, size_t *out_bytes)
+{
+    if (!text || !out_bytes)
+        return VBILL_ERR_ARG;
+    iconv_t cd = iconv_open("EUC-KR", "UTF-8");
+    size_t total = 0;
+    vbill_status st = VBILL_OK;
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p) {
+        size_t n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
+                                    : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        for (size_t i = 1; i < n; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                n = 0;
+        if (n == 0 || (n == 2 && *p < 0xC2)) {
+            st = VBILL_ERR_ARG;
+            break;
+        }
+        if (n == 1) {
+            total += 1;
+        } else if (cd == (iconv_t)-1) {
+            total += 2;
+        } else {
+            char in[4], out[8];
+            memcpy(in, p, n);
+            char *ip = in, *op = out;
+            size_t il = n, ol = sizeof out;
+            iconv(cd, NULL, NULL, NULL, NULL);
+            if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1)
+                total += 2; /* not encodable: a gateway substitutes a 2-byte character */
+            else
+                total += sizeof out - ol;
+        }
+        p += n;
+    }
+    if (cd != (iconv_t)-1)
+        iconv_close(cd);
+    *out_bytes = total;
+    return st;
+}
+
+/* The built-in texts use only {{{key}}} of top-level strings; they are expanded here so the
+ * SMS text does not depend on the full engine (custom templates go through mustache.c). */
+static char *expand_builtin(vbill_ctx *ctx, const char *tmpl, const cJSON *data,
+                            vbill_status *st)
+{
+    vb_buf b = {0};
+    const char *p = tmpl;
+    while (*p) {
+        const char *open = strstr(p, "{{{");
+        const char *close = open ? strstr(open, "}}}") : NULL;
+        if (!open || !close) {
+            vb_buf_puts(&b, p);
+            break;
+        }
+        vb_buf_append(&b, p, (size_t)(open - p));
+        char key[64];
+        size_t kl = (size_t)(close - open - 3);
+        if (kl < sizeof key) {
+            memcpy(key, open + 3, kl);
+            key[kl] = '\0';
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, key);
+            if (cJSON_IsString(v))
+                vb_buf_puts(&b, v->valuestring);
+        }
+        p = close + 3;
+    }
+    char *out = vb_buf_take(&b);
+    if (!out)
+        *st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    return out;
+}
+
+static char *render_text(vbill_ctx *ctx, const char *name, const char *tmpl, const cJSON *data,
+                         vbill_status *st)
+{
+    if (tmpl == KO_SHORT || tmpl == KO_LONG || tmpl == JA_TEXT || tmpl == EN_TEXT)
+        return expand_builtin(ctx, tmpl, data, st);
+    vb_mustache *m = vb_mustache_compile(ctx, name, tmpl, strlen(tmpl), st);
+    if (!m)
+        return NULL;
+    size_t n = 0;
+    char *out = vb_mustache_render(ctx, m, data, NULL, &n, st);
+    vb_mustache_free(m);
+    return out;
+}
+
+VBILL_API vbill_status vbill_message_build(vbill_ctx *ctx, const char *record_json, size_t len,
+                                           const char *url, const char *tmpl, char **out)
+{
+    if (!out)
+        return vb_error(ctx, VBILL_ERR_ARG, "no message to return");
+    *out = NULL;
+    if (!record_json || !url)
+        return vb_error(ctx, VBILL_ERR_ARG, "message: a record and a URL are needed");
+    vbill_status st = VBILL_OK;
+    cJSON *c = vb_context_build(ctx, record_json, len, 0, &st);
+    if (!c)
+        return st;
+    if (!cJSON_AddStringToObject(c, "url", url)) {
+        cJSON_Delete(c);
+        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    }
+    const cJSON *loc = cJSON_GetObjectItemCaseSensitive(c, "locale");
+    const char *locale = cJSON_IsString(loc) ? loc->valuestring : "ko-KR";
+    char *text = NULL;
+    if (tmpl) {
+        text = render_text(ctx, "message", tmpl, c, &st);
+    } else if (strcmp(locale, "ja-JP") == 0) {
+        text = render_text(ctx, "message (ja-JP)", JA_TEXT, c, &st);
+    } else if (strcmp(locale, "en-US") == 0) {
+        text = render_text(ctx, "message (en-US)", EN_TEXT, c, &st);
+    } else {
+        text = render_text(ctx, "message (short)", KO_SHORT, c, &st);
+        size_t bytes = 0;
+        if (text && (vbill_text_euckr_bytes(text, &bytes) != VBILL_OK || bytes > 90)) {
+            free(text);
+            text = render_text(ctx, "message (long)", KO_LONG, c, &st);
+        }
+    }
+    cJSON_Delete(c);
+    if (!text)
+        return st ? st : vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    *out = text;
+    return VBILL_OK;
+}
