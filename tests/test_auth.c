@@ -1,1 +1,794 @@
-int main(void){return 0;}
+/*
+ * test_auth.c: signed links, the birth-date check, the limiter (through a SQLite store),
+ * sessions, key rotation and the SMS text, through the public API.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "vbill.h"
+
+/* SPEC.md's worked example: birth 1958-03-14, so the digits are 580314. */
+static const char *REC_A =
+    "{\"id\":\"S-000123\",\"name\":\"김민수\",\"birth\":\"1958-03-14\",\"phone\":\"01012345678\","
+    "\"locale\":\"ko-KR\",\"currency\":\"KRW\",\"bill\":{\"issue_date\":\"2026-12-05\","
+    "\"cycle_start\":\"2026-11-01\",\"cycle_end\":\"2026-11-30\",\"total\":60960,"
+    "\"rounding_unit\":10,\"other_charges\":[{\"name\":\"USIM\",\"amount\":7700}]},"
+    "\"lines\":[{\"id\":\"L1\",\"kind\":\"mobile\",\"product\":\"5G 프리미어\",\"event\":\"new\","
+    "\"start\":\"2026-11-14\",\"monthly_fee\":85000,\"discounts\":[{\"name\":\"선택약정 25%\","
+    "\"amount\":21250}],\"device\":{\"model\":\"Galaxy S26\",\"installment_monthly\":45000,"
+    "\"months_left\":24}},{\"id\":\"L2\",\"kind\":\"mobile\",\"product\":\"5G 라이트\","
+    "\"event\":\"new\",\"start\":\"2026-11-14\",\"monthly_fee\":55000,\"discounts\":"
+    "[{\"name\":\"선택약정 25%\",\"amount\":13750}]}],\"bundle\":{\"name\":\"참 쉬운 가족 결합\","
+    "\"discount\":11000,\"start\":\"2026-11-14\"},\"benefits\":[\"데이터 무제한\"],"
+    "\"payment\":{\"method\":\"card\",\"institution\":\"신한카드\",\"account_last4\":\"1234\","
+    "\"day\":25}}";
+#define DIGITS_A "580314"
+
+/* Another subscriber, born 1990-07-21. */
+static const char *REC_B =
+    "{\"id\":\"S-000999\",\"name\":\"이영희\",\"birth\":\"1990-07-21\",\"locale\":\"ko-KR\","
+    "\"bill\":{\"issue_date\":\"2026-12-05\",\"cycle_start\":\"2026-11-01\","
+    "\"cycle_end\":\"2026-11-30\"},\"lines\":[{\"id\":\"L1\",\"kind\":\"mobile\","
+    "\"product\":\"5G\",\"event\":\"device_change\",\"start\":\"2026-11-10\","
+    "\"monthly_fee\":50000}]}";
+#define DIGITS_B "900721"
+
+static const char *REC_EN =
+    "{\"id\":\"U-1\",\"name\":\"John Smith\",\"birth\":\"1980-01-02\",\"locale\":\"en-US\","
+    "\"currency\":\"USD\",\"bill\":{\"issue_date\":\"2026-12-05\",\"cycle_start\":\"2026-11-01\","
+    "\"cycle_end\":\"2026-11-30\"},\"lines\":[{\"id\":\"L1\",\"kind\":\"mobile\","
+    "\"product\":\"5G\",\"event\":\"device_change\",\"start\":\"2026-11-10\","
+    "\"monthly_fee\":5000}]}";
+
+#define T0 1795000000LL /* a fixed clock: 2026-11-18 */
+#define TTL (30LL * 86400)
+
+static vbill_ctx *ctx;
+static vbill_keys *keys;
+static char *keyjson;
+static char *tmpdir;
+static vbill_store *store;
+
+/* Everything the library logs, kept to search for the birth digits. */
+static char logbuf[1 << 20];
+static size_t loglen;
+static void capture_log(void *user, vbill_log_level level, const char *msg)
+{
+    (void)user;
+    (void)level;
+    size_t n = strlen(msg);
+    if (loglen + n + 2 < sizeof logbuf) {
+        memcpy(logbuf + loglen, msg, n);
+        loglen += n;
+        logbuf[loglen++] = '\n';
+        logbuf[loglen] = '\0';
+    }
+}
+
+/* Every error message, too. */
+static char errbuf[1 << 18];
+static size_t errlen;
+static vbill_status note(vbill_status st)
+{
+    const char *m = vbill_ctx_errmsg(ctx);
+    size_t n = strlen(m);
+    if (st && errlen + n + 2 < sizeof errbuf) {
+        memcpy(errbuf + errlen, m, n);
+        errlen += n;
+        errbuf[errlen++] = '\n';
+        errbuf[errlen] = '\0';
+    }
+    return st;
+}
+
+static void setup(void)
+{
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
+    vbill_ctx_set_log(ctx, capture_log, NULL, VBILL_LOG_DEBUG);
+    ck_assert_int_eq(vbill_keys_generate(ctx, NULL, &keyjson), VBILL_OK);
+    ck_assert_int_eq(vbill_keys_from_json(ctx, keyjson, (size_t)-1, &keys), VBILL_OK);
+    tmpdir = tu_tmpdir();
+    ck_assert_int_eq(vbill_store_open_sqlite(ctx, tmpdir, &store), VBILL_OK);
+}
+
+static void teardown(void)
+{
+    /* The factor never reaches a log line or an error message. */
+    ck_assert_ptr_null(strstr(logbuf, DIGITS_A));
+    ck_assert_ptr_null(strstr(logbuf, DIGITS_B));
+    ck_assert_ptr_null(strstr(logbuf, "1958-03-14"));
+    ck_assert_ptr_null(strstr(errbuf, DIGITS_A));
+    ck_assert_ptr_null(strstr(errbuf, DIGITS_B));
+    ck_assert_ptr_null(strstr(errbuf, "1958-03-14"));
+    vbill_store_free(store);
+    vbill_keys_free(keys);
+    vbill_free(keyjson);
+    vbill_ctx_free(ctx);
+    tu_rmtree(tmpdir);
+    free(tmpdir);
+}
+
+static char *issue(const vbill_keys *k, const char *rec, int64_t now)
+{
+    char *tok = NULL;
+    ck_assert_int_eq(note(vbill_link_issue(ctx, k, rec, strlen(rec), now, TTL, &tok)), VBILL_OK);
+    ck_assert_ptr_nonnull(tok);
+    return tok;
+}
+
+static vbill_status verify(const vbill_keys *k, const char *tok, int64_t now)
+{
+    char *info = (char *)1;
+    vbill_status st = note(vbill_link_verify(ctx, k, tok, now, &info));
+    if (st)
+        ck_assert_ptr_null(info);
+    vbill_free(info);
+    return st;
+}
+
+static vbill_status check(const char *tok, const char *digits, const char *client, int64_t now,
+                          char **session)
+{
+    return note(vbill_auth_check(ctx, keys, store, tok, digits, client, now, session));
+}
+
+/* ---- a strict base64url codec for the tests' own tampering ---- */
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static size_t b64dec(const char *s, unsigned char *out)
+{
+    size_t o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (; *s; s++) {
+        const char *p = strchr(B64, *s);
+        ck_assert_ptr_nonnull(p);
+        acc = (acc << 6) | (unsigned)(p - B64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return o;
+}
+
+static void b64enc(const unsigned char *p, size_t n, char *out)
+{
+    size_t o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc = (acc << 8) | p[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[o++] = B64[(acc >> bits) & 63];
+        }
+    }
+    if (bits > 0)
+        out[o++] = B64[(acc << (6 - bits)) & 63];
+    out[o] = '\0';
+}
+
+/* ---- links ---- */
+
+START_TEST(issue_and_verify)
+{
+    char *tok = issue(keys, REC_A, T0);
+    /* URL-safe, short enough for an SMS, and nothing personal readable. */
+    ck_assert_uint_eq(strspn(tok, B64), strlen(tok));
+    ck_assert_uint_le(strlen(tok), 60);
+    unsigned char raw[256];
+    size_t n = b64dec(tok, raw);
+    ck_assert_ptr_null(memmem(raw, n, "S-000123", 8));
+    ck_assert_ptr_null(memmem(raw, n, "000123", 6));
+    ck_assert_ptr_null(memmem(raw, n, "mobile", 6));
+    ck_assert_ptr_null(strstr(tok, DIGITS_A));
+    char *info = NULL;
+    ck_assert_int_eq(vbill_link_verify(ctx, keys, tok, T0 + 10, &info), VBILL_OK);
+    cJSON *j = cJSON_Parse(info);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "subscriber")->valuestring, "S-000123");
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "scenario")->valuestring, "mobile_new_bundle");
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "cycle_start")->valuestring, "2026-11-01");
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "cycle_end")->valuestring, "2026-11-30");
+    ck_assert_int_eq((long long)cJSON_GetObjectItem(j, "expires_unix")->valuedouble, T0 + TTL);
+    ck_assert_ptr_null(strstr(info, "1958"));
+    ck_assert_ptr_null(strstr(info, DIGITS_A));
+    ck_assert_ptr_null(strstr(info, "김"));
+    ck_assert_ptr_null(strstr(info, "01012345678"));
+    cJSON_Delete(j);
+    vbill_free(info);
+    /* Each issue is a distinct token. */
+    char *tok2 = issue(keys, REC_A, T0);
+    ck_assert_str_ne(tok, tok2);
+    vbill_free(tok);
+    vbill_free(tok2);
+}
+END_TEST
+
+START_TEST(expiry)
+{
+    char *tok = issue(keys, REC_A, T0);
+    ck_assert_int_eq(verify(keys, tok, T0 + TTL - 1), VBILL_OK);
+    ck_assert_int_eq(verify(keys, tok, T0 + TTL), VBILL_ERR_LINK_EXPIRED);
+    ck_assert_int_eq(verify(keys, tok, T0 + TTL + 86400 * 365), VBILL_ERR_LINK_EXPIRED);
+    ck_assert_int_eq(check(tok, DIGITS_A, "1.2.3.4", T0 + TTL, NULL), VBILL_ERR_LINK_EXPIRED);
+    vbill_free(tok);
+}
+END_TEST
+
+START_TEST(every_character_changed)
+{
+    char *tok = issue(keys, REC_A, T0);
+    size_t n = strlen(tok);
+    char *t = strdup(tok);
+    for (size_t i = 0; i < n; i++) {
+        for (const char *c = B64; *c; c++) {
+            if (*c == tok[i])
+                continue;
+            t[i] = *c;
+            vbill_status st = verify(keys, t, T0);
+            ck_assert_msg(st == VBILL_ERR_LINK_SIGNATURE || st == VBILL_ERR_LINK_MALFORMED ||
+                              st == VBILL_ERR_LINK_KEY,
+                          "position %zu changed to %c: status %d", i, *c, st);
+            /* The check refuses it too, before any counting. */
+            if (i % 7 == 0 && *c == 'A')
+                ck_assert_int_ne(check(t, DIGITS_A, "x", T0, NULL), VBILL_OK);
+        }
+        t[i] = tok[i];
+    }
+    free(t);
+    vbill_free(tok);
+}
+END_TEST
+
+START_TEST(every_bit_flipped)
+{
+    char *tok = issue(keys, REC_A, T0);
+    unsigned char raw[256];
+    size_t n = b64dec(tok, raw);
+    char t[400];
+    for (size_t i = 0; i < n; i++)
+        for (int b = 0; b < 8; b++) {
+            raw[i] ^= (unsigned char)(1u << b);
+            b64enc(raw, n, t);
+            vbill_status st = verify(keys, t, T0);
+            if (i == 0)
+                ck_assert_int_eq(st, VBILL_ERR_LINK_MALFORMED); /* the version byte */
+            else if (i < 3)
+                ck_assert_int_eq(st, VBILL_ERR_LINK_KEY); /* the key id */
+            else
+                ck_assert_int_eq(st, VBILL_ERR_LINK_SIGNATURE);
+            raw[i] ^= (unsigned char)(1u << b);
+        }
+    vbill_free(tok);
+}
+END_TEST
+
+START_TEST(truncated_and_extended)
+{
+    char *tok = issue(keys, REC_A, T0);
+    size_t n = strlen(tok);
+    char t[400];
+    for (size_t len = 0; len < n; len++) {
+        memcpy(t, tok, len);
+        t[len] = '\0';
+        vbill_status st = verify(keys, t, T0);
+        ck_assert_msg(st == VBILL_ERR_LINK_SIGNATURE || st == VBILL_ERR_LINK_MALFORMED,
+                      "truncated to %zu: status %d", len, st);
+    }
+    for (const char *c = B64; *c; c++) {
+        snprintf(t, sizeof t, "%s%c", tok, *c);
+        ck_assert_int_ne(verify(keys, t, T0), VBILL_OK);
+        snprintf(t, sizeof t, "%s%c%c", tok, *c, *c);
+        ck_assert_int_ne(verify(keys, t, T0), VBILL_OK);
+    }
+    vbill_free(tok);
+}
+END_TEST
+
+START_TEST(malformed)
+{
+    char *tok = issue(keys, REC_A, T0);
+    const char *bad[] = {"", "=", "AAAA", "A", "!!!!", "AUkg4pPZd+pWarLBfDRb4gAoTmut8h6ZDBy1E6Vqxly",
+                         "AUkg4pPZd/pWarLBfDRb4gAoTmut8h6ZDBy1E6Vqxly", " ", "\xff\xfe"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_int_eq(verify(keys, bad[i], T0), VBILL_ERR_LINK_MALFORMED);
+    ck_assert_int_eq(verify(keys, NULL, T0), VBILL_ERR_LINK_MALFORMED);
+    char t[512];
+    snprintf(t, sizeof t, "%s=", tok);
+    ck_assert_int_eq(verify(keys, t, T0), VBILL_ERR_LINK_MALFORMED);
+    snprintf(t, sizeof t, " %s", tok);
+    ck_assert_int_eq(verify(keys, t, T0), VBILL_ERR_LINK_MALFORMED);
+    char *huge = malloc(100001);
+    memset(huge, 'A', 100000);
+    huge[100000] = '\0';
+    ck_assert_int_eq(verify(keys, huge, T0), VBILL_ERR_LINK_MALFORMED);
+    free(huge);
+    vbill_free(tok);
+}
+END_TEST
+
+START_TEST(other_keys)
+{
+    char *other_json = NULL;
+    vbill_keys *other = NULL;
+    ck_assert_int_eq(vbill_keys_generate(ctx, NULL, &other_json), VBILL_OK);
+    ck_assert_int_eq(vbill_keys_from_json(ctx, other_json, (size_t)-1, &other), VBILL_OK);
+    char *tok = issue(other, REC_A, T0);
+    /* Another key file: either its key id is unknown, or (same id) the signature fails. */
+    vbill_status st = verify(keys, tok, T0);
+    ck_assert(st == VBILL_ERR_LINK_KEY || st == VBILL_ERR_LINK_SIGNATURE);
+    /* Re-signed with a different secret under our own key id: refused as altered. */
+    cJSON *mine = cJSON_Parse(keyjson), *theirs = cJSON_Parse(other_json);
+    cJSON *mk = cJSON_GetArrayItem(cJSON_GetObjectItem(mine, "keys"), 0);
+    cJSON *tk = cJSON_GetArrayItem(cJSON_GetObjectItem(theirs, "keys"), 0);
+    cJSON_ReplaceItemInObject(tk, "kid", cJSON_CreateString(cJSON_GetObjectItem(mk, "kid")->valuestring));
+    cJSON_ReplaceItemInObject(theirs, "signing",
+                              cJSON_CreateString(cJSON_GetObjectItem(mk, "kid")->valuestring));
+    char *forged_json = cJSON_PrintUnformatted(theirs);
+    vbill_keys *forger = NULL;
+    ck_assert_int_eq(vbill_keys_from_json(ctx, forged_json, (size_t)-1, &forger), VBILL_OK);
+    char *forged = issue(forger, REC_A, T0);
+    ck_assert_int_eq(verify(keys, forged, T0), VBILL_ERR_LINK_SIGNATURE);
+    ck_assert_int_eq(check(forged, DIGITS_A, "x", T0, NULL), VBILL_ERR_LINK_SIGNATURE);
+    /* Same secret, different pepper: the token verifies with the forger's keys only. */
+    ck_assert_int_eq(verify(forger, forged, T0), VBILL_OK);
+    cJSON_Delete(mine);
+    cJSON_Delete(theirs);
+    free(forged_json);
+    vbill_free(forged);
+    vbill_keys_free(forger);
+    vbill_free(tok);
+    vbill_keys_free(other);
+    vbill_free(other_json);
+}
+END_TEST
+
+START_TEST(rotation)
+{
+    char *old_tok = issue(keys, REC_A, T0);
+    char *rotated_json = NULL;
+    vbill_keys *rotated = NULL;
+    ck_assert_int_eq(vbill_keys_generate(ctx, keyjson, &rotated_json), VBILL_OK);
+    ck_assert_int_eq(vbill_keys_from_json(ctx, rotated_json, (size_t)-1, &rotated), VBILL_OK);
+    /* The old key still verifies; the new one signs. */
+    ck_assert_int_eq(verify(rotated, old_tok, T0), VBILL_OK);
+    char *new_tok = issue(rotated, REC_A, T0);
+    ck_assert_int_eq(verify(rotated, new_tok, T0), VBILL_OK);
+    ck_assert_int_eq(verify(keys, new_tok, T0), VBILL_ERR_LINK_KEY);
+    char *s1 = NULL, *s2 = NULL;
+    ck_assert_int_eq(note(vbill_auth_check(ctx, rotated, store, old_tok, DIGITS_A, "c", T0, &s1)),
+                     VBILL_OK);
+    ck_assert_int_eq(note(vbill_auth_check(ctx, rotated, store, new_tok, DIGITS_A, "c", T0, &s2)),
+                     VBILL_OK);
+    ck_assert_int_eq(note(vbill_session_verify(ctx, rotated, NULL, s1, old_tok, "c", T0)),
+                     VBILL_OK);
+    /* Retiring the old key (drop it from the file) retires its links. */
+    cJSON *j = cJSON_Parse(rotated_json);
+    cJSON_DeleteItemFromArray(cJSON_GetObjectItem(j, "keys"), 1);
+    char *retired_json = cJSON_PrintUnformatted(j);
+    vbill_keys *retired = NULL;
+    ck_assert_int_eq(vbill_keys_from_json(ctx, retired_json, (size_t)-1, &retired), VBILL_OK);
+    ck_assert_int_eq(verify(retired, old_tok, T0), VBILL_ERR_LINK_KEY);
+    ck_assert_int_eq(verify(retired, new_tok, T0), VBILL_OK);
+    vbill_keys_free(retired);
+    free(retired_json);
+    cJSON_Delete(j);
+    vbill_free(s1);
+    vbill_free(s2);
+    vbill_free(old_tok);
+    vbill_free(new_tok);
+    vbill_keys_free(rotated);
+    vbill_free(rotated_json);
+}
+END_TEST
+
+START_TEST(bad_key_files)
+{
+    vbill_keys *k = (vbill_keys *)1;
+    const char *bad[] = {
+        "", "[]", "{}", "{\"keys\":[]}", "{\"signing\":\"abcd\",\"keys\":[]}",
+        "{\"signing\":\"abcd\",\"keys\":[{\"kid\":\"abcd\",\"secret\":\"short\",\"pepper\":\"x\"}]}",
+        "{\"signing\":\"ABCD\",\"keys\":[{\"kid\":\"ABCD\"}]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(vbill_keys_from_json(ctx, bad[i], (size_t)-1, &k), VBILL_ERR_KEY);
+        ck_assert_ptr_null(k);
+    }
+    /* A signing id not among the keys; a duplicated key id. */
+    cJSON *j = cJSON_Parse(keyjson);
+    cJSON_ReplaceItemInObject(j, "signing", cJSON_CreateString("ffff"));
+    char *t = cJSON_PrintUnformatted(j);
+    vbill_status st = vbill_keys_from_json(ctx, t, (size_t)-1, &k);
+    ck_assert(st == VBILL_ERR_KEY || (st == VBILL_OK && (vbill_keys_free(k), 1)));
+    free(t);
+    cJSON *arr = cJSON_GetObjectItem(j, "keys");
+    cJSON_AddItemToArray(arr, cJSON_Duplicate(cJSON_GetArrayItem(arr, 0), 1));
+    cJSON_ReplaceItemInObject(j, "signing",
+                              cJSON_CreateString(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "kid")->valuestring));
+    t = cJSON_PrintUnformatted(j);
+    ck_assert_int_eq(vbill_keys_from_json(ctx, t, (size_t)-1, &k), VBILL_ERR_KEY);
+    /* The message names the problem but never the secret. */
+    const char *secret = cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "secret")->valuestring;
+    ck_assert_ptr_null(strstr(vbill_ctx_errmsg(ctx), secret));
+    free(t);
+    cJSON_Delete(j);
+    ck_assert_int_eq(vbill_keys_load(ctx, "/nonexistent/keys.json", &k), VBILL_ERR_KEY);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "/nonexistent/keys.json"));
+}
+END_TEST
+
+/* ---- the knowledge check and the limiter ---- */
+
+START_TEST(right_digits_and_separators)
+{
+    char *tok = issue(keys, REC_A, T0);
+    char *s = NULL;
+    ck_assert_int_eq(check(tok, DIGITS_A, "1.1.1.1", T0, &s), VBILL_OK);
+    ck_assert_ptr_nonnull(s);
+    vbill_free(s);
+    ck_assert_int_eq(check(tok, "58-03-14\n", "1.1.1.1", T0, NULL), VBILL_OK);
+    ck_assert_int_eq(check(tok, " 58 03 14 ", "1.1.1.1", T0, NULL), VBILL_OK);
+    /* Not six digits: refused, and not counted as a guess. */
+    ck_assert_int_eq(check(tok, "5803", "1.1.1.1", T0, NULL), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(check(tok, "5803145", "1.1.1.1", T0, NULL), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(check(tok, "19580314", "1.1.1.1", T0, NULL), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(check(tok, "58O314", "1.1.1.1", T0, NULL), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(check(tok, "", "1.1.1.1", T0, NULL), VBILL_ERR_AUTH_WRONG);
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(check(tok, "abc", "1.1.1.1", T0, NULL), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(check(tok, DIGITS_A, "1.1.1.1", T0, NULL), VBILL_OK);
+    /* Cross-subscriber: B's digits do not open A's link, and A's do not open B's. */
+    char *tb = issue(keys, REC_B, T0);
+    ck_assert_int_eq(check(tok, DIGITS_B, "1.1.1.1", T0, NULL), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(check(tb, DIGITS_A, "1.1.1.1", T0, NULL), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(check(tb, DIGITS_B, "1.1.1.1", T0, NULL), VBILL_OK);
+    ck_assert_int_eq(check(tok, DIGITS_A, "1.1.1.1", T0, NULL), VBILL_OK);
+    vbill_free(tb);
+    vbill_free(tok);
+}
+END_TEST
+
+static int lock_events, hard_events;
+static char last_event[1024];
+static void on_lock(void *user, const char *ev)
+{
+    (void)user;
+    snprintf(last_event, sizeof last_event, "%s", ev);
+    cJSON *j = cJSON_Parse(ev);
+    ck_assert_ptr_nonnull(j);
+    if (cJSON_IsTrue(cJSON_GetObjectItem(j, "hard")))
+        hard_events++;
+    else
+        lock_events++;
+    cJSON_Delete(j);
+}
+
+START_TEST(lock_after_five_hard_after_ten)
+{
+    lock_events = hard_events = 0;
+    vbill_store_set_lock_hook(store, on_lock, NULL);
+    char *tok = issue(keys, REC_A, T0);
+    int64_t t = T0;
+    for (int i = 1; i <= 5; i++)
+        ck_assert_int_eq(check(tok, "000101", "10.0.0.1", t, NULL), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(lock_events, 1);
+    ck_assert_ptr_nonnull(strstr(last_event, "\"subscriber\":\"S-000123\""));
+    ck_assert_ptr_null(strstr(last_event, DIGITS_A));
+    /* Locked: even the right digits are refused, from any address. */
+    ck_assert_int_eq(check(tok, DIGITS_A, "10.0.0.1", t, NULL), VBILL_ERR_AUTH_LOCKED);
+    ck_assert_int_eq(check(tok, DIGITS_A, "10.0.0.2", t + 899, NULL), VBILL_ERR_AUTH_LOCKED);
+    /* After the cooling period, five more tries; then locked for good. */
+    t += 900;
+    for (int i = 6; i <= 10; i++)
+        ck_assert_int_eq(check(tok, "000102", "10.0.0.3", t, NULL), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(hard_events, 1);
+    for (int64_t later = t; later < t + 20 * 86400; later += 86400)
+        ck_assert_int_eq(check(tok, DIGITS_A, "10.0.0.4", later, NULL), VBILL_ERR_AUTH_LOCKED);
+    /* A re-issued link starts afresh (the old one stays locked). */
+    char *fresh = NULL;
+    ck_assert_int_eq(note(vbill_link_reissue(ctx, keys, tok, REC_A, strlen(REC_A), t, TTL, &fresh)),
+                     VBILL_OK);
+    ck_assert_str_ne(fresh, tok);
+    ck_assert_int_eq(check(fresh, DIGITS_A, "10.0.0.4", t, NULL), VBILL_OK);
+    ck_assert_int_eq(check(tok, DIGITS_A, "10.0.0.4", t, NULL), VBILL_ERR_AUTH_LOCKED);
+    /* Re-issue needs the same subscriber. */
+    char *wrong = NULL;
+    ck_assert_int_eq(note(vbill_link_reissue(ctx, keys, tok, REC_B, strlen(REC_B), t, TTL, &wrong)),
+                     VBILL_ERR_ARG);
+    ck_assert_ptr_null(wrong);
+    /* The help desk can unlock the old link. */
+    ck_assert_int_eq(note(vbill_link_unlock(ctx, keys, store, tok)), VBILL_OK);
+    ck_assert_int_eq(check(tok, DIGITS_A, "10.0.0.4", t, NULL), VBILL_OK);
+    vbill_free(fresh);
+    vbill_free(tok);
+}
+END_TEST
+
+START_TEST(success_does_not_reset_the_bound)
+{
+    /* Successes by the customer never give a guesser more than 10 wrong tries in all. */
+    char *tok = issue(keys, REC_A, T0);
+    int wrong = 0;
+    int64_t t = T0;
+    for (int round = 0; round < 10; round++, t += 1000) {
+        for (int i = 0; i < 3; i++)
+            if (check(tok, "111111", "attacker", t, NULL) == VBILL_ERR_AUTH_WRONG)
+                wrong++;
+        (void)check(tok, DIGITS_A, "customer", t, NULL);
+    }
+    ck_assert_int_eq(wrong, 10);
+    vbill_free(tok);
+}
+END_TEST
+
+START_TEST(brute_force_from_many_addresses)
+{
+    /* Every plausible date from many addresses: at most 10 guesses are compared. */
+    char *tok = issue(keys, REC_A, T0);
+    int wrong = 0, ok = 0;
+    int64_t t = T0;
+    char digits[8], client[32];
+    int n = 0;
+    for (int y = 0; y < 100 && n < 3000; y++)
+        for (int m = 1; m <= 12 && n < 3000; m++)
+            for (int d = 1; d <= 28 && n < 3000; d += 3, n++) {
+                snprintf(digits, sizeof digits, "%02d%02d%02d", y, m, d);
+                snprintf(client, sizeof client, "203.0.113.%d", n % 250);
+                vbill_status st = check(tok, digits, client, t, NULL);
+                if (st == VBILL_ERR_AUTH_WRONG)
+                    wrong++;
+                else if (st == VBILL_OK)
+                    ok++;
+                else
+                    ck_assert_int_eq(st, VBILL_ERR_AUTH_LOCKED);
+                t += 60; /* an attacker waiting out every cooling period */
+            }
+    ck_assert_int_eq(ok, 0);
+    ck_assert_int_eq(wrong, 10);
+    vbill_free(tok);
+}
+END_TEST
+
+START_TEST(client_limit)
+{
+    ck_assert_int_eq(vbill_store_set_limits(store, 5, 900, 10, 8, 3600), VBILL_OK);
+    /* One address spraying many links is stopped across links. */
+    char *links[4];
+    int wrong = 0, locked = 0;
+    for (int i = 0; i < 4; i++)
+        links[i] = issue(keys, REC_A, T0);
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 4; k++) {
+            vbill_status st = check(links[i], "999999", "198.51.100.7", T0, NULL);
+            wrong += st == VBILL_ERR_AUTH_WRONG;
+            locked += st == VBILL_ERR_AUTH_LOCKED;
+        }
+    ck_assert_int_eq(wrong, 8);
+    ck_assert_int_eq(locked, 8);
+    /* Another address is not affected; the window ends. */
+    ck_assert_int_eq(check(links[3], DIGITS_A, "198.51.100.8", T0, NULL), VBILL_OK);
+    ck_assert_int_eq(check(links[3], DIGITS_A, "198.51.100.7", T0 + 3600, NULL), VBILL_OK);
+    for (int i = 0; i < 4; i++)
+        vbill_free(links[i]);
+    ck_assert_int_eq(vbill_store_set_limits(store, 6, 900, 5, 8, 3600), VBILL_ERR_ARG);
+    ck_assert_int_eq(vbill_store_set_limits(store, 0, 900, 5, 8, 3600), VBILL_ERR_ARG);
+}
+END_TEST
+
+START_TEST(store_file_holds_no_factor)
+{
+    char *tok = issue(keys, REC_A, T0);
+    for (int i = 0; i < 3; i++)
+        (void)check(tok, "010101", "c", T0, NULL);
+    ck_assert_int_eq(check(tok, DIGITS_A, "c", T0, NULL), VBILL_OK);
+    vbill_store_free(store);
+    store = NULL;
+    const char *names[] = {"vbill-state.sqlite", "vbill-state.sqlite-wal"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        fclose(f);
+        size_t n = 0;
+        char *data = tu_slurp(path, &n);
+        ck_assert_ptr_null(memmem(data, n, DIGITS_A, 6));
+        ck_assert_ptr_null(memmem(data, n, "1958", 4));
+        ck_assert_ptr_null(memmem(data, n, "S-000123", 8));
+        free(data);
+    }
+    ck_assert_int_eq(vbill_store_open_sqlite(ctx, tmpdir, &store), VBILL_OK);
+    vbill_free(tok);
+}
+END_TEST
+
+/* ---- sessions ---- */
+
+START_TEST(sessions)
+{
+    char *ta = issue(keys, REC_A, T0), *tb = issue(keys, REC_B, T0);
+    char *sa = NULL, *sb = NULL;
+    ck_assert_int_eq(check(ta, DIGITS_A, "192.0.2.1", T0, &sa), VBILL_OK);
+    ck_assert_int_eq(check(tb, DIGITS_B, "192.0.2.1", T0, &sb), VBILL_OK);
+    ck_assert_ptr_null(strstr(sa, DIGITS_A));
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, sa, ta, "192.0.2.1", T0 + 1)),
+                     VBILL_OK);
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, sa, ta, "192.0.2.1", T0 + 1799)),
+                     VBILL_OK);
+    /* Expired. */
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, sa, ta, "192.0.2.1", T0 + 1800)),
+                     VBILL_ERR_LINK_EXPIRED);
+    /* Cross-link, another client. */
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, sa, tb, "192.0.2.1", T0)),
+                     VBILL_ERR_SESSION);
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, sb, ta, "192.0.2.1", T0)),
+                     VBILL_ERR_SESSION);
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, sa, ta, "192.0.2.99", T0)),
+                     VBILL_ERR_SESSION);
+    /* Tampered: every character changed. */
+    char *t = strdup(sa);
+    for (size_t i = 0; t[i]; i++) {
+        char orig = t[i];
+        t[i] = orig == 'A' ? 'B' : 'A';
+        ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, t, ta, "192.0.2.1", T0)),
+                         VBILL_ERR_SESSION);
+        t[i] = orig;
+    }
+    /* Truncated, empty, a link token used as a session. */
+    t[strlen(t) - 1] = '\0';
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, t, ta, "192.0.2.1", T0)),
+                     VBILL_ERR_SESSION);
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, "", ta, "192.0.2.1", T0)),
+                     VBILL_ERR_SESSION);
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, NULL, ta, "192.0.2.1", T0)),
+                     VBILL_ERR_SESSION);
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, ta, ta, "192.0.2.1", T0)),
+                     VBILL_ERR_SESSION);
+    free(t);
+    /* Another key file does not accept it. */
+    char *oj = NULL;
+    vbill_keys *other = NULL;
+    ck_assert_int_eq(vbill_keys_generate(ctx, NULL, &oj), VBILL_OK);
+    ck_assert_int_eq(vbill_keys_from_json(ctx, oj, (size_t)-1, &other), VBILL_OK);
+    ck_assert_int_ne(note(vbill_session_verify(ctx, other, NULL, sa, ta, "192.0.2.1", T0)),
+                     VBILL_OK);
+    vbill_keys_free(other);
+    vbill_free(oj);
+    /* A session never outlives its link. */
+    char *late = NULL;
+    ck_assert_int_eq(check(ta, DIGITS_A, "192.0.2.1", T0 + TTL - 60, &late), VBILL_OK);
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, late, ta, "192.0.2.1",
+                                               T0 + TTL - 1)),
+                     VBILL_OK);
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, late, ta, "192.0.2.1", T0 + TTL)),
+                     VBILL_ERR_LINK_EXPIRED);
+    /* A link locked for good also ends its sessions (given the store). */
+    for (int i = 0; i < 10; i++)
+        (void)check(ta, "121212", "x", T0 + i * 1000, NULL);
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, store, sa, ta, "192.0.2.1", T0 + 10)),
+                     VBILL_ERR_SESSION);
+    ck_assert_int_eq(vbill_keys_set_session_ttl(keys, 60), VBILL_OK);
+    char *short_s = NULL;
+    ck_assert_int_eq(check(tb, DIGITS_B, "c", T0, &short_s), VBILL_OK);
+    ck_assert_int_eq(note(vbill_session_verify(ctx, keys, NULL, short_s, tb, "c", T0 + 60)),
+                     VBILL_ERR_LINK_EXPIRED);
+    vbill_free(short_s);
+    vbill_free(late);
+    vbill_free(sa);
+    vbill_free(sb);
+    vbill_free(ta);
+    vbill_free(tb);
+}
+END_TEST
+
+/* ---- SMS text ---- */
+
+START_TEST(sms_text)
+{
+    size_t n = 0;
+    ck_assert_int_eq(vbill_text_euckr_bytes("가a나", &n), VBILL_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_int_eq(vbill_text_euckr_bytes("\xff", &n), VBILL_ERR_ARG);
+    char *tok = issue(keys, REC_A, T0);
+    char url[256], *msg = NULL;
+    /* A short base URL: one SMS (at most 90 bytes in EUC-KR). */
+    snprintf(url, sizeof url, "https://kt.co/v/%s", tok);
+    ck_assert_int_eq(note(vbill_message_build(ctx, REC_A, strlen(REC_A), url, NULL, &msg)),
+                     VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(msg, url));
+    ck_assert_ptr_nonnull(strstr(msg, "김*수"));
+    ck_assert_ptr_null(strstr(msg, "김민수"));
+    ck_assert_ptr_null(strstr(msg, DIGITS_A));
+    ck_assert_int_eq(vbill_text_euckr_bytes(msg, &n), VBILL_OK);
+    ck_assert_uint_le(n, 90);
+    vbill_free(msg);
+    /* A long one: the long form (LMS), still with the URL and the amount. */
+    snprintf(url, sizeof url, "https://video-bill.example-carrier.co.kr/view/%s", tok);
+    ck_assert_int_eq(note(vbill_message_build(ctx, REC_A, strlen(REC_A), url, NULL, &msg)),
+                     VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(msg, url));
+    ck_assert_ptr_nonnull(strstr(msg, "60,960원"));
+    ck_assert_int_eq(vbill_text_euckr_bytes(msg, &n), VBILL_OK);
+    ck_assert_uint_gt(n, 90);
+    ck_assert_uint_le(n, 2000); /* an LMS holds 2,000 bytes */
+    vbill_free(msg);
+    /* English. */
+    ck_assert_int_eq(note(vbill_message_build(ctx, REC_EN, strlen(REC_EN), url, NULL, &msg)),
+                     VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(msg, url));
+    ck_assert_ptr_nonnull(strstr(msg, "J*** S***"));
+    vbill_free(msg);
+    /* A custom template goes through the Mustache engine. */
+    vbill_status st = note(vbill_message_build(ctx, REC_A, strlen(REC_A), url,
+                                               "{{name_masked}}: {{{url}}}", &msg));
+    if (st == VBILL_OK) {
+        char want[400];
+        snprintf(want, sizeof want, "김*수: %s", url);
+        ck_assert_str_eq(msg, want);
+        vbill_free(msg);
+    } else {
+        /* Only while mustache.c is a placeholder (another concern): say so. */
+        ck_assert_int_eq(st, VBILL_ERR_TEMPLATE);
+        fprintf(stderr, "note: custom SMS template not tested: %s\n", vbill_ctx_errmsg(ctx));
+    }
+    /* A bad record is refused with the record's error. */
+    ck_assert_int_ne(note(vbill_message_build(ctx, "{}", 2, url, NULL, &msg)), VBILL_OK);
+    ck_assert_ptr_null(msg);
+    vbill_free(tok);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    char *tok = NULL;
+    ck_assert_int_eq(vbill_link_issue(ctx, keys, REC_A, strlen(REC_A), T0, 0, &tok), VBILL_ERR_ARG);
+    ck_assert_int_eq(vbill_link_issue(ctx, NULL, REC_A, strlen(REC_A), T0, TTL, &tok),
+                     VBILL_ERR_ARG);
+    vbill_status st = vbill_link_issue(ctx, keys, "{", 1, T0, TTL, &tok);
+    ck_assert(st == VBILL_ERR_JSON || st == VBILL_ERR_RECORD);
+    ck_assert_int_eq(vbill_link_issue(ctx, keys, "{\"id\":\"x\"}", 10, T0, TTL, &tok),
+                     VBILL_ERR_RECORD);
+    ck_assert_ptr_null(tok);
+    ck_assert_int_eq(vbill_auth_check(ctx, keys, NULL, "x", "1", "c", T0, NULL), VBILL_ERR_ARG);
+    ck_assert_int_eq(vbill_link_verify(ctx, NULL, "x", T0, NULL), VBILL_ERR_ARG);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("auth");
+    TCase *tc = tcase_create("links");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, issue_and_verify);
+    tcase_add_test(tc, expiry);
+    tcase_add_test(tc, every_character_changed);
+    tcase_add_test(tc, every_bit_flipped);
+    tcase_add_test(tc, truncated_and_extended);
+    tcase_add_test(tc, malformed);
+    tcase_add_test(tc, other_keys);
+    tcase_add_test(tc, rotation);
+    tcase_add_test(tc, bad_key_files);
+    tcase_add_test(tc, right_digits_and_separators);
+    tcase_add_test(tc, lock_after_five_hard_after_ten);
+    tcase_add_test(tc, success_does_not_reset_the_bound);
+    tcase_add_test(tc, brute_force_from_many_addresses);
+    tcase_add_test(tc, client_limit);
+    tcase_add_test(tc, store_file_holds_no_factor);
+    tcase_add_test(tc, sessions);
+    tcase_add_test(tc, sms_text);
+    tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
