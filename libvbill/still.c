@@ -1,0 +1,185 @@
+/* still.c: a JPEG still of the frame a customer saw, so the agent sees the same picture.
+ * Decoded with libavcodec from the customer's own video, encoded with the mjpeg encoder. */
+#include "config.h"
+#include "hooks.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+
+static vbill_status encode_jpeg(vbill_ctx *ctx, const AVFrame *src, int max_width,
+                                unsigned char **out, size_t *out_len)
+{
+    int w = src->width, hgt = src->height;
+    if (w > max_width) {
+        hgt = (int)((int64_t)hgt * max_width / w);
+        w = max_width;
+    }
+    w &= ~1;
+    hgt &= ~1;
+    if (w < 2 || hgt < 2)
+        return vb_error(ctx, VBILL_ERR_MEDIA, "still: frame too small");
+    vbill_status st = VBILL_OK;
+    const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+    AVCodecContext *enc = codec ? avcodec_alloc_context3(codec) : NULL;
+    AVFrame *f = av_frame_alloc();
+    AVPacket *pkt = av_packet_alloc();
+    struct SwsContext *sws = NULL;
+    if (!enc || !f || !pkt) {
+        st = vb_error(ctx, VBILL_ERR_MEDIA, "still: no MJPEG encoder available");
+        goto out;
+    }
+    enc->width = w;
+    enc->height = hgt;
+    enc->pix_fmt = AV_PIX_FMT_YUVJ420P;
+    enc->time_base = (AVRational){1, 25};
+    enc->flags |= AV_CODEC_FLAG_QSCALE;
+    enc->global_quality = FF_QP2LAMBDA * 4;
+    enc->color_range = AVCOL_RANGE_JPEG;
+    if (avcodec_open2(enc, codec, NULL) < 0) {
+        st = vb_error(ctx, VBILL_ERR_MEDIA, "still: cannot open the MJPEG encoder");
+        goto out;
+    }
+    f->format = AV_PIX_FMT_YUVJ420P;
+    f->width = w;
+    f->height = hgt;
+    f->quality = enc->global_quality;
+    f->pts = 0;
+    if (av_frame_get_buffer(f, 0) < 0) {
+        st = vb_error(ctx, VBILL_ERR_NOMEM, "still: out of memory");
+        goto out;
+    }
+    sws = sws_getContext(src->width, src->height, src->format, w, hgt, AV_PIX_FMT_YUVJ420P,
+                         SWS_BICUBIC, NULL, NULL, NULL);
+    if (!sws) {
+        st = vb_error(ctx, VBILL_ERR_MEDIA, "still: cannot convert the frame");
+        goto out;
+    }
+    sws_scale(sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height, f->data,
+              f->linesize);
+    if (avcodec_send_frame(enc, f) < 0 || avcodec_send_frame(enc, NULL) < 0 ||
+        avcodec_receive_packet(enc, pkt) < 0) {
+        st = vb_error(ctx, VBILL_ERR_MEDIA, "still: JPEG encoding failed");
+        goto out;
+    }
+    *out = malloc((size_t)pkt->size);
+    if (!*out) {
+        st = vb_error(ctx, VBILL_ERR_NOMEM, "still: out of memory");
+        goto out;
+    }
+    memcpy(*out, pkt->data, (size_t)pkt->size);
+    *out_len = (size_t)pkt->size;
+out:
+    sws_freeContext(sws);
+    av_packet_free(&pkt);
+    av_frame_free(&f);
+    avcodec_free_context(&enc);
+    return st;
+}
+
+VBILL_API vbill_status vbill_still_jpeg(vbill_ctx *ctx, const char *video_path,
+                                        double position_s, int max_width,
+                                        unsigned char **jpeg, size_t *jpeg_len)
+{
+    if (!jpeg || !jpeg_len || !video_path)
+        return vb_error(ctx, VBILL_ERR_ARG, "vbill_still_jpeg: NULL argument");
+    *jpeg = NULL;
+    *jpeg_len = 0;
+    if (!isfinite(position_s) || position_s < 0 || position_s > 86400)
+        return vb_error(ctx, VBILL_ERR_ARG, "still: position %g s is out of range", position_s);
+    if (max_width <= 0)
+        max_width = 640;
+    if (max_width > 4096)
+        max_width = 4096;
+    vbill_status st = VBILL_OK;
+    AVFormatContext *fmt = NULL;
+    AVCodecContext *dec = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *frame = av_frame_alloc(), *best = av_frame_alloc();
+    bool have = false;
+    if (!pkt || !frame || !best) {
+        st = vb_error(ctx, VBILL_ERR_NOMEM, "still: out of memory");
+        goto out;
+    }
+    if (avformat_open_input(&fmt, video_path, NULL, NULL) < 0 ||
+        avformat_find_stream_info(fmt, NULL) < 0) {
+        st = vb_error(ctx, VBILL_ERR_MEDIA, "still: cannot read video %s", video_path);
+        goto out;
+    }
+    const AVCodec *codec = NULL;
+    int si = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (si < 0 || !codec) {
+        st = vb_error(ctx, VBILL_ERR_MEDIA, "still: %s has no decodable video stream", video_path);
+        goto out;
+    }
+    AVStream *vs = fmt->streams[si];
+    dec = avcodec_alloc_context3(codec);
+    if (!dec || avcodec_parameters_to_context(dec, vs->codecpar) < 0 ||
+        avcodec_open2(dec, codec, NULL) < 0) {
+        st = vb_error(ctx, VBILL_ERR_MEDIA, "still: cannot open the decoder for %s", video_path);
+        goto out;
+    }
+    int64_t target = (int64_t)llround(position_s / av_q2d(vs->time_base));
+    if (vs->start_time != AV_NOPTS_VALUE)
+        target += vs->start_time;
+    /* seek to the key frame before the position, then decode up to it */
+    av_seek_frame(fmt, si, target, AVSEEK_FLAG_BACKWARD);
+    bool eof = false, done = false;
+    int guard = 0;
+    while (!done && guard++ < 100000) {
+        if (!eof) {
+            int r = av_read_frame(fmt, pkt);
+            if (r < 0) {
+                eof = true;
+                avcodec_send_packet(dec, NULL);
+            } else {
+                if (pkt->stream_index == si)
+                    avcodec_send_packet(dec, pkt);
+                av_packet_unref(pkt);
+            }
+        }
+        for (;;) {
+            int r = avcodec_receive_frame(dec, frame);
+            if (r == AVERROR(EAGAIN))
+                break;
+            if (r < 0) {
+                done = true;
+                break;
+            }
+            int64_t pts = frame->best_effort_timestamp;
+            if (have && pts != AV_NOPTS_VALUE && pts > target) {
+                done = true; /* the previous frame is the one on screen at the position */
+                av_frame_unref(frame);
+                break;
+            }
+            av_frame_unref(best);
+            av_frame_move_ref(best, frame);
+            have = true;
+            if (pts != AV_NOPTS_VALUE && pts == target) {
+                done = true;
+                break;
+            }
+        }
+        if (eof && !done) {
+            if (avcodec_receive_frame(dec, frame) == AVERROR_EOF)
+                break;
+        }
+    }
+    if (!have) {
+        st = vb_error(ctx, VBILL_ERR_MEDIA, "still: no frame at %g s in %s", position_s,
+                      video_path);
+        goto out;
+    }
+    st = encode_jpeg(ctx, best, max_width, jpeg, jpeg_len);
+out:
+    av_packet_free(&pkt);
+    av_frame_free(&frame);
+    av_frame_free(&best);
+    avcodec_free_context(&dec);
+    avformat_close_input(&fmt);
+    return st;
+}
