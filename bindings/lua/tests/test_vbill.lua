@@ -182,6 +182,54 @@ ok(not pcall(ctx.link_verify, ctx, keys, tok), "closed keys refused")
 store:close()
 os.execute("rm -rf '" .. tmp .. "'")
 
+-- events and chat
+local hdir = os.tmpname()
+os.remove(hdir)
+local hooks, herr = ctx:open_hooks(hdir, {retry_base_ms = 1, retry_max_ms = 2,
+                                        sinks = {{type = "callback", name = "mine"}}})
+if ok(hooks, "open hooks", herr) then
+  local got = {}
+  ok(hooks:set_callback("mine", function(t, e) got[#got + 1] = {t, e} end), "set callback")
+  local eid = hooks:emit("chat.requested", {question = "why?", birth = "1958-03-14"}, "S-000123")
+  ok(type(eid) == "string" and #eid == 36, "emit gives an id", eid)
+  is(hooks:pending(), 1, "pending")
+  is(hooks:pump(), 1, "pump delivers")
+  is(#got, 1, "callback called once")
+  if got[1] then
+    is(got[1][1], "chat.requested", "callback type")
+    is(got[1][2].id, eid, "callback event id")
+    is(got[1][2].data.birth, nil, "birth removed from data")
+  end
+  is(hooks:status().delivered, 1, "status")
+  is(#hooks:dead(), 0, "no dead letters")
+  r, err, code = hooks:emit("survey.answered", {score = 9}, "S-1")
+  is(code, vbill.ERR_HOOK, "bad survey score refused")
+  r, err, code = hooks:start()
+  is(code, vbill.ERR_ARG, "worker refused with Lua callbacks")
+  -- a failing callback is retried
+  local calls = 0
+  hooks:set_callback("mine", function() calls = calls + 1; return calls == 1 and -1 or 0 end)
+  hooks:emit("bill.viewed", nil, "S-1")
+  hooks:pump()
+  local deadline = os.time() + 10
+  while hooks:pending() > 0 and os.time() < deadline do
+    hooks:pump()
+  end
+  is(calls, 2, "failed delivery retried")
+  ctx:close() -- deferred until the hooks handle closes
+  ok(hooks:status(), "hooks still usable after ctx:close()")
+  hooks:close()
+  hooks:close()
+  ctx = vbill.new()
+end
+os.execute("rm -rf '" .. hdir .. "'")
+local answer = ctx:chat_answer(SPEC, "다음 달 요금은 얼마예요?", nil, -1, NOW)
+ok(answer and answer.answered and answer.answer:find("139,000", 1, true), "chat answered")
+answer = ctx:chat_answer(SPEC, "I want to talk to a person", nil, 12.5, NOW)
+ok(answer and answer.escalate and answer.event.type == "chat.requested", "chat escalates")
+local ed = ctx:event_data(SPEC, "abc", {k = 1})
+ok(ed and ed.subscriber_id == "S-000123" and ed.link == "abc" and ed.k == 1, "event data")
+
 -- lifetime: __gc and __close twice, use after close
 do
   local c <close> = vbill.new()

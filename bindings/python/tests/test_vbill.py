@@ -1,6 +1,7 @@
 """Tests of the vbill Python binding against a real libvbill (set VBILL_LIBRARY to a build's
 libvbill.so.0; `make check` does).  Run: python3 -m unittest discover -s bindings/python/tests
 """
+import base64
 import copy
 import gc
 import json
@@ -295,6 +296,132 @@ class TestLinks(unittest.TestCase):
         self.assertEqual(vbill.text_euckr_bytes("가a"), 3)
         with self.assertRaises(vbill.ArgumentError):
             vbill.text_euckr_bytes(b"\xff\xfe")
+
+
+@unittest.skipUnless(HAS_HOOKS, "the loaded libvbill has no hooks yet")
+class TestHooks(unittest.TestCase):
+    NOW = 1796000000
+
+    def setUp(self):
+        self.ctx = vbill.Context()
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.ctx.close()
+        self.tmp.cleanup()
+
+    def test_callback_sink(self):
+        got = []
+        hooks = self.ctx.open_hooks(self.tmp.name, {"sinks": [{"type": "callback",
+                                                               "name": "mine"}]})
+        hooks.set_callback("mine", lambda t, e: got.append((t, e)), ["chat.*"])
+        eid = hooks.emit("chat.requested", {"question": "why?", "birth": "1958-03-14",
+                                            "inner": {"birth_date": "x", "ok": 1}},
+                         subject="S-000123")
+        self.assertRegex(eid, r"^[0-9a-f-]{36}$")
+        self.assertEqual(hooks.pending()[0], 1)
+        self.assertEqual(hooks.pump(), 1)
+        self.assertEqual(len(got), 1)
+        etype, event = got[0]
+        self.assertEqual(etype, "chat.requested")
+        self.assertEqual(event["id"], eid)
+        self.assertEqual(event["subject"], "S-000123")
+        self.assertNotIn("birth", json.dumps(event))
+        self.assertEqual(event["data"]["inner"], {"ok": 1})
+        self.assertEqual(hooks.status()["delivered"], 1)
+        self.assertEqual(hooks.dead(), [])
+        hooks.close()
+        hooks.close()
+
+    def test_failing_callback_is_retried(self):
+        calls = []
+
+        def flaky(t, e):
+            calls.append(e["id"])
+            if len(calls) == 1:
+                raise RuntimeError("help desk down")
+        hooks = self.ctx.open_hooks(self.tmp.name, {"retry_base_ms": 1, "retry_max_ms": 2,
+                                                    "sinks": [{"type": "callback",
+                                                               "name": "f"}]})
+        hooks.set_callback("f", flaky)
+        eid = hooks.emit("bill.viewed", {}, subject="S-1")
+        self.assertEqual(hooks.pump(), 0)
+        self.assertEqual(hooks.pending()[0], 1)
+        import time
+        deadline = time.time() + 10
+        while hooks.pending()[0] and time.time() < deadline:
+            time.sleep(0.01)
+            hooks.pump()
+        self.assertEqual(calls, [eid, eid])
+        self.assertEqual(hooks.pending()[0], 0)
+
+    def test_bad_events(self):
+        with self.ctx.open_hooks(self.tmp.name) as hooks:
+            with self.assertRaises(vbill.HookError) as cm:
+                hooks.emit("NotAType", {}, subject="S-1")
+            self.assertTrue(str(cm.exception))
+            with self.assertRaises(vbill.HookError):
+                hooks.emit("survey.answered", {"score": 9}, subject="S-1")
+            hooks.emit("survey.answered", {"score": 5, "comment": "좋아요"}, subject="S-1")
+        with self.assertRaises((vbill.JSONError, vbill.HookError)):
+            self.ctx.open_hooks(self.tmp.name, "{not json")
+        with self.assertRaises(vbill.NotFoundError):
+            with self.ctx.open_hooks(self.tmp.name) as hooks:
+                hooks.replay("00000000-0000-4000-8000-000000000000")
+
+    def test_webhook_to_local_receiver(self):
+        import http.server
+        received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((dict(self.headers), json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        t = threading.Thread(target=server.serve_forever, daemon=True)
+        t.start()
+        try:
+            url = "http://127.0.0.1:%d/hook" % server.server_address[1]
+            hooks = self.ctx.open_hooks(self.tmp.name, {"sinks": [
+                {"type": "webhook", "name": "desk", "url": url,
+                 "secret": "whsec_" + base64.b64encode(b"k" * 32).decode()}]})
+            answer = self.ctx.chat_answer(SPEC, "I want to talk to a person", now=self.NOW)
+            self.assertFalse(answer["answered"])
+            self.assertTrue(answer["escalate"])
+            ev = answer["event"]
+            eid = hooks.emit(ev["type"], ev["data"], subject="S-000123")
+            self.assertEqual(hooks.pump(2000), 1)
+            self.assertEqual(len(received), 1)
+            headers, body = received[0]
+            self.assertEqual(headers.get("webhook-id"), eid)
+            self.assertEqual(body["type"], "chat.requested")
+            self.assertEqual(body["data"]["question"], "I want to talk to a person")
+            self.assertNotIn("1958", json.dumps(body))
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    def test_chat_and_event_data(self):
+        a = self.ctx.chat_answer(SPEC, "다음 달 요금은 얼마예요?", now=self.NOW)
+        self.assertTrue(a["answered"])
+        self.assertIn("139,000", a["answer"])
+        d = self.ctx.event_data(SPEC, link="abc", extra={"k": 1})
+        self.assertEqual(d["subscriber_id"], "S-000123")
+        self.assertEqual(d["link"], "abc")
+        self.assertEqual(d["k"], 1)
+        self.assertNotIn("1958", json.dumps(d))
+
+    def test_close_context_closes_hooks(self):
+        hooks = self.ctx.open_hooks(self.tmp.name)
+        self.ctx.close()
+        self.assertTrue(hooks.closed)
+        with self.assertRaises(vbill.ArgumentError):
+            hooks.emit("bill.viewed", subject="S-1")
 
 
 if __name__ == "__main__":
