@@ -35,7 +35,8 @@ static vbill_status encode_jpeg(vbill_ctx *ctx, const AVFrame *src, int max_widt
     }
     enc->width = w;
     enc->height = hgt;
-    enc->pix_fmt = AV_PIX_FMT_YUVJ420P;
+    /* plain 4:2:0 at full range: what JPEG means, without swscale's "deprecated format" */
+    enc->pix_fmt = AV_PIX_FMT_YUV420P;
     enc->time_base = (AVRational){1, 25};
     enc->flags |= AV_CODEC_FLAG_QSCALE;
     enc->global_quality = FF_QP2LAMBDA * 4;
@@ -44,7 +45,8 @@ static vbill_status encode_jpeg(vbill_ctx *ctx, const AVFrame *src, int max_widt
         st = vb_error(ctx, VBILL_ERR_MEDIA, "still: cannot open the MJPEG encoder");
         goto out;
     }
-    f->format = AV_PIX_FMT_YUVJ420P;
+    f->format = AV_PIX_FMT_YUV420P;
+    f->color_range = AVCOL_RANGE_JPEG;
     f->width = w;
     f->height = hgt;
     f->quality = enc->global_quality;
@@ -53,8 +55,18 @@ static vbill_status encode_jpeg(vbill_ctx *ctx, const AVFrame *src, int max_widt
         st = vb_error(ctx, VBILL_ERR_NOMEM, "still: out of memory");
         goto out;
     }
-    sws = sws_getContext(src->width, src->height, src->format, w, hgt, AV_PIX_FMT_YUVJ420P,
+    enum AVPixelFormat sfmt = src->format;
+    int src_full = src->color_range == AVCOL_RANGE_JPEG;
+    /* the J formats are the same layouts at full range */
+    if (sfmt == AV_PIX_FMT_YUVJ420P) { sfmt = AV_PIX_FMT_YUV420P; src_full = 1; }
+    else if (sfmt == AV_PIX_FMT_YUVJ422P) { sfmt = AV_PIX_FMT_YUV422P; src_full = 1; }
+    else if (sfmt == AV_PIX_FMT_YUVJ444P) { sfmt = AV_PIX_FMT_YUV444P; src_full = 1; }
+    sws = sws_getContext(src->width, src->height, sfmt, w, hgt, AV_PIX_FMT_YUV420P,
                          SWS_BICUBIC, NULL, NULL, NULL);
+    if (sws) {
+        const int *coef = sws_getCoefficients(SWS_CS_ITU601);
+        sws_setColorspaceDetails(sws, coef, src_full, coef, 1, 0, 1 << 16, 1 << 16);
+    }
     if (!sws) {
         st = vb_error(ctx, VBILL_ERR_MEDIA, "still: cannot convert the frame");
         goto out;

@@ -22,6 +22,8 @@ static int usage(FILE *out, int code)
         "                            amounts, texts; never the birth date); DATA adds members\n"
         "       [--link URL]         the link to the customer's video (with --record)\n"
         "       [--still VIDEO --position S]  attach a JPEG still of the frame at S seconds\n"
+        "       [--jsonl]            DATA holds one event's data per line (JSON Lines): queue\n"
+        "                            each, print one id per line\n"
         "  pump [--until-empty] [--timeout S]\n"
         "                            deliver what is due (with --until-empty: wait for retries\n"
         "                            until nothing is pending; at most S seconds, default 60)\n"
@@ -74,7 +76,7 @@ int cmd_hooks(int argc, char **argv)
     const char *config = getenv("VBILL_HOOKS_CONFIG"), *state = getenv("VBILL_STATE_DIR");
     const char *subject = NULL, *record = NULL, *link = NULL, *still = NULL, *position = NULL;
     const char *timeout = NULL;
-    bool until_empty = false, all = false, verbose = false;
+    bool until_empty = false, all = false, verbose = false, jsonl = false;
     const char *pos[4];
     int npos = 0;
     for (int i = 1; i < argc; i++) {
@@ -100,6 +102,8 @@ int cmd_hooks(int argc, char **argv)
             continue;
         if (strcmp(a, "--until-empty") == 0)
             until_empty = true;
+        else if (strcmp(a, "--jsonl") == 0)
+            jsonl = true;
         else if (strcmp(a, "--all") == 0)
             all = true;
         else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)
@@ -180,7 +184,7 @@ int cmd_hooks(int argc, char **argv)
     if (strcmp(cmd, "emit") == 0) {
         char *data = NULL, *rec = NULL, *filled = NULL;
         size_t len;
-        if (npos == 3 && !(data = cli_read_file(pos[2], 1 << 20, &len))) {
+        if (npos == 3 && !(data = cli_read_file(pos[2], jsonl ? 64u << 20 : 1u << 20, &len))) {
             rc = EXIT_USAGE;
             goto done;
         }
@@ -197,6 +201,34 @@ int cmd_hooks(int argc, char **argv)
                 rc = cli_fail(EXIT_USAGE, "%s: %s", record, vbill_ctx_errmsg(ctx));
                 goto done;
             }
+        }
+        if (jsonl) {
+            if (record || still || !data) {
+                free(data);
+                vbill_free(filled);
+                rc = cli_fail(EXIT_USAGE, "--jsonl takes DATA only (no --record or --still)");
+                goto done;
+            }
+            long line = 0;
+            for (char *p = data, *nl; p && *p; p = nl ? nl + 1 : NULL) {
+                nl = strchr(p, '\n');
+                if (nl)
+                    *nl = '\0';
+                line++;
+                if (strspn(p, " \t\r") == strlen(p))
+                    continue;
+                char *id = NULL;
+                st = vbill_hooks_emit(h, pos[1], subject, p, &id);
+                if (st) {
+                    rc = cli_fail(EXIT_USAGE, "%s line %ld: %s", pos[2], line,
+                                  vbill_ctx_errmsg(ctx));
+                    continue;
+                }
+                printf("%s\n", id);
+                vbill_free(id);
+            }
+            free(data);
+            goto done;
         }
         const char *d = filled ? filled : data;
         st = still ? vbill_hooks_emit_still(h, pos[1], subject, d, still, position_s, &out)

@@ -179,6 +179,8 @@ class H(BaseHTTPRequestHandler):
             with LOCK:
                 act = RNG.choices(["ok", "500", "429", "503date", "hang", "close"],
                                   [50, 15, 10, 5, 5, 15])[0]
+        elif mode == "fail":
+            act = "500"
         elif mode != "ok":
             act = mode
         entry = {"kind": "webhook", "id": ev.get("id"), "type": ev.get("type"), "sig_ok": ok,
@@ -291,6 +293,13 @@ class H(BaseHTTPRequestHandler):
         return self.answer(201, {"ticket": {"id": tid, "external_id": ext}})
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients that time out or close early are part of the test
+
+
 def main():
     global A
     p = argparse.ArgumentParser()
@@ -306,8 +315,7 @@ def main():
     A = p.parse_args()
     STATE["mode"] = A.mode
     RNG.seed(A.seed)
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    srv.daemon_threads = True
+    srv = Server(("127.0.0.1", 0), H)
     with open(A.port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     import os

@@ -1,0 +1,385 @@
+/* test_hooks.c: events, the outbox and the callback sink through the public API. */
+#include "config.h"
+#include <check.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "vbill.h"
+#include "testutil.h"
+
+static vbill_ctx *ctx;
+static char *dir;
+
+static void setup(void)
+{
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
+    dir = tu_tmpdir();
+}
+
+static void teardown(void)
+{
+    vbill_ctx_free(ctx);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static const char record[] =
+    "{\"id\":\"S-000123\",\"name\":\"김민수\",\"birth\":\"1958-03-14\",\"phone\":\"01012345678\","
+    "\"locale\":\"ko-KR\",\"currency\":\"KRW\",\"bill\":{\"issue_date\":\"2026-12-05\","
+    "\"cycle_start\":\"2026-11-01\",\"cycle_end\":\"2026-11-30\",\"total\":60960,"
+    "\"rounding_unit\":10,\"other_charges\":[{\"name\":\"USIM\",\"amount\":7700}]},"
+    "\"lines\":[{\"id\":\"L1\",\"kind\":\"mobile\",\"product\":\"5G 프리미어\",\"event\":\"new\","
+    "\"start\":\"2026-11-14\",\"monthly_fee\":85000,\"discounts\":[{\"name\":\"선택약정 25%\","
+    "\"amount\":21250}],\"device\":{\"model\":\"Galaxy S26\",\"installment_monthly\":45000,"
+    "\"months_left\":24}},{\"id\":\"L2\",\"kind\":\"mobile\",\"product\":\"5G 라이트\","
+    "\"event\":\"new\",\"start\":\"2026-11-14\",\"monthly_fee\":55000,\"discounts\":[{\"name\":"
+    "\"선택약정 25%\",\"amount\":13750}]}],\"bundle\":{\"name\":\"참 쉬운 가족 결합\","
+    "\"discount\":11000,\"start\":\"2026-11-14\"},\"benefits\":[\"데이터 무제한\"],"
+    "\"payment\":{\"method\":\"card\",\"institution\":\"신한카드\",\"account_last4\":\"1234\","
+    "\"day\":25}}";
+
+/* A callback sink that records what it got and fails the first `fail` calls. */
+typedef struct got {
+    int calls, fail, retry_after;
+    char last[8192];
+    char types[64][32];
+} got;
+
+static int on_event(void *user, const char *type, const char *json)
+{
+    got *g = user;
+    int n = g->calls++;
+    if (n < 64)
+        snprintf(g->types[n], sizeof g->types[n], "%s", type);
+    snprintf(g->last, sizeof g->last, "%s", json);
+    if (n < g->fail)
+        return g->retry_after ? g->retry_after : -1;
+    return 0;
+}
+
+static void pump_until_empty(vbill_hooks *h, int max_ms)
+{
+    for (int waited = 0; waited < max_ms; waited += 10) {
+        size_t pending = 1;
+        ck_assert_int_eq(vbill_hooks_pump(h, 100, NULL), VBILL_OK);
+        ck_assert_int_eq(vbill_hooks_pending(h, &pending, NULL), VBILL_OK);
+        if (pending == 0)
+            return;
+        usleep(10000);
+    }
+}
+
+static bool has_key_anywhere(const cJSON *v, const char *needle)
+{
+    for (const cJSON *c = v ? v->child : NULL; c; c = c->next) {
+        if (c->string && strstr(c->string, needle))
+            return true;
+        if (has_key_anywhere(c, needle))
+            return true;
+    }
+    return false;
+}
+
+START_TEST(envelope_is_cloudevents_without_birth)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"source\":\"urn:vbill:acme\",\"sinks\":[]}",
+                                      &h), VBILL_OK);
+    got g = {0};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "mine", NULL, on_event, &g), VBILL_OK);
+    char *data = NULL, *id = NULL;
+    ck_assert_int_eq(vbill_hooks_event_data(ctx, record, "https://v.example/b/x",
+                                            "{\"question\":\"why?\",\"position\":31.5,"
+                                            "\"x\":{\"birth_date\":\"1958-03-14\"}}", &data),
+                     VBILL_OK);
+    ck_assert_ptr_null(strstr(data, "1958"));
+    ck_assert_ptr_null(strstr(data, "01012345678"));
+    ck_assert_int_eq(vbill_hooks_emit(h, "chat.requested", NULL, data, &id), VBILL_OK);
+    vbill_free(data);
+    ck_assert_uint_eq(strlen(id), 36);
+    ck_assert_int_eq(id[14], '4'); /* UUIDv4 */
+    pump_until_empty(h, 2000);
+    ck_assert_int_eq(g.calls, 1);
+    cJSON *e = cJSON_Parse(g.last);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(cJSON_GetObjectItem(e, "specversion")->valuestring, "1.0");
+    ck_assert_str_eq(cJSON_GetObjectItem(e, "id")->valuestring, id);
+    ck_assert_str_eq(cJSON_GetObjectItem(e, "source")->valuestring, "urn:vbill:acme");
+    ck_assert_str_eq(cJSON_GetObjectItem(e, "type")->valuestring, "chat.requested");
+    ck_assert_str_eq(cJSON_GetObjectItem(e, "subject")->valuestring, "S-000123");
+    ck_assert_str_eq(cJSON_GetObjectItem(e, "datacontenttype")->valuestring, "application/json");
+    const char *t = cJSON_GetObjectItem(e, "time")->valuestring;
+    ck_assert_uint_eq(strlen(t), 24);
+    ck_assert_int_eq(t[10], 'T');
+    ck_assert_int_eq(t[23], 'Z');
+    cJSON *d = cJSON_GetObjectItem(e, "data");
+    ck_assert_str_eq(cJSON_GetObjectItem(d, "scenario")->valuestring, "mobile_new_bundle");
+    ck_assert_int_eq(cJSON_GetObjectItem(d, "this_month")->valueint, 60960);
+    ck_assert_int_eq(cJSON_GetObjectItem(d, "next_month")->valueint, 139000);
+    ck_assert_str_eq(cJSON_GetObjectItem(d, "link")->valuestring, "https://v.example/b/x");
+    ck_assert_double_eq(cJSON_GetObjectItem(d, "position")->valuedouble, 31.5);
+    ck_assert(!has_key_anywhere(e, "birth"));
+    ck_assert_ptr_null(strstr(g.last, "1958"));
+    cJSON_Delete(e);
+    vbill_free(id);
+    vbill_hooks_free(h);
+}
+END_TEST
+
+START_TEST(invalid_events_are_refused)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, NULL, &h), VBILL_OK);
+    char *id = NULL;
+    ck_assert_int_eq(vbill_hooks_emit(h, "Bill Viewed", "S-1", NULL, &id), VBILL_ERR_HOOK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.", "S-1", NULL, &id), VBILL_ERR_HOOK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", NULL, "{}", &id), VBILL_ERR_HOOK);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "subscriber id"));
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S 1", NULL, &id), VBILL_ERR_HOOK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", "[1]", &id), VBILL_ERR_HOOK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", "{", &id), VBILL_ERR_JSON);
+    ck_assert_int_eq(vbill_hooks_emit(h, "survey.answered", "S-1", "{\"score\":0}", &id),
+                     VBILL_ERR_HOOK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "survey.answered", "S-1", "{\"score\":6}", &id),
+                     VBILL_ERR_HOOK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "survey.answered", "S-1", "{\"score\":2.5}", &id),
+                     VBILL_ERR_HOOK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "survey.answered", "S-1", "{\"score\":\"5\"}", &id),
+                     VBILL_ERR_HOOK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "survey.answered", "S-1",
+                                      "{\"score\":5,\"comment\":7}", &id), VBILL_ERR_HOOK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", "{\"position\":-1}", &id),
+                     VBILL_ERR_HOOK);
+    ck_assert_ptr_null(id);
+    ck_assert_int_eq(vbill_hooks_emit(h, "survey.answered", "S-1",
+                                      "{\"score\":5,\"comment\":\"좋아요\"}", &id), VBILL_OK);
+    vbill_free(id);
+    char *st = NULL;
+    ck_assert_int_eq(vbill_hooks_status(h, &st), VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(st, "\"events\":1"));
+    vbill_free(st);
+    vbill_hooks_free(h);
+}
+END_TEST
+
+START_TEST(config_errors_name_the_sink_and_hide_secrets)
+{
+    static const struct { const char *cfg; const char *want; } cases[] = {
+        {"{", "not well-formed"},
+        {"{}", "\"sinks\""},
+        {"{\"sinks\":[{\"type\":\"fax\"}]}", "unknown type"},
+        {"{\"sinks\":[{\"type\":\"webhook\",\"secret\":\"whsec_AAAA\"}]}", "\"url\""},
+        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"ftp://x\",\"secret\":\"whsec_AAAA\"}]}",
+         "http://"},
+        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"http://x\",\"secret\":\"whsec_SeCrEt!!\"}]}",
+         "base64"},
+        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"http://x\",\"secret\":\"whsec_AAAA\","
+         "\"timeout_ms\":0}]}", "timeout_ms"},
+        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"http://x\",\"secret\":\"whsec_AAAA\","
+         "\"events\":[]}]}", "events"},
+        {"{\"sinks\":[{\"type\":\"zendesk\",\"name\":\"zd\",\"url\":\"https://x\","
+         "\"token\":\"tok-SECRET\"}]}", "'zd' needs \"email\""},
+        {"{\"sinks\":[{\"type\":\"callback\",\"name\":\"a\"},{\"type\":\"callback\","
+         "\"name\":\"a\"}]}", "two sinks"},
+        {"{\"deadline_s\":-1,\"sinks\":[]}", "deadline_s"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vbill_hooks *h = (vbill_hooks *)1;
+        vbill_status st = vbill_hooks_open(ctx, dir, cases[i].cfg, &h);
+        ck_assert_msg(st == VBILL_ERR_HOOK || st == VBILL_ERR_JSON, "case %zu: %d", i, st);
+        ck_assert_ptr_null(h);
+        const char *m = vbill_ctx_errmsg(ctx);
+        ck_assert_msg(strstr(m, cases[i].want) != NULL, "case %zu: '%s'", i, m);
+        ck_assert_ptr_null(strstr(m, "SeCrEt"));
+        ck_assert_ptr_null(strstr(m, "SECRET"));
+    }
+}
+END_TEST
+
+START_TEST(retries_then_delivers_and_filters_types)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"retry_base_ms\":5,\"retry_max_ms\":20,"
+                                      "\"sinks\":[{\"type\":\"callback\",\"name\":\"bills\","
+                                      "\"events\":[\"bill.*\"]}]}", &h), VBILL_OK);
+    got g = {.fail = 2};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "bills", NULL, on_event, &g), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", "{\"watched\":0.5}", NULL),
+                     VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "chat.requested", "S-1", "{}", NULL), VBILL_OK);
+    pump_until_empty(h, 3000);
+    ck_assert_int_eq(g.calls, 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_str_eq(g.types[i], "bill.viewed");
+    char *st = NULL;
+    ck_assert_int_eq(vbill_hooks_status(h, &st), VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(st, "\"events\":2"));
+    ck_assert_ptr_nonnull(strstr(st, "\"delivered\":1"));
+    ck_assert_ptr_nonnull(strstr(st, "\"pending\":0"));
+    vbill_free(st);
+    vbill_hooks_free(h);
+}
+END_TEST
+
+START_TEST(retry_after_is_honoured)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"retry_base_ms\":1,\"sinks\":[]}", &h),
+                     VBILL_OK);
+    got g = {.fail = 1, .retry_after = 2};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "cb", NULL, on_event, &g), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", NULL, NULL), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_pump(h, 0, NULL), VBILL_OK);
+    ck_assert_int_eq(g.calls, 1);
+    int64_t due = 0;
+    size_t pending = 0;
+    ck_assert_int_eq(vbill_hooks_pending(h, &pending, &due), VBILL_OK);
+    ck_assert_uint_eq(pending, 1);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    ck_assert_msg(due >= now + 1500, "next attempt in %lld ms", (long long)(due - now));
+    ck_assert_int_eq(vbill_hooks_pump(h, 0, NULL), VBILL_OK);
+    ck_assert_int_eq(g.calls, 1); /* not before the time asked for */
+    vbill_hooks_free(h);
+}
+END_TEST
+
+START_TEST(deadline_dead_letters_and_replay)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"retry_base_ms\":5,\"retry_max_ms\":20,"
+                                      "\"deadline_ms\":150,\"sinks\":[]}", &h), VBILL_OK);
+    got g = {.fail = 1000};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "cb", NULL, on_event, &g), VBILL_OK);
+    char *id = NULL;
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.flagged", "S-1", "{}", &id), VBILL_OK);
+    char *dead = NULL;
+    ck_assert_int_eq(vbill_hooks_pump(h, 0, NULL), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_dead(h, &dead), VBILL_OK);
+    ck_assert_str_eq(dead, "[]"); /* not before the deadline */
+    vbill_free(dead);
+    pump_until_empty(h, 3000);
+    ck_assert_int_ge(g.calls, 2);
+    ck_assert_int_eq(vbill_hooks_dead(h, &dead), VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(dead, id));
+    ck_assert_ptr_nonnull(strstr(dead, "\"sink\":\"cb\""));
+    ck_assert_ptr_nonnull(strstr(dead, "callback asked to retry"));
+    vbill_free(dead);
+    size_t n = 9;
+    ck_assert_int_eq(vbill_hooks_replay(h, "no-such-id", &n), VBILL_ERR_NOT_FOUND);
+    ck_assert_uint_eq(n, 0);
+    g.fail = 0;
+    g.calls = 0;
+    ck_assert_int_eq(vbill_hooks_replay(h, id, &n), VBILL_OK);
+    ck_assert_uint_eq(n, 1);
+    pump_until_empty(h, 3000);
+    ck_assert_int_eq(g.calls, 1);
+    ck_assert_int_eq(vbill_hooks_dead(h, &dead), VBILL_OK);
+    ck_assert_str_eq(dead, "[]");
+    vbill_free(dead);
+    vbill_free(id);
+    vbill_hooks_free(h);
+}
+END_TEST
+
+START_TEST(outbox_survives_reopen)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"sinks\":[{\"type\":\"callback\","
+                                      "\"name\":\"cb\"}]}", &h), VBILL_OK);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(vbill_hooks_emit(h, "bill.generated", "S-1", NULL, NULL), VBILL_OK);
+    vbill_hooks_free(h); /* no callback registered yet: nothing delivered */
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"sinks\":[{\"type\":\"callback\","
+                                      "\"name\":\"cb\"}]}", &h), VBILL_OK);
+    size_t pending = 0;
+    ck_assert_int_eq(vbill_hooks_pending(h, &pending, NULL), VBILL_OK);
+    ck_assert_uint_eq(pending, 5);
+    got g = {0};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "cb", NULL, on_event, &g), VBILL_OK);
+    pump_until_empty(h, 3000);
+    ck_assert_int_eq(g.calls, 5);
+    vbill_hooks_free(h);
+}
+END_TEST
+
+START_TEST(worker_thread_delivers)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"sinks\":[]}", &h), VBILL_OK);
+    got g = {0};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "cb", NULL, on_event, &g), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_start(h), VBILL_OK);
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(vbill_hooks_emit(h, "bill.link_sent", "S-1", NULL, NULL), VBILL_OK);
+    for (int i = 0; i < 1000; i++) {
+        size_t pending = 1;
+        ck_assert_int_eq(vbill_hooks_pending(h, &pending, NULL), VBILL_OK);
+        if (pending == 0)
+            break;
+        usleep(10000);
+    }
+    ck_assert_int_eq(vbill_hooks_stop(h), VBILL_OK);
+    ck_assert_int_eq(g.calls, 20);
+    vbill_hooks_free(h);
+}
+END_TEST
+
+START_TEST(still_of_a_frame)
+{
+    char video[4096], cmd[8300];
+    snprintf(video, sizeof video, "%s/v.mp4", dir);
+    snprintf(cmd, sizeof cmd, "ffmpeg -loglevel error -f lavfi -i testsrc=size=320x240:rate=25:"
+             "duration=2 -c:v mpeg4 -y '%s' 2>/dev/null", video);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "still_of_a_frame: no ffmpeg command to make a test video; "
+                "checking only the error path\n");
+    } else {
+        unsigned char *jpeg = NULL;
+        size_t len = 0;
+        ck_assert_int_eq(vbill_still_jpeg(ctx, video, 1.2, 160, &jpeg, &len), VBILL_OK);
+        ck_assert_uint_gt(len, 200);
+        ck_assert(jpeg[0] == 0xff && jpeg[1] == 0xd8 && jpeg[len - 2] == 0xff &&
+                  jpeg[len - 1] == 0xd9);
+        vbill_free(jpeg);
+        ck_assert_int_eq(vbill_still_jpeg(ctx, video, -1, 0, &jpeg, &len), VBILL_ERR_ARG);
+        vbill_hooks *h = NULL;
+        ck_assert_int_eq(vbill_hooks_open(ctx, dir, NULL, &h), VBILL_OK);
+        char *id = NULL;
+        ck_assert_int_eq(vbill_hooks_emit_still(h, "chat.requested", "S-1",
+                                                "{\"position\":1.2}", video, 1.2, &id),
+                         VBILL_OK);
+        vbill_free(id);
+        vbill_hooks_free(h);
+    }
+    unsigned char *jpeg = NULL;
+    size_t len = 0;
+    snprintf(video, sizeof video, "%s/nothing.mp4", dir);
+    ck_assert_int_eq(vbill_still_jpeg(ctx, video, 1, 0, &jpeg, &len), VBILL_ERR_MEDIA);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "nothing.mp4"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("hooks");
+    TCase *tc = tcase_create("hooks");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, envelope_is_cloudevents_without_birth);
+    tcase_add_test(tc, invalid_events_are_refused);
+    tcase_add_test(tc, config_errors_name_the_sink_and_hide_secrets);
+    tcase_add_test(tc, retries_then_delivers_and_filters_types);
+    tcase_add_test(tc, retry_after_is_honoured);
+    tcase_add_test(tc, deadline_dead_letters_and_replay);
+    tcase_add_test(tc, outbox_survives_reopen);
+    tcase_add_test(tc, worker_thread_delivers);
+    tcase_add_test(tc, still_of_a_frame);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
