@@ -1,0 +1,60 @@
+/* render.h: one render job (a record over a prepared template), shared by render.c (MP4)
+ * and hls.c (segments, playlists).  Internal. */
+#ifndef VB_VIDEO_RENDER_H
+#define VB_VIDEO_RENDER_H
+
+#include "video/video.h"
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+
+/* A slot's text image in YUV (full resolution planes), with the frames it shows on. */
+typedef struct vb_overlay {
+    int x, y, w, h;
+    int64_t f0, f1;
+    uint8_t *Y, *U, *V, *A; /* one allocation, Y owns it */
+} vb_overlay;
+
+typedef struct vb_ts { int64_t pts, dts, dur; } vb_ts;
+
+typedef struct vb_job vb_job;
+/* Receives every output packet (stream_index = the input's stream index, timestamps in the
+ * input stream's time base).  The callee may modify the packet. */
+typedef vbill_status (*vb_emit_fn)(vb_job *j, AVPacket *pkt, void *user);
+
+struct vb_job {
+    vbill_ctx *ctx;
+    const vbill_template *t;
+    int variant;          /* 0 normal, 1 slow */
+    char record_id[65];
+    vb_overlay ov[VB_MAX_SLOTS];
+    int nov;
+    AVFormatContext *in;
+    int vi, ai;
+    AVRational ftb;       /* one frame's duration in the variant */
+    AVPacket *pkt;        /* demuxed */
+    AVPacket *epkt;       /* from the encoder */
+    AVFrame *frm;
+    /* re-encoder of the current personal segment (cur >= 0) */
+    int cur;
+    AVCodecContext *dec, *enc;
+    vb_ts *ts;
+    size_t tscap;
+    int64_t nin, nout, nenc;
+    bool headers_checked;
+    vb_emit_fn emit;
+    void *emit_user;
+};
+
+vbill_status vb_job_prepare_record(vbill_ctx *ctx, const vbill_template *t, const char *record,
+                                   size_t len, double speed, vb_job *j);
+vbill_status vb_job_open_input(vb_job *j);
+vbill_status vb_job_open_input_path(vb_job *j, const char *path);
+int64_t vb_job_frame_of(const vb_job *j, int64_t pts);
+int vb_job_segment_of(const vb_job *j, int64_t frame);
+vbill_status vb_reenc_begin(vb_job *j, int seg);
+vbill_status vb_reenc_packet(vb_job *j, const AVPacket *pkt);
+vbill_status vb_reenc_end(vb_job *j);
+void vb_job_free(vb_job *j);
+
+#endif

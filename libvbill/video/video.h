@@ -1,0 +1,100 @@
+/*
+ * video.h: what the video engine's files (template.c, prepare.c, render.c, hls.c) share.
+ * Internal: every name is vb_ and hidden.
+ *
+ * The prepared form of a template lives in DIR/.vbill-prepared/<sha256>/ :
+ *   normal.mp4   H.264 High yuv420p (fixed x264 settings, no B-frames, closed GOPs with an
+ *                IDR at every slot window's start and end and about every 4 s elsewhere)
+ *                + AAC stereo 48 kHz (silent when the base has none); constant frame rate
+ *   slow.mp4     the same video packets with timestamps stretched by 1/speed (same frame
+ *                count) + the audio time-stretched with pitch kept (atempo), re-encoded
+ *   hls-normal/, hls-slow/   MPEG-TS segments of the GOPs that hold no slot (shared)
+ *   meta.json    frame rate, size, frame count, GOP starts, segments, the slow speed
+ * The directory is built under a temporary name and renamed: it exists complete or not at all.
+ */
+#ifndef VB_VIDEO_H
+#define VB_VIDEO_H
+
+#include "internal.h"
+#include "video/text.h"
+
+#include <libavutil/rational.h>
+
+/* Bumped whenever prepared output would change (encoder settings, layout). */
+#define VB_PREPARE_VERSION "vbill-prepare-3"
+#define VB_PREPARED_DIR ".vbill-prepared"
+#define VB_MAX_SLOTS 64
+#define VB_GOP_SECONDS 4.0
+
+typedef struct vb_slot {
+    char *name;
+    char *text;            /* Mustache source */
+    vb_mustache *tmpl;     /* compiled */
+    double from, to;       /* seconds of the base video */
+    int box[4];            /* x, y, w, h in pixels of the base video */
+    vb_text_style style;
+    /* after prepare: frames [f0, f1) of the prepared video carry the text */
+    int64_t f0, f1;
+} vb_slot;
+
+/* A segment: a run of whole GOPs [f0, f1) of the prepared video.  Personal segments hold
+ * at least one slot window and are rendered per customer; the others are shared. */
+typedef struct vb_segment {
+    int64_t f0, f1;
+    bool personal;
+} vb_segment;
+
+struct vbill_template {
+    char *dir;
+    char *scenario;
+    char *video_path;      /* absolute or relative to the process, resolved from dir */
+    char *json_text;       /* template.json bytes (part of the cache key) */
+    int nslots;
+    vb_slot slots[VB_MAX_SLOTS];
+    /* probed from the base video */
+    int src_w, src_h;
+    double src_duration;
+    /* prepared (valid when prepared == true) */
+    bool prepared;
+    char hash[65];
+    char *cache_dir;       /* DIR/.vbill-prepared/<hash> */
+    AVRational fps;        /* frames per second of the prepared video */
+    int w, h;              /* prepared size (even) */
+    int64_t nframes;
+    AVRational slow_speed; /* e.g. 4/5 */
+    int nsegments;
+    vb_segment *segments;
+};
+
+/* The fixed encoder settings shared by prepare and render (headers must be identical so
+ * re-encoded GOPs splice into copied ones).  `fast` picks the cheaper motion search etc. of
+ * the render side; nothing that reaches the SPS/PPS differs. */
+struct AVCodecContext;
+vbill_status vb_h264_encoder_open(vbill_ctx *ctx, int w, int h, AVRational fps, bool fast,
+                                  struct AVCodecContext **out);
+
+/* FFmpeg error text for messages. */
+const char *vb_averr(int err, char buf[128]);
+
+/* template.c */
+vbill_status vb_template_cache_key(vbill_ctx *ctx, vbill_template *t);
+vbill_status vb_template_load_meta(vbill_ctx *ctx, vbill_template *t);
+/* Map slot windows to frames and plan keyframes/segments for nframes at fps. */
+vbill_status vb_template_plan(vbill_ctx *ctx, vbill_template *t, AVRational fps, int64_t nframes,
+                              uint8_t **out_key, int64_t *out_nkeys);
+
+/* prepare.c */
+vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdir);
+
+/* hls.c: splits a prepared MP4 into TS segments; personal ones skipped (prepare) */
+vbill_status vb_hls_write_shared(vbill_ctx *ctx, const vbill_template *t, int variant,
+                                 const char *mp4, const char *outdir);
+
+/* Small path helper: malloc'd "a/b". */
+char *vb_path_join(const char *a, const char *b);
+/* mkdir -p. 0 or -1 with errno. */
+int vb_mkdirs(const char *path);
+/* rm -rf (best effort). */
+void vb_rmtree(const char *path);
+
+#endif
