@@ -85,13 +85,29 @@ vbill_status vb_fill_compute(vbill_ctx *ctx, vb_record *r)
 
 /* ---- the Mustache context ---- */
 
-/* Sets obj[key] = item, replacing what the record may have there.  False on NOMEM. */
+/* Removes the members of obj named in keys (NULL-terminated): the computed values replace
+ * whatever the record may have under those names.  One pass over obj, so that adding the
+ * computed values needs no lookups. */
+static void drop_keys(cJSON *obj, const char *const *keys)
+{
+    cJSON *item = obj ? obj->child : NULL;
+    while (item) {
+        cJSON *next = item->next;
+        for (const char *const *k = keys; *k && item->string; k++)
+            if ((*k)[0] == item->string[0] && strcmp(*k, item->string) == 0) {
+                cJSON_Delete(cJSON_DetachItemViaPointer(obj, item));
+                break;
+            }
+        item = next;
+    }
+}
+
+/* Adds obj[key] = item; key is a string literal (not copied).  False on NOMEM. */
 static bool put(cJSON *obj, const char *key, cJSON *item)
 {
     if (!item)
         return false;
-    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
-    if (!cJSON_AddItemToObject(obj, key, item)) {
+    if (!cJSON_AddItemToObjectCS(obj, key, item)) {
         cJSON_Delete(item);
         return false;
     }
@@ -105,15 +121,12 @@ static bool put_str(cJSON *obj, const char *key, const char *s)
     return put(obj, key, cJSON_CreateString(s));
 }
 
-/* Formats into a scratch buffer and stores it. */
-static bool put_money(cJSON *obj, const char *key, int64_t v, const vb_record *r)
+/* Formats into the scratch buffer and stores a copy. */
+static bool put_money(cJSON *obj, const char *key, int64_t v, const vb_record *r, vb_buf *scratch)
 {
-    vb_buf b = {0};
-    vb_fmt_money(&b, v, r->currency, r->locale);
-    char *s = vb_buf_take(&b);
-    bool ok = s && put_str(obj, key, s);
-    free(s);
-    return ok;
+    scratch->len = 0;
+    vb_fmt_money(scratch, v, r->currency, r->locale);
+    return !scratch->failed && put_str(obj, key, scratch->data);
 }
 
 static bool put_date(cJSON *obj, const char *key, vb_date d)
@@ -133,46 +146,83 @@ static const char *kind_text(vb_kind k, const char *locale)
     return mobile ? "휴대폰" : "인터넷";
 }
 
-static bool add_line_values(vb_record *r, int i)
+static const char *const line_keys[] = {
+    "net", "days", "from", "prorated", "next_month", "discount_total", "monthly_fee_text",
+    "net_text", "prorated_text", "next_month_text", "discount_total_text", "kind_text", "first",
+    "last", NULL};
+static const char *const amount_keys[] = {"amount_text", NULL};
+static const char *const device_keys[] = {"installment_text", NULL};
+
+static bool add_charge_texts(cJSON *list, const vb_record *r, vb_buf *scratch)
+{
+    bool ok = true;
+    cJSON *item;
+    cJSON_ArrayForEach(item, list)
+    {
+        const cJSON *amount = cJSON_GetObjectItemCaseSensitive(item, "amount");
+        drop_keys(item, amount_keys);
+        ok = ok && put_money(item, "amount_text", (int64_t)amount->valuedouble, r, scratch);
+    }
+    return ok;
+}
+
+static bool add_line_values(vb_record *r, int i, vb_buf *scratch)
 {
     vb_line *l = &r->lines[i];
     cJSON *o = l->json;
+    drop_keys(o, line_keys);
     bool ok = put_int(o, "net", l->net) && put_int(o, "days", l->days) &&
               put_date(o, "from", l->from) && put_int(o, "prorated", l->prorated) &&
               put_int(o, "next_month", l->next_month) &&
               put_int(o, "discount_total", l->discount_sum) &&
-              put_money(o, "monthly_fee_text", l->monthly_fee, r) &&
-              put_money(o, "net_text", l->net, r) &&
-              put_money(o, "prorated_text", l->prorated, r) &&
-              put_money(o, "next_month_text", l->next_month, r) &&
-              put_money(o, "discount_total_text", l->discount_sum, r) &&
+              put_money(o, "monthly_fee_text", l->monthly_fee, r, scratch) &&
+              put_money(o, "net_text", l->net, r, scratch) &&
+              put_money(o, "prorated_text", l->prorated, r, scratch) &&
+              put_money(o, "next_month_text", l->next_month, r, scratch) &&
+              put_money(o, "discount_total_text", l->discount_sum, r, scratch) &&
               put_str(o, "kind_text", kind_text(l->kind, r->locale)) &&
               put(o, "first", cJSON_CreateBool(i == 0)) &&
               put(o, "last", cJSON_CreateBool(i == r->nlines - 1));
-    if (ok && !cJSON_GetObjectItemCaseSensitive(o, "id")) {
+    if (ok && !l->id) {
         char id[16];
         snprintf(id, sizeof id, "L%d", i + 1);
-        ok = put_str(o, "id", id);
-        l->id = ok ? cJSON_GetObjectItemCaseSensitive(o, "id")->valuestring : NULL;
+        cJSON *v = cJSON_CreateString(id);
+        ok = put(o, "id", v);
+        l->id = ok ? v->valuestring : NULL;
     }
     cJSON *dev = cJSON_GetObjectItemCaseSensitive(o, "device");
-    if (ok && cJSON_IsObject(dev))
-        ok = put_money(dev, "installment_text", l->installment, r);
-    cJSON *item;
-    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(o, "discounts"))
-    {
-        const cJSON *amount = cJSON_GetObjectItemCaseSensitive(item, "amount");
-        ok = ok && put_money(item, "amount_text", (int64_t)amount->valuedouble, r);
+    if (ok && cJSON_IsObject(dev)) {
+        drop_keys(dev, device_keys);
+        ok = put_money(dev, "installment_text", l->installment, r, scratch);
     }
+    return ok && add_charge_texts(cJSON_GetObjectItemCaseSensitive(o, "discounts"), r, scratch);
+}
+
+/* What the context adds at its top level, and in bundle and bill. */
+static const char *const root_keys[] = {
+    "birth", "locale", "currency", "scenario", "age", "senior", "speed", "cycle_days",
+    "this_month", "next_month", "bundle_prorated", "this_month_text", "next_month_text",
+    "bundle_prorated_text", "period_days", "flags", "period", "period_text", "issue_date_text",
+    "name_masked", "payment_text", "has_payment", "has_benefits", "benefits_text", "has_device",
+    "has_bundle", NULL};
+static const char *const bundle_keys[] = {"days", "prorated", "discount_text", "prorated_text",
+                                          "start", NULL};
+static const char *const bill_keys[] = {"other_total", "other_total_text", "rounding_unit", NULL};
+
+/* Puts the scratch buffer's text under key and empties the buffer. */
+static bool put_scratch(cJSON *obj, const char *key, vb_buf *scratch)
+{
+    bool ok = !scratch->failed && put_str(obj, key, scratch->data ? scratch->data : "");
+    scratch->len = 0;
     return ok;
 }
 
 vbill_status vb_fill_context_build(vbill_ctx *ctx, vb_record *r)
 {
     cJSON *root = r->root;
-    /* The birth date never leaves the library. */
-    cJSON_DeleteItemFromObjectCaseSensitive(root, "birth");
-    vb_buf b = {0};
+    /* The birth date never leaves the library: "birth" is among the dropped keys. */
+    drop_keys(root, root_keys);
+    vb_buf scratch_buf = {0}, *scratch = &scratch_buf;
     bool ok = put_str(root, "locale", r->locale) && put_str(root, "currency", r->currency) &&
               put(root, "scenario", r->scenario ? cJSON_CreateString(r->scenario)
                                                 : cJSON_CreateNull()) &&
@@ -182,9 +232,9 @@ vbill_status vb_fill_context_build(vbill_ctx *ctx, vb_record *r)
               put_int(root, "this_month", r->this_month) &&
               put_int(root, "next_month", r->next_month) &&
               put_int(root, "bundle_prorated", r->bundle_prorated) &&
-              put_money(root, "this_month_text", r->this_month, r) &&
-              put_money(root, "next_month_text", r->next_month, r) &&
-              put_money(root, "bundle_prorated_text", r->bundle_prorated, r) &&
+              put_money(root, "this_month_text", r->this_month, r, scratch) &&
+              put_money(root, "next_month_text", r->next_month, r, scratch) &&
+              put_money(root, "bundle_prorated_text", r->bundle_prorated, r, scratch) &&
               put_int(root, "period_days",
                       vb_date_days(r->period_end) - vb_date_days(r->period_start) + 1);
     cJSON *flags = cJSON_CreateArray();
@@ -195,75 +245,61 @@ vbill_status vb_fill_context_build(vbill_ctx *ctx, vb_record *r)
     cJSON *period = cJSON_CreateObject();
     ok = ok && put(root, "period", period) && put_date(period, "start", r->period_start) &&
          put_date(period, "end", r->period_end);
-
-    vb_fmt_period(&b, r->period_start, r->period_end, r->locale);
-    char *s = vb_buf_take(&b);
-    ok = ok && s && put_str(root, "period_text", s);
-    free(s);
-    vb_fmt_month_day(&b, r->issue_date, r->locale);
-    s = vb_buf_take(&b);
-    ok = ok && s && put_str(root, "issue_date_text", s);
-    free(s);
-    vb_fmt_name_masked(&b, r->name, r->locale);
-    s = vb_buf_take(&b);
-    ok = ok && s && put_str(root, "name_masked", s);
-    free(s);
+    scratch->len = 0;
+    vb_fmt_period(scratch, r->period_start, r->period_end, r->locale);
+    ok = ok && put_scratch(root, "period_text", scratch);
+    vb_fmt_month_day(scratch, r->issue_date, r->locale);
+    ok = ok && put_scratch(root, "issue_date_text", scratch);
+    vb_fmt_name_masked(scratch, r->name, r->locale);
+    ok = ok && put_scratch(root, "name_masked", scratch);
 
     const cJSON *pay = cJSON_GetObjectItemCaseSensitive(root, "payment");
-    bool has_payment = cJSON_IsObject(pay);
-    if (has_payment) {
+    if (cJSON_IsObject(pay)) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(pay, "method");
         const cJSON *inst = cJSON_GetObjectItemCaseSensitive(pay, "institution");
         const cJSON *last4 = cJSON_GetObjectItemCaseSensitive(pay, "account_last4");
         const cJSON *day = cJSON_GetObjectItemCaseSensitive(pay, "day");
-        vb_fmt_payment(&b, cJSON_IsString(m) ? m->valuestring : NULL,
+        vb_fmt_payment(scratch, cJSON_IsString(m) ? m->valuestring : NULL,
                        cJSON_IsString(inst) ? inst->valuestring : NULL,
                        cJSON_IsString(last4) ? last4->valuestring : NULL,
                        cJSON_IsNumber(day) ? (int)day->valuedouble : 0, r->locale);
-        has_payment = b.len > 0;
     }
-    s = vb_buf_take(&b);
-    ok = ok && s && put_str(root, "payment_text", s) &&
-         put(root, "has_payment", cJSON_CreateBool(has_payment));
-    free(s);
+    ok = ok && put(root, "has_payment", cJSON_CreateBool(scratch->len > 0)) &&
+         put_scratch(root, "payment_text", scratch);
 
-    const cJSON *benefits = cJSON_GetObjectItemCaseSensitive(root, "benefits");
     cJSON *item;
-    cJSON_ArrayForEach(item, benefits)
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "benefits"))
     {
-        vb_buf_puts(&b, b.len ? ", " : "");
-        vb_buf_puts(&b, item->valuestring);
+        vb_buf_puts(scratch, scratch->len ? ", " : "");
+        vb_buf_puts(scratch, item->valuestring);
     }
-    ok = ok && put(root, "has_benefits", cJSON_CreateBool(b.len > 0));
-    s = vb_buf_take(&b);
-    ok = ok && s && put_str(root, "benefits_text", s);
-    free(s);
+    ok = ok && put(root, "has_benefits", cJSON_CreateBool(scratch->len > 0)) &&
+         put_scratch(root, "benefits_text", scratch);
 
     bool has_device = false;
     for (int i = 0; i < r->nlines && ok; i++) {
-        ok = add_line_values(r, i);
+        ok = add_line_values(r, i, scratch);
         has_device |= r->lines[i].has_device;
     }
     ok = ok && put(root, "has_device", cJSON_CreateBool(has_device)) &&
          put(root, "has_bundle", cJSON_CreateBool(r->bundled));
 
     cJSON *bundle = cJSON_GetObjectItemCaseSensitive(root, "bundle");
-    if (ok && cJSON_IsObject(bundle))
+    if (ok && cJSON_IsObject(bundle)) {
+        drop_keys(bundle, bundle_keys);
         ok = put_int(bundle, "days", r->bundle_days) &&
              put_int(bundle, "prorated", r->bundle_prorated) &&
-             put_money(bundle, "discount_text", r->bundle_discount, r) &&
-             put_money(bundle, "prorated_text", r->bundle_prorated, r) &&
+             put_money(bundle, "discount_text", r->bundle_discount, r, scratch) &&
+             put_money(bundle, "prorated_text", r->bundle_prorated, r, scratch) &&
              put_date(bundle, "start", r->bundle_start);
-
-    cJSON *bill = cJSON_GetObjectItemCaseSensitive(root, "bill");
-    ok = ok && put_int(bill, "other_total", r->other_sum) &&
-         put_money(bill, "other_total_text", r->other_sum, r) &&
-         put_int(bill, "rounding_unit", r->rounding_unit);
-    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(bill, "other_charges"))
-    {
-        const cJSON *amount = cJSON_GetObjectItemCaseSensitive(item, "amount");
-        ok = ok && put_money(item, "amount_text", (int64_t)amount->valuedouble, r);
     }
+    cJSON *bill = cJSON_GetObjectItemCaseSensitive(root, "bill");
+    drop_keys(bill, bill_keys);
+    ok = ok && put_int(bill, "other_total", r->other_sum) &&
+         put_money(bill, "other_total_text", r->other_sum, r, scratch) &&
+         put_int(bill, "rounding_unit", r->rounding_unit) &&
+         add_charge_texts(cJSON_GetObjectItemCaseSensitive(bill, "other_charges"), r, scratch);
+    vb_buf_free(scratch);
     if (!ok)
         return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory while filling a record");
     return VBILL_OK;

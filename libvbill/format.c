@@ -2,7 +2,6 @@
 #include "config.h"
 #include "format.h"
 
-#include <inttypes.h>
 #include <string.h>
 
 typedef enum { L_KO, L_JA, L_EN } vb_locale;
@@ -16,16 +15,19 @@ static vb_locale locale_of(const char *locale)
     return L_KO;
 }
 
-/* Appends |v| with thousands separators. */
+/* Appends v with thousands separators (hand-rolled: this runs several times per record). */
 static void grouped(vb_buf *b, uint64_t v)
 {
-    char digits[32];
-    int n = snprintf(digits, sizeof digits, "%" PRIu64, v);
-    for (int i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            vb_buf_append(b, ",", 1);
-        vb_buf_append(b, &digits[i], 1);
-    }
+    char out[32];
+    int pos = (int)sizeof out, digits = 0;
+    do {
+        if (digits && digits % 3 == 0)
+            out[--pos] = ',';
+        out[--pos] = (char)('0' + v % 10);
+        v /= 10;
+        digits++;
+    } while (v);
+    vb_buf_append(b, out + pos, sizeof out - (size_t)pos);
 }
 
 void vb_fmt_money(vb_buf *b, int64_t amount, const char *currency, const char *locale)
@@ -38,7 +40,8 @@ void vb_fmt_money(vb_buf *b, int64_t amount, const char *currency, const char *l
         if (l == L_EN)
             vb_buf_append(b, "$", 1);
         grouped(b, mag / 100);
-        vb_buf_printf(b, ".%02u", (unsigned)(mag % 100));
+        char cents[3] = {'.', (char)('0' + mag % 100 / 10), (char)('0' + mag % 10)};
+        vb_buf_append(b, cents, 3);
         if (l != L_EN)
             vb_buf_puts(b, l == L_KO ? "달러" : "ドル");
         return;

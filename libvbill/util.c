@@ -295,6 +295,9 @@ cJSON *vb_json_parse(const char *text, size_t len)
 
 cJSON *vb_json_int(int64_t v)
 {
+    /* Doubles hold integers exactly to 2^53, and cJSON prints them exactly up to 15 digits. */
+    if (v > -INT64_C(1000000000000000) && v < INT64_C(1000000000000000))
+        return cJSON_CreateNumber((double)v);
     char s[32];
     snprintf(s, sizeof s, "%" PRId64, v);
     return cJSON_CreateRaw(s);
