@@ -512,7 +512,7 @@ VBILL_API vbill_status vbill_text_euckr_bytes(const char *text, size_t *out_byte
  *
  * Configuration (JSON, all keys optional except "sinks"):
  *   {"source": "urn:vbill:acme", "deadline_s": 86400, "lease_ms": 60000,
- *    "retry_base_ms": 1000, "retry_max_ms": 3600000, "batch": 64,
+ *    "retry_base_ms": 1000, "retry_max_ms": 3600000, "batch": 64, "sync": "full",
  *    "sinks": [
  *      {"type":"webhook", "name":"hook", "url":"https://...", "secret":"whsec_<base64>",
  *       "events":["*"], "timeout_ms":2000},
@@ -524,6 +524,8 @@ VBILL_API vbill_status vbill_text_euckr_bytes(const char *text, size_t *out_byte
  *      {"type":"rt", "url":"https://rt.example", "token":"...", "queue":"General",
  *       "id_field":"vbill-event-id", "subject":..., "comment":..., "custom_fields":{...}},
  *      {"type":"callback", "name":"mine", "events":["bill.*"]} ]}
+ * "sync": "full" (default) fsyncs every emit; "normal" survives a killed process but not a
+ * power cut, and costs far less per emit.
  * "events" lists types, "prefix.*" patterns or "*" (the default for webhook and callback
  * sinks).  Mustache mappings render over the envelope ({{type}}, {{subject}}, {{id}},
  * {{data.question}}, {{data.amounts.this_month}}...); defaults are built in.  Webhook

@@ -65,6 +65,7 @@ struct vbill_hooks {
     char *source;
     int64_t deadline_ms, lease_ms, retry_base_ms, retry_max_ms;
     size_t batch;
+    bool sync_full;
     sink *sinks;
     size_t nsinks;
     pthread_mutex_t pump_lock; /* one delivery loop at a time (curl handles are per sink) */
@@ -354,6 +355,16 @@ static vbill_status parse_config(vbill_hooks *h, const char *json)
         (st = cfg_num(ctx, root, "batch", 1, 1000, 1, &batch)))
         goto out;
     h->batch = (size_t)batch;
+    const cJSON *sync = cJSON_GetObjectItemCaseSensitive(root, "sync");
+    if (sync) {
+        if (!cJSON_IsString(sync) || (strcmp(sync->valuestring, "full") != 0 &&
+                                      strcmp(sync->valuestring, "normal") != 0)) {
+            st = vb_error(ctx, VBILL_ERR_HOOK, "hooks config: \"sync\" must be \"full\" or "
+                          "\"normal\"");
+            goto out;
+        }
+        h->sync_full = strcmp(sync->valuestring, "full") == 0;
+    }
     const cJSON *sinks = cJSON_GetObjectItemCaseSensitive(root, "sinks");
     if (!cJSON_IsArray(sinks)) {
         st = vb_error(ctx, VBILL_ERR_HOOK, "hooks config: needs a \"sinks\" array");
@@ -411,6 +422,7 @@ VBILL_API vbill_status vbill_hooks_open(vbill_ctx *ctx, const char *state_dir,
     h->retry_base_ms = 1000;
     h->retry_max_ms = 3600 * 1000;
     h->batch = 64;
+    h->sync_full = true;
     pthread_mutex_init(&h->pump_lock, NULL);
     pthread_mutex_init(&h->wake_lock, NULL);
     pthread_cond_init(&h->wake, NULL);
@@ -423,7 +435,7 @@ VBILL_API vbill_status vbill_hooks_open(vbill_ctx *ctx, const char *state_dir,
     }
     if (config_json && (st = parse_config(h, config_json)))
         goto fail;
-    if (!(h->ob = vb_outbox_open(ctx, state_dir, &st)))
+    if (!(h->ob = vb_outbox_open(ctx, state_dir, h->sync_full, &st)))
         goto fail;
     *out = h;
     return VBILL_OK;
@@ -1505,7 +1517,7 @@ static void *worker_main(void *arg)
     vbill_hooks *h = arg;
     vbill_status st = VBILL_OK;
     /* its own connection: SQLite handles are used by one thread at a time */
-    vb_outbox *ob = vb_outbox_open(h->wctx, h->state_dir, &st);
+    vb_outbox *ob = vb_outbox_open(h->wctx, h->state_dir, h->sync_full, &st);
     if (!ob) {
         vb_log(h->ctx, VBILL_LOG_ERROR, "hooks worker: %s", vbill_ctx_errmsg(h->wctx));
         return NULL;

@@ -8,9 +8,10 @@
 
 typedef struct vb_outbox vb_outbox;
 
-/* Opens STATE_DIR/outbox.sqlite (WAL, synchronous=FULL), creating the directory and the
+/* Opens STATE_DIR/outbox.sqlite (WAL, synchronous=FULL or NORMAL), creating the directory and the
  * tables when needed.  NULL with *status and the message in ctx on failure. */
-vb_outbox *vb_outbox_open(vbill_ctx *ctx, const char *state_dir, vbill_status *status);
+vb_outbox *vb_outbox_open(vbill_ctx *ctx, const char *state_dir, bool sync_full,
+                          vbill_status *status);
 void vb_outbox_close(vb_outbox *ob);
 
 /* Writes an event and one delivery row per sink in one durable transaction. */

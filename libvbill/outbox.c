@@ -41,7 +41,8 @@ static vbill_status db_fail(vb_outbox *ob, vbill_ctx *ctx, const char *what)
 
 static int exec(vb_outbox *ob, const char *sql) { return sqlite3_exec(ob->db, sql, NULL, NULL, NULL); }
 
-vb_outbox *vb_outbox_open(vbill_ctx *ctx, const char *state_dir, vbill_status *status)
+vb_outbox *vb_outbox_open(vbill_ctx *ctx, const char *state_dir, bool sync_full,
+                          vbill_status *status)
 {
     if (!state_dir || !*state_dir) {
         *status = vb_error(ctx, VBILL_ERR_ARG, "hooks: no state directory given");
@@ -76,9 +77,11 @@ vb_outbox *vb_outbox_open(vbill_ctx *ctx, const char *state_dir, vbill_status *s
     }
     sqlite3_busy_timeout(ob->db, 15000);
     /* FULL: a commit is on disk (WAL fsynced) before emit returns; a power cut loses
-     * nothing that was acknowledged. */
+     * nothing that was acknowledged.  NORMAL (WAL): a killed process loses nothing, a power
+     * cut may lose the last commits: the host chooses. */
     if (exec(ob, "PRAGMA journal_mode=WAL;") != SQLITE_OK ||
-        exec(ob, "PRAGMA synchronous=FULL;") != SQLITE_OK || exec(ob, schema) != SQLITE_OK) {
+        exec(ob, sync_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;") !=
+            SQLITE_OK || exec(ob, schema) != SQLITE_OK) {
         *status = db_fail(ob, ctx, "cannot initialise");
         vb_outbox_close(ob);
         return NULL;
