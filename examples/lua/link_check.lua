@@ -1,0 +1,42 @@
+-- link_check.lua: issue a signed link for a subscriber, verify it, build the SMS, then run the
+-- customer's birth-date check (a wrong try, then the right one) and verify the session.
+--
+--   lua5.4 link_check.lua record.json 580314 /var/lib/vbill
+--
+-- In production the key file is made once (`vbill keygen > keys.json`, mode 0600) and shared
+-- by every viewer server: ctx:load_keys("keys.json").  Here a fresh key set is generated.
+local vbill = require("vbill")
+
+local record_path, digits, state_dir = arg[1], arg[2], arg[3]
+if not state_dir then
+  io.stderr:write("usage: lua5.4 link_check.lua RECORD.json DIGITS STATE_DIR\n")
+  os.exit(2)
+end
+local f = assert(io.open(record_path, "rb"))
+local record = f:read("a")
+f:close()
+
+local ctx <close> = assert(vbill.new())
+local keys <close> = assert(ctx:keys_from_json(assert(ctx:generate_keys())))
+local store <close> = assert(ctx:open_store(state_dir)) -- attempt counters, shared
+
+local token = assert(ctx:link_issue(keys, record, 7 * 86400))
+print(("link issued (%d characters)"):format(#token))
+-- What a viewer server does first with a token from a URL: no personal data comes back.
+local info = assert(ctx:link_verify(keys, token))
+print(("verified: subscriber %s, scenario %s, expires %s"):format(info.subscriber,
+                                                                  info.scenario, info.expires))
+print("sms: " .. assert(ctx:message_build(record, "https://bill.example.com/v/" .. token)))
+
+-- The customer types six digits; a wrong try is refused and counted.
+local session, message, code = ctx:auth_check(keys, store, token, "000000", "203.0.113.7")
+print(("wrong digits refused: %s (%s)"):format(code == vbill.ERR_AUTH_WRONG and "yes" or "NO",
+                                               message))
+session, message = ctx:auth_check(keys, store, token, digits, "203.0.113.7")
+if not session then
+  io.stderr:write("check: ", message, "\n")
+  os.exit(1)
+end
+print("check passed: session issued")
+assert(ctx:session_verify(keys, session, token, "203.0.113.7", store))
+print("session verified")

@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""link_check.py: issue a signed link for a subscriber, verify it, build the SMS, then run the
+customer's birth-date check (a wrong try, then the right one) and verify the session.
+
+    python3 link_check.py record.json 580314 /var/lib/vbill
+
+In production the key file is made once (`vbill keygen > keys.json`, mode 0600) and shared by
+every viewer server: ctx.load_keys("keys.json").  Here a fresh key set is generated.
+"""
+import sys
+
+import vbill
+
+
+def main(record_path: str, digits: str, state_dir: str) -> int:
+    with open(record_path, encoding="utf-8") as f:
+        record = f.read()
+    with vbill.Context() as ctx, \
+            ctx.keys_from_json(ctx.generate_keys()) as keys, \
+            ctx.open_store(state_dir) as store:  # attempt counters shared by every process
+        token = ctx.link_issue(keys, record, ttl_seconds=7 * 86400)
+        print("link issued (%d characters)" % len(token))
+        # What a viewer server does first with a token from a URL: no personal data comes back.
+        info = ctx.link_verify(keys, token)
+        print("verified: subscriber %s, scenario %s, expires %s"
+              % (info["subscriber"], info["scenario"], info["expires"]))
+        print("sms: %s" % ctx.message_build(record, "https://bill.example.com/v/" + token))
+
+        # The customer types six digits; a wrong try is refused and counted.
+        try:
+            ctx.auth_check(keys, store, token, "000000", client="203.0.113.7")
+            print("wrong digits refused: NO")
+        except vbill.AuthWrongError as e:
+            print("wrong digits refused: yes (%s)" % e.message)
+        try:
+            session = ctx.auth_check(keys, store, token, digits, client="203.0.113.7")
+        except vbill.Error as e:   # AuthWrongError, AuthLockedError, LinkExpiredError, ...
+            print("check: %s" % e, file=sys.stderr)
+            return 1
+        print("check passed: session issued")
+        ctx.session_verify(keys, session, token, client="203.0.113.7", store=store)
+        print("session verified")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        sys.exit("usage: %s RECORD.json DIGITS STATE_DIR" % sys.argv[0])
+    sys.exit(main(*sys.argv[1:]))
