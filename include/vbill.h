@@ -560,7 +560,8 @@ VBILL_API void vbill_hooks_free(vbill_hooks *h);
 
 /* Registers (or replaces) the callback sink `name` for the event types in events_json (a
  * JSON array as in the configuration; NULL means all).  Register callbacks before emitting:
- * deliveries are decided when an event is emitted. */
+ * deliveries are decided when an event is emitted.  At most 16 callback sinks besides the
+ * configured ones; safe to call while the worker runs. */
 VBILL_API vbill_status vbill_hooks_set_callback(vbill_hooks *h, const char *name,
                                                 const char *events_json, vbill_hook_fn fn,
                                                 void *user);

@@ -68,7 +68,9 @@ struct vbill_hooks {
     bool sync_full;
     sink *sinks;
     size_t nsinks;
+    size_t cap;           /* sinks never move: pumps keep pointers while callbacks are added */
     pthread_mutex_t pump_lock; /* one delivery loop at a time (curl handles are per sink) */
+    pthread_mutex_t sinks_lock; /* the sink list, held briefly (emit must not wait for a pump) */
     pthread_mutex_t wake_lock;
     pthread_cond_t wake;
     pthread_t worker;
@@ -375,7 +377,8 @@ static vbill_status parse_config(vbill_hooks *h, const char *json)
         st = vb_error(ctx, VBILL_ERR_HOOK, "hooks config: at most 64 sinks");
         goto out;
     }
-    h->sinks = calloc((size_t)n + 1, sizeof *h->sinks);
+    h->cap = (size_t)n + 16;
+    h->sinks = calloc(h->cap, sizeof *h->sinks);
     if (!h->sinks) {
         st = vb_error(ctx, VBILL_ERR_NOMEM, "hooks config: out of memory");
         goto out;
@@ -424,6 +427,7 @@ VBILL_API vbill_status vbill_hooks_open(vbill_ctx *ctx, const char *state_dir,
     h->batch = 64;
     h->sync_full = true;
     pthread_mutex_init(&h->pump_lock, NULL);
+    pthread_mutex_init(&h->sinks_lock, NULL);
     pthread_mutex_init(&h->wake_lock, NULL);
     pthread_cond_init(&h->wake, NULL);
     vbill_status st = VBILL_OK;
@@ -456,6 +460,7 @@ VBILL_API void vbill_hooks_free(vbill_hooks *h)
     free(h->source);
     free(h->state_dir);
     pthread_mutex_destroy(&h->pump_lock);
+    pthread_mutex_destroy(&h->sinks_lock);
     pthread_mutex_destroy(&h->wake_lock);
     pthread_cond_destroy(&h->wake);
     free(h);
@@ -480,7 +485,7 @@ VBILL_API vbill_status vbill_hooks_set_callback(vbill_hooks *h, const char *name
                             "non-empty JSON array of strings", name);
         }
     }
-    pthread_mutex_lock(&h->pump_lock);
+    pthread_mutex_lock(&h->sinks_lock);
     vbill_status st = VBILL_OK;
     sink *s = find_sink(h, name);
     if (s && s->type != SINK_CALLBACK) {
@@ -490,21 +495,21 @@ VBILL_API vbill_status vbill_hooks_set_callback(vbill_hooks *h, const char *name
         goto out;
     }
     if (!s) {
-        sink *grown = realloc(h->sinks, (h->nsinks + 1) * sizeof *grown);
-        char *nm = strdup(name);
-        if (!grown || !nm) {
-            if (grown)
-                h->sinks = grown;
-            free(nm);
+        if (!h->sinks && (h->sinks = calloc(16, sizeof *h->sinks)))
+            h->cap = 16;
+        char *nm = h->nsinks < h->cap ? strdup(name) : NULL;
+        if (!nm) {
             cJSON_Delete(events);
-            st = vb_error(h->ctx, VBILL_ERR_NOMEM, "hooks: out of memory");
+            st = vb_error(h->ctx, h->nsinks < h->cap ? VBILL_ERR_NOMEM : VBILL_ERR_HOOK,
+                          "callback sink '%s': %s", name, h->nsinks < h->cap ? "out of memory"
+                          : "too many callback sinks (16)");
             goto out;
         }
-        h->sinks = grown;
-        s = &h->sinks[h->nsinks++];
+        s = &h->sinks[h->nsinks];
         memset(s, 0, sizeof *s);
         s->type = SINK_CALLBACK;
         s->name = nm;
+        h->nsinks++;
     }
     if (events_json) {
         cJSON_Delete(s->events);
@@ -513,7 +518,7 @@ VBILL_API vbill_status vbill_hooks_set_callback(vbill_hooks *h, const char *name
     s->fn = fn;
     s->user = user;
 out:
-    pthread_mutex_unlock(&h->pump_lock);
+    pthread_mutex_unlock(&h->sinks_lock);
     return st;
 }
 
@@ -693,13 +698,14 @@ static vbill_status emit(vbill_hooks *h, const char *type, const char *subject,
     }
     const char *names[66];
     size_t n = 0;
-    pthread_mutex_lock(&h->pump_lock);
+    pthread_mutex_lock(&h->sinks_lock);
     for (size_t i = 0; i < h->nsinks && n < 66; i++)
         if (sink_wants(&h->sinks[i], type))
             names[n++] = h->sinks[i].name;
+    pthread_mutex_unlock(&h->sinks_lock);
+    /* names stay valid: sinks are never removed while the handle lives */
     st = vb_outbox_insert(h->ob, ctx, id, type, subject, body, att, att_len, now,
                           now + h->deadline_ms, names, n);
-    pthread_mutex_unlock(&h->pump_lock);
     if (st)
         goto out;
     if (n == 0)
@@ -1400,7 +1406,11 @@ static int64_t backoff(const vbill_hooks *h, int attempts)
 
 static void deliver(vbill_hooks *h, vbill_ctx *ctx, vb_claim *c)
 {
+    pthread_mutex_lock(&h->sinks_lock);
     sink *s = find_sink(h, c->sink);
+    vbill_hook_fn fn = s ? s->fn : NULL;
+    void *user = s ? s->user : NULL;
+    pthread_mutex_unlock(&h->sinks_lock);
     c->ok = false;
     c->retry_at_ms = 0;
     c->error[0] = '\0';
@@ -1417,12 +1427,12 @@ static void deliver(vbill_hooks *h, vbill_ctx *ctx, vb_claim *c)
         deliver_ticket(ctx, s, c);
         break;
     case SINK_CALLBACK:
-        if (!s->fn) {
+        if (!fn) {
             snprintf(c->error, sizeof c->error, "callback sink '%s' has no function registered",
                      s->name);
             break;
         }
-        int rc = s->fn(s->user, c->type, c->body);
+        int rc = fn(user, c->type, c->body);
         if (rc == 0) {
             c->ok = true;
         } else {
@@ -1453,7 +1463,14 @@ static vbill_status pump(vbill_hooks *h, vbill_ctx *ctx, vb_outbox *ob, unsigned
             st = vb_error(ctx, VBILL_ERR_NOMEM, "hooks: out of memory");
             break;
         }
+        int64_t leased = vb_now_ms();
         for (size_t i = 0; i < n; i++) {
+            /* slow receivers: renew the lease of what is still to do, so no other pumper
+             * takes those rows while this one is still at work */
+            if (vb_now_ms() - leased > h->lease_ms / 2) {
+                leased = vb_now_ms();
+                vb_outbox_renew(ob, ctx, c + i, n - i, leased + h->lease_ms);
+            }
             deliver(h, ctx, &c[i]);
             int64_t now = vb_now_ms();
             if (c[i].ok) {

@@ -42,6 +42,8 @@ size_t vb_outbox_claim(vb_outbox *ob, vbill_ctx *ctx, int64_t now, int64_t lease
 vbill_status vb_outbox_settle(vb_outbox *ob, vbill_ctx *ctx, vb_claim *c, const int64_t *next_ms,
                               size_t n, int64_t now);
 void vb_claims_free(vb_claim *c, size_t n);
+/* Extends the lease of claimed deliveries to until_ms (best effort). */
+void vb_outbox_renew(vb_outbox *ob, vbill_ctx *ctx, const vb_claim *c, size_t n, int64_t until_ms);
 
 vbill_status vb_outbox_pending(vb_outbox *ob, vbill_ctx *ctx, size_t *pending, int64_t *next_due);
 vbill_status vb_outbox_status(vb_outbox *ob, vbill_ctx *ctx, char **out_json);

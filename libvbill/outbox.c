@@ -342,6 +342,27 @@ out:
     return st;
 }
 
+void vb_outbox_renew(vb_outbox *ob, vbill_ctx *ctx, const vb_claim *c, size_t n, int64_t until_ms)
+{
+    if (n == 0 || begin(ob, ctx) != VBILL_OK)
+        return;
+    sqlite3_stmt *u = NULL;
+    if (sqlite3_prepare_v2(ob->db, "UPDATE deliveries SET next_ms=? WHERE event_id=? AND sink=?"
+                           " AND state=1", -1, &u, NULL) != SQLITE_OK) {
+        rollback(ob, ctx, "cannot renew leases");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(u);
+        sqlite3_bind_int64(u, 1, until_ms);
+        sqlite3_bind_text(u, 2, c[i].event_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 3, c[i].sink, -1, SQLITE_STATIC);
+        sqlite3_step(u);
+    }
+    sqlite3_finalize(u);
+    commit(ob, ctx);
+}
+
 vbill_status vb_outbox_pending(vb_outbox *ob, vbill_ctx *ctx, size_t *pending, int64_t *next_due)
 {
     sqlite3_stmt *s = NULL;
