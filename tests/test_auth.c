@@ -177,6 +177,106 @@ static void b64enc(const unsigned char *p, size_t n, char *out)
     out[o] = '\0';
 }
 
+
+/* ---- authentic tokens with odd payloads: made here from the key file, the way auth.c does
+ * (HMAC-SHA256 key derivation, tag over header and plaintext, AES-256-CTR with the tag as IV),
+ * to reach the payload parser behind the signature check. ---- */
+
+#include <openssl/evp.h>
+
+static void derive(const unsigned char *secret, const char *label, unsigned char out[32])
+{
+    size_t n = 0;
+    ck_assert_ptr_nonnull(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, 32,
+                                    (const unsigned char *)label, strlen(label), out, 32, &n));
+}
+
+static char *craft(const unsigned char *pt, size_t n)
+{
+    cJSON *j = cJSON_Parse(keyjson);
+    cJSON *k = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "keys"), 0);
+    unsigned char secret[64], kid[8], mk[32], ek[32], full[32], raw[512], iv[16] = {0};
+    ck_assert_uint_eq(b64dec(cJSON_GetObjectItem(k, "secret")->valuestring, secret), 32);
+    const char *kh = cJSON_GetObjectItem(k, "kid")->valuestring;
+    for (int i = 0; i < 2; i++) {
+        unsigned v;
+        sscanf(kh + 2 * i, "%2x", &v);
+        kid[i] = (unsigned char)v;
+    }
+    cJSON_Delete(j);
+    derive(secret, "vbill link mac v1", mk);
+    derive(secret, "vbill link enc v1", ek);
+    raw[0] = 1;
+    raw[1] = kid[0];
+    raw[2] = kid[1];
+    unsigned char buf[512];
+    memcpy(buf, raw, 3);
+    memcpy(buf + 3, pt, n);
+    size_t ol = 0;
+    ck_assert_ptr_nonnull(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, mk, 32, buf, 3 + n, full,
+                                    32, &ol));
+    memcpy(raw + 3, full, 12);
+    memcpy(iv, full, 12);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int l1 = 0, l2 = 0;
+    ck_assert_int_eq(EVP_EncryptInit_ex2(c, EVP_aes_256_ctr(), ek, iv, NULL), 1);
+    ck_assert_int_eq(EVP_EncryptUpdate(c, raw + 15, &l1, pt, (int)n), 1);
+    ck_assert_int_eq(EVP_EncryptFinal_ex(c, raw + 15 + l1, &l2), 1);
+    EVP_CIPHER_CTX_free(c);
+    char *out = malloc(800);
+    b64enc(raw, 15 + n, out);
+    return out;
+}
+
+START_TEST(authentic_odd_payloads)
+{
+    /* First: a crafted ordinary payload verifies, so the crafting is right. */
+    unsigned char pt[300] = {0};
+    pt[0] = 0x7f; /* expiry far ahead */
+    pt[15] = 2;   /* mobile_new_bundle */
+    memcpy(pt + 16, "S-1", 3);
+    char *t = craft(pt, 19);
+    ck_assert_int_eq(verify(keys, t, T0), VBILL_OK);
+    free(t);
+    /* Odd ones are refused as malformed, never crash or over-read. */
+    struct {
+        size_t n;
+        unsigned char code, extra;
+    } cases[] = {
+        {16, 2, 0},      /* no subscriber id */
+        {16 + 65, 2, 0}, /* an id longer than 64 */
+        {17, 8, 0},      /* unknown scenario code */
+        {17, 0xFF, 0},   /* text scenario without its length */
+        {18, 0xFF, 1},   /* text scenario, nothing left for the id */
+        {20, 0xFF, 0},   /* text scenario of length 0 */
+        {200, 0xFF, 90}, /* text scenario longer than 63 */
+        {19, 0xFF, 200}, /* length beyond the token */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(pt + 15, 'a', sizeof pt - 15);
+        pt[15] = cases[i].code;
+        if (cases[i].code == 0xFF && cases[i].n > 16)
+            pt[16] = cases[i].extra;
+        t = craft(pt, cases[i].n);
+        ck_assert_msg(verify(keys, t, T0) == VBILL_ERR_LINK_MALFORMED, "case %zu", i);
+        free(t);
+    }
+    /* A custom scenario id travels as text. */
+    memset(pt + 15, 0, sizeof pt - 15);
+    pt[15] = 0xFF;
+    pt[16] = 5;
+    memcpy(pt + 17, "promo", 5);
+    memcpy(pt + 22, "S-2", 3);
+    t = craft(pt, 25);
+    char *info = NULL;
+    ck_assert_int_eq(vbill_link_verify(ctx, keys, t, T0, &info), VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(info, "\"scenario\":\"promo\""));
+    ck_assert_ptr_nonnull(strstr(info, "\"subscriber\":\"S-2\""));
+    vbill_free(info);
+    free(t);
+}
+END_TEST
+
 /* ---- links ---- */
 
 START_TEST(issue_and_verify)
@@ -777,6 +877,7 @@ int main(void)
     tcase_add_test(tc, every_bit_flipped);
     tcase_add_test(tc, truncated_and_extended);
     tcase_add_test(tc, malformed);
+    tcase_add_test(tc, authentic_odd_payloads);
     tcase_add_test(tc, other_keys);
     tcase_add_test(tc, rotation);
     tcase_add_test(tc, bad_key_files);
