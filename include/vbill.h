@@ -458,7 +458,8 @@ VBILL_API vbill_status vbill_link_reissue(vbill_ctx *ctx, const vbill_keys *keys
                                           size_t len, int64_t now, int64_t ttl_seconds,
                                           char **out_token);
 
-/* Session length given to new sessions (default 1800 s, at most the link's lifetime). */
+/* Session length given to new sessions (default 1800 s; 1 s to 31 days; a session never
+ * outlives its link).  Changes the keys object: call it before sharing keys with threads. */
 VBILL_API vbill_status vbill_keys_set_session_ttl(vbill_keys *keys, int64_t seconds);
 
 /* Verifies a session token for a link and a client (the same client string as the check).
