@@ -574,6 +574,13 @@ VBILL_API vbill_status vbill_hooks_set_callback(vbill_hooks *h, const char *name
 VBILL_API vbill_status vbill_hooks_emit(vbill_hooks *h, const char *type, const char *subject,
                                         const char *data_json, char **out_id);
 
+/* A lock hook for vbill_store_set_lock_hook (pass the vbill_hooks as user): queues an
+ * auth.locked event (subject = the subscriber; data: link, cycle_start, scenario, hard,
+ * until, failures, priority "high" when hard).  Safe on any thread (own connection and
+ * context); failures are logged, never raised:
+ *   vbill_store_set_lock_hook(store, vbill_hooks_auth_locked, hooks); */
+VBILL_API void vbill_hooks_auth_locked(void *hooks, const char *lock_json);
+
 /* Same, with a JPEG still of the frame at position_s seconds of video_path (the customer's
  * own video) stored with the event and attached to help-desk tickets.  When the still
  * cannot be made the event is still queued, without it (a warning is logged). */

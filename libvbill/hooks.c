@@ -60,6 +60,9 @@ typedef struct sink {
 struct vbill_hooks {
     vbill_ctx *ctx;       /* the caller's */
     vbill_ctx *wctx;      /* the worker's own */
+    vbill_ctx *actx;      /* vbill_hooks_auth_locked's own (it runs on other threads) */
+    vb_outbox *aob;
+    pthread_mutex_t alock;
     vb_outbox *ob;
     char *state_dir;
     char *source;
@@ -428,6 +431,7 @@ VBILL_API vbill_status vbill_hooks_open(vbill_ctx *ctx, const char *state_dir,
     h->sync_full = true;
     pthread_mutex_init(&h->pump_lock, NULL);
     pthread_mutex_init(&h->sinks_lock, NULL);
+    pthread_mutex_init(&h->alock, NULL);
     pthread_mutex_init(&h->wake_lock, NULL);
     pthread_cond_init(&h->wake, NULL);
     vbill_status st = VBILL_OK;
@@ -461,6 +465,9 @@ VBILL_API void vbill_hooks_free(vbill_hooks *h)
     free(h->state_dir);
     pthread_mutex_destroy(&h->pump_lock);
     pthread_mutex_destroy(&h->sinks_lock);
+    pthread_mutex_destroy(&h->alock);
+    vb_outbox_close(h->aob);
+    vbill_ctx_free(h->actx);
     pthread_mutex_destroy(&h->wake_lock);
     pthread_cond_destroy(&h->wake);
     free(h);
@@ -636,11 +643,10 @@ static bool valid_subject(const char *s)
     return true;
 }
 
-static vbill_status emit(vbill_hooks *h, const char *type, const char *subject,
-                         const char *data_json, const unsigned char *att, size_t att_len,
-                         char **out_id)
+static vbill_status emit_on(vbill_hooks *h, vbill_ctx *ctx, vb_outbox *ob, const char *type,
+                            const char *subject, const char *data_json,
+                            const unsigned char *att, size_t att_len, char **out_id)
 {
-    vbill_ctx *ctx = h->ctx;
     if (out_id)
         *out_id = NULL;
     if (!type || !valid_type(type))
@@ -704,7 +710,7 @@ static vbill_status emit(vbill_hooks *h, const char *type, const char *subject,
             names[n++] = h->sinks[i].name;
     pthread_mutex_unlock(&h->sinks_lock);
     /* names stay valid: sinks are never removed while the handle lives */
-    st = vb_outbox_insert(h->ob, ctx, id, type, subject, body, att, att_len, now,
+    st = vb_outbox_insert(ob, ctx, id, type, subject, body, att, att_len, now,
                           now + h->deadline_ms, names, n);
     if (st)
         goto out;
@@ -721,6 +727,64 @@ out:
     cJSON_Delete(env);
     free(body);
     return st;
+}
+
+static vbill_status emit(vbill_hooks *h, const char *type, const char *subject,
+                         const char *data_json, const unsigned char *att, size_t att_len,
+                         char **out_id)
+{
+    return emit_on(h, h->ctx, h->ob, type, subject, data_json, att, att_len, out_id);
+}
+
+VBILL_API void vbill_hooks_auth_locked(void *hooks, const char *lock_json)
+{
+    vbill_hooks *h = hooks;
+    if (!h || !lock_json)
+        return;
+    pthread_mutex_lock(&h->alock);
+    /* its own context and connection: this runs on the viewer's checking threads */
+    vbill_status st = VBILL_OK;
+    if (!h->actx && vbill_ctx_new(&h->actx) != VBILL_OK)
+        goto out;
+    vbill_ctx_set_log(h->actx, h->ctx->log_fn, h->ctx->log_user, h->ctx->log_level);
+    if (!h->aob && !(h->aob = vb_outbox_open(h->actx, h->state_dir, h->sync_full, &st))) {
+        vb_log(h->actx, VBILL_LOG_ERROR, "auth.locked not queued: %s", vbill_ctx_errmsg(h->actx));
+        goto out;
+    }
+    cJSON *j = vb_json_parse(lock_json, (size_t)-1);
+    const cJSON *sub = cJSON_GetObjectItemCaseSensitive(j, "subscriber");
+    if (!cJSON_IsString(sub)) {
+        vb_log(h->actx, VBILL_LOG_ERROR, "auth.locked not queued: the lock event names no "
+               "subscriber");
+        cJSON_Delete(j);
+        goto out;
+    }
+    cJSON *data = cJSON_CreateObject();
+    cJSON_AddStringToObject(data, "subscriber_id", sub->valuestring);
+    static const char *const keep[] = {"link", "cycle_start", "scenario", "hard", "until",
+                                       "failures"};
+    for (size_t i = 0; data && i < VB_ARRAY_LEN(keep); i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keep[i]);
+        if (v)
+            cJSON_AddItemToObject(data, keep[i], cJSON_Duplicate(v, true));
+    }
+    const cJSON *hard = cJSON_GetObjectItemCaseSensitive(j, "hard");
+    cJSON_AddStringToObject(data, "priority", cJSON_IsTrue(hard) ? "high" : "normal");
+    cJSON_AddStringToObject(data, "reason", cJSON_IsTrue(hard)
+                            ? "link locked after too many failed birth-date checks"
+                            : "link locked for a while after failed birth-date checks");
+    char *dj = data ? vb_json_print(data) : NULL;
+    cJSON_Delete(data);
+    char *id = NULL;
+    if (!dj || emit_on(h, h->actx, h->aob, "auth.locked", sub->valuestring, dj, NULL, 0, &id))
+        vb_log(h->actx, VBILL_LOG_ERROR, "auth.locked not queued: %s", vbill_ctx_errmsg(h->actx));
+    else
+        vb_log(h->actx, VBILL_LOG_INFO, "auth.locked queued as event %s", id);
+    vbill_free(id);
+    free(dj);
+    cJSON_Delete(j);
+out:
+    pthread_mutex_unlock(&h->alock);
 }
 
 VBILL_API vbill_status vbill_hooks_emit(vbill_hooks *h, const char *type, const char *subject,
