@@ -30,6 +30,7 @@
 #define KEYS_MT "vbill.Keys"
 #define STORE_MT "vbill.Store"
 #define HOOKS_MT "vbill.Hooks"
+#define TEMPLATE_MT "vbill.Template"
 #define BOX_MT "vbill.box"
 #define OBJECT_MT "vbill.object"
 #define ARRAY_MT "vbill.array"
@@ -39,6 +40,17 @@
 /* Calls that later libvbill versions add are weak, so this module still loads against a
  * library without them and reports "not available" for those calls only. */
 #pragma weak vbill_mustache_render
+#pragma weak vbill_template_open
+#pragma weak vbill_template_prepare
+#pragma weak vbill_template_is_prepared
+#pragma weak vbill_template_scenario
+#pragma weak vbill_template_info
+#pragma weak vbill_template_free
+#pragma weak vbill_render_mp4
+#pragma weak vbill_render_hls
+#pragma weak vbill_render_segment
+#pragma weak vbill_template_builtin_write
+#pragma weak vbill_template_builtin_list
 #pragma weak vbill_hooks_open
 #pragma weak vbill_hooks_free
 #pragma weak vbill_hooks_set_callback
@@ -70,6 +82,10 @@ typedef struct lkeys {
 typedef struct lstore {
     vbill_store *store;
 } lstore;
+
+typedef struct ltemplate {
+    vbill_template *t;
+} ltemplate;
 
 typedef struct lhooks {
     vbill_hooks *h;
@@ -919,6 +935,154 @@ static int ctx_message_build(lua_State *L)
     return push_result(L, out, 1);
 }
 
+/* ---- Templates: prepare and render -------------------------------------------------------- */
+
+static ltemplate *check_template(lua_State *L, int idx)
+{
+    ltemplate *t = luaL_checkudata(L, idx, TEMPLATE_MT);
+    if (!t->t)
+        luaL_error(L, "vbill: the template is closed");
+    return t;
+}
+
+static int template_close(lua_State *L)
+{
+    ltemplate *t = luaL_checkudata(L, 1, TEMPLATE_MT);
+    if (t->t && vbill_template_free)
+        vbill_template_free(t->t);
+    t->t = NULL;
+    return 0;
+}
+
+/* ctx:open_template(dir) -> template (keeps ctx alive: template:prepare() reports there) */
+static int ctx_open_template(lua_State *L)
+{
+    REQUIRE(vbill_template_open);
+    lctx *c = check_ctx(L, 1);
+    const char *dir = luaL_checkstring(L, 2);
+    ltemplate *t = lua_newuserdatauv(L, sizeof *t, 1);
+    t->t = NULL;
+    luaL_setmetatable(L, TEMPLATE_MT);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    vbill_status st = vbill_template_open(c->ctx, dir, &t->t);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return 1;
+}
+
+/* template:prepare([ctx]) -> true: normalises the base video once (cached); idempotent. */
+static int template_prepare(lua_State *L)
+{
+    ltemplate *t = check_template(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        lua_settop(L, 1);
+        lua_getiuservalue(L, 1, 1);
+    }
+    lctx *c = check_ctx(L, 2);
+    return ok_or_error(L, c, vbill_template_prepare(c->ctx, t->t));
+}
+
+static int template_is_prepared(lua_State *L)
+{
+    lua_pushboolean(L, vbill_template_is_prepared(check_template(L, 1)->t));
+    return 1;
+}
+
+static int template_scenario(lua_State *L)
+{
+    lua_pushstring(L, vbill_template_scenario(check_template(L, 1)->t));
+    return 1;
+}
+
+static int template_info(lua_State *L)
+{
+    char *out = vbill_template_info(check_template(L, 1)->t);
+    if (!out)
+        return push_error(L, VBILL_ERR_NOMEM, "out of memory");
+    return push_result(L, out, 0);
+}
+
+/* ctx:render_mp4(template, record, out_path [, speed]) -> true (speed 0/nil: automatic) */
+static int ctx_render_mp4(lua_State *L)
+{
+    REQUIRE(vbill_render_mp4);
+    lctx *c = check_ctx(L, 1);
+    ltemplate *t = check_template(L, 2);
+    const char *out = luaL_checkstring(L, 4);
+    double speed = luaL_optnumber(L, 5, 0.0);
+    box *owned;
+    size_t len = 0;
+    int nret;
+    const char *json = arg_json(L, 3, 0, &owned, &len, &nret);
+    if (!json)
+        return nret;
+    vbill_status st = vbill_render_mp4(c->ctx, t->t, json, len, speed, out);
+    drop(owned);
+    return ok_or_error(L, c, st);
+}
+
+/* ctx:render_hls(template, record, out_dir [, speed [, shared_url]]) -> true */
+static int ctx_render_hls(lua_State *L)
+{
+    REQUIRE(vbill_render_hls);
+    lctx *c = check_ctx(L, 1);
+    ltemplate *t = check_template(L, 2);
+    const char *out = luaL_checkstring(L, 4);
+    double speed = luaL_optnumber(L, 5, 0.0);
+    const char *shared = luaL_optstring(L, 6, NULL);
+    box *owned;
+    size_t len = 0;
+    int nret;
+    const char *json = arg_json(L, 3, 0, &owned, &len, &nret);
+    if (!json)
+        return nret;
+    vbill_status st = vbill_render_hls(c->ctx, t->t, json, len, speed, out, shared);
+    drop(owned);
+    return ok_or_error(L, c, st);
+}
+
+/* ctx:render_segment(template, record, segment, out_path [, speed]) -> true */
+static int ctx_render_segment(lua_State *L)
+{
+    REQUIRE(vbill_render_segment);
+    lctx *c = check_ctx(L, 1);
+    ltemplate *t = check_template(L, 2);
+    int segment = (int)luaL_checkinteger(L, 4);
+    const char *out = luaL_checkstring(L, 5);
+    double speed = luaL_optnumber(L, 6, 0.0);
+    box *owned;
+    size_t len = 0;
+    int nret;
+    const char *json = arg_json(L, 3, 0, &owned, &len, &nret);
+    if (!json)
+        return nret;
+    vbill_status st = vbill_render_segment(c->ctx, t->t, json, len, speed, segment, out);
+    drop(owned);
+    return ok_or_error(L, c, st);
+}
+
+/* ctx:write_builtin_template(scenario, dir) -> true */
+static int ctx_write_builtin_template(lua_State *L)
+{
+    REQUIRE(vbill_template_builtin_write);
+    lctx *c = check_ctx(L, 1);
+    return ok_or_error(L, c, vbill_template_builtin_write(c->ctx, luaL_checkstring(L, 2),
+                                                          luaL_checkstring(L, 3)));
+}
+
+/* vbill.builtin_templates() -> { scenario ids } */
+static int l_builtin_templates(lua_State *L)
+{
+    REQUIRE(vbill_template_builtin_list);
+    cJSON *j = cJSON_Parse(vbill_template_builtin_list());
+    if (!j)
+        return push_error(L, VBILL_ERR_JSON, "the library returned malformed JSON");
+    box_push(L, j, release_cjson);
+    push_json(L, j, 0);
+    return 1;
+}
+
 /* ---- Hooks: events, outbox, chat -------------------------------------------------------- */
 
 static lhooks *check_hooks(lua_State *L, int idx)
@@ -1285,6 +1449,11 @@ static const luaL_Reg ctx_methods[] = {
     {"auth_check", ctx_auth_check},
     {"session_verify", ctx_session_verify},
     {"message_build", ctx_message_build},
+    {"open_template", ctx_open_template},
+    {"render_mp4", ctx_render_mp4},
+    {"render_hls", ctx_render_hls},
+    {"render_segment", ctx_render_segment},
+    {"write_builtin_template", ctx_write_builtin_template},
     {"open_hooks", ctx_open_hooks},
     {"event_data", ctx_event_data},
     {"chat_answer", ctx_chat_answer},
@@ -1296,6 +1465,11 @@ static const luaL_Reg keys_methods[] = {
 
 static const luaL_Reg store_methods[] = {
     {"close", store_close}, {"set_limits", store_set_limits}, {NULL, NULL}};
+
+static const luaL_Reg template_methods[] = {
+    {"close", template_close},       {"prepare", template_prepare},
+    {"is_prepared", template_is_prepared}, {"scenario", template_scenario},
+    {"info", template_info},         {NULL, NULL}};
 
 static const luaL_Reg hooks_methods[] = {
     {"close", hooks_close},   {"set_callback", hooks_set_callback},
@@ -1368,6 +1542,7 @@ __attribute__((visibility("default"))) int luaopen_vbill(lua_State *L)
         {"strerror", l_strerror},
         {"default_rules", l_default_rules},
         {"mustache", l_mustache},
+        {"builtin_templates", l_builtin_templates},
         {"text_euckr_bytes", l_euckr_bytes},
         {"to_json", l_to_json},
         {"from_json", l_from_json},
@@ -1379,6 +1554,7 @@ __attribute__((visibility("default"))) int luaopen_vbill(lua_State *L)
     new_type(L, KEYS_MT, keys_methods, keys_close);
     new_type(L, STORE_MT, store_methods, store_close);
     new_type(L, HOOKS_MT, hooks_methods, hooks_close);
+    new_type(L, TEMPLATE_MT, template_methods, template_close);
     luaL_newmetatable(L, BOX_MT);
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");

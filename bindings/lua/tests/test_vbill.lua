@@ -230,6 +230,53 @@ ok(answer and answer.escalate and answer.event.type == "chat.requested", "chat e
 local ed = ctx:event_data(SPEC, "abc", {k = 1})
 ok(ed and ed.subscriber_id == "S-000123" and ed.link == "abc" and ed.k == 1, "event data")
 
+-- video: a 3-second template made with the ffmpeg CLI (short: the CPU is shared)
+if os.execute("command -v ffmpeg >/dev/null 2>&1") then
+  local vdir = os.tmpname()
+  os.remove(vdir)
+  assert(os.execute(("mkdir -p '%s/tpl' && ffmpeg -nostdin -v error -y -f lavfi -i " ..
+    "testsrc2=s=320x240:r=25:d=3 -f lavfi -i sine=f=440:d=3 -c:v libx264 -preset ultrafast " ..
+    "-c:a aac -shortest '%s/tpl/base.mp4'"):format(vdir, vdir)))
+  local tf = assert(io.open(vdir .. "/tpl/template.json", "w"))
+  tf:write(vbill.to_json({scenario = "mobile_new_bundle", video = "base.mp4", slots = {
+    {name = "period", text = "{{period_text}}", from = 1.0, to = 2.0,
+     box = {10, 180, 300, 40}, size = 24, color = "#FFFFFF"},
+    {name = "amount", text = "{{this_month_text}}", from = 2.0, to = 2.8,
+     box = {20, 20, 200, 40}, size = 24, color = "#FFFF00"}}}))
+  tf:close()
+  local t, terr = ctx:open_template(vdir .. "/tpl")
+  if ok(t, "open template", terr) then
+    is(t:scenario(), "mobile_new_bundle", "template scenario")
+    r, err, code = ctx:render_mp4(t, SPEC, vdir .. "/early.mp4", 1.0)
+    if not t:is_prepared() then is(code, vbill.ERR_ARG, "unprepared template refused") end
+    ok(t:prepare(), "prepare")
+    ok(t:is_prepared(), "prepared")
+    local tinfo = t:info()
+    is(#tinfo.slots, 2, "template info slots")
+    ok(ctx:render_mp4(t, SPEC, vdir .. "/bill.mp4", 1.0), "render mp4")
+    local mf = io.open(vdir .. "/bill.mp4", "rb")
+    ok(mf and mf:read(8):sub(5, 8) == "ftyp", "an MP4 file")
+    if mf then mf:close() end
+    ok(ctx:render_hls(t, SPEC, vdir .. "/hls", 1.0), "render hls")
+    ok(io.open(vdir .. "/hls/index.m3u8"), "playlist written")
+    local personal
+    for i, seg in ipairs(tinfo.segments) do
+      if seg[3] and not personal then personal = i - 1 end
+    end
+    ok(personal and ctx:render_segment(t, SPEC, personal, vdir .. "/seg.ts", 1.0),
+       "render one personal segment")
+    local wrong = copy(SPEC)
+    wrong.birth = "bad"
+    r, err, code = ctx:render_mp4(t, wrong, vdir .. "/x.mp4")
+    is(code, vbill.ERR_RECORD, "bad record refused by render")
+    t:close()
+    t:close()
+  end
+  os.execute("rm -rf '" .. vdir .. "'")
+  local list = vbill.builtin_templates()
+  ok(type(list) == "table" and #list == 7, "built-in templates listed")
+end
+
 -- lifetime: __gc and __close twice, use after close
 do
   local c <close> = vbill.new()

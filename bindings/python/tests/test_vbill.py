@@ -23,6 +23,7 @@ with open(os.path.join(SRCDIR, "tests", "vectors", "spec_example.json"), encodin
 HAS_MUSTACHE = _lib.has("vbill_mustache_render")
 HAS_AUTH = _lib.has("vbill_link_issue")
 HAS_HOOKS = _lib.has("vbill_hooks_open")
+HAS_VIDEO = _lib.has("vbill_render_mp4")
 
 
 def spec(**changes):
@@ -45,8 +46,9 @@ class TestBasics(unittest.TestCase):
         self.assertEqual(json.loads(vbill.default_rules_json()), rules)
 
     def test_every_fallible_call_has_errcheck(self):
+        not_status = {"vbill_template_is_prepared"}  # returns 0/1, cannot fail
         for name, (restype, _args, _check) in _lib._PROTOS.items():
-            if restype is _lib.c_status and _lib.has(name):
+            if restype is _lib.c_status and _lib.has(name) and name not in not_status:
                 self.assertIsNotNone(getattr(_lib.fn(name), "errcheck", None), name)
 
     def test_error_classes(self):
@@ -422,6 +424,99 @@ class TestHooks(unittest.TestCase):
         self.assertTrue(hooks.closed)
         with self.assertRaises(vbill.ArgumentError):
             hooks.emit("bill.viewed", subject="S-1")
+
+
+TEMPLATE = {"scenario": "mobile_new_bundle", "video": "base.mp4", "slots": [
+    {"name": "period", "text": "{{period_text}}", "from": 1.0, "to": 2.0,
+     "box": [10, 180, 300, 40], "size": 24, "color": "#FFFFFF", "background": "#000000CC"},
+    {"name": "amount", "text": "{{this_month_text}}", "from": 2.0, "to": 2.8,
+     "box": [20, 20, 200, 40], "size": 24, "color": "#FFFF00"}]}
+
+
+def make_template(directory, template=TEMPLATE):
+    """A 3-second 320x240 template made by the ffmpeg CLI (kept short: shared CPU)."""
+    import subprocess
+    os.makedirs(directory, exist_ok=True)
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=s=320x240:r=25:d=3", "-f", "lavfi", "-i", "sine=f=440:d=3",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
+                    os.path.join(directory, "base.mp4")], check=True)
+    with open(os.path.join(directory, "template.json"), "w") as f:
+        json.dump(template, f)
+
+
+@unittest.skipUnless(HAS_VIDEO, "the loaded libvbill has no renderer yet")
+@unittest.skipUnless(__import__("shutil").which("ffmpeg"), "no ffmpeg CLI to make a test video")
+class TestVideo(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.dir = os.path.join(cls.tmp.name, "tpl")
+        make_template(cls.dir)
+        cls.ctx = vbill.Context()
+        cls.template = cls.ctx.open_template(cls.dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.template.close()
+        cls.ctx.close()
+        cls.tmp.cleanup()
+
+    def test_1_unprepared_is_refused(self):
+        if self.template.is_prepared:
+            self.skipTest("already prepared")
+        with self.assertRaises(vbill.ArgumentError):
+            self.ctx.render_mp4(self.template, SPEC, os.path.join(self.tmp.name, "x.mp4"))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp.name, "x.mp4")))
+
+    def test_2_prepare_and_render(self):
+        t = self.template
+        self.assertEqual(t.scenario, "mobile_new_bundle")
+        t.prepare()
+        t.prepare()  # idempotent
+        self.assertTrue(t.is_prepared)
+        info = t.info()
+        self.assertTrue(info["prepared"])
+        self.assertEqual([s["name"] for s in info["slots"]], ["period", "amount"])
+        out = os.path.join(self.tmp.name, "bill.mp4")
+        self.ctx.render_mp4(t, SPEC, out, speed=1.0)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(12)[4:8], b"ftyp")
+        hls = os.path.join(self.tmp.name, "hls")
+        self.ctx.render_hls(t, SPEC, hls, speed=1.0)
+        with open(os.path.join(hls, "index.m3u8")) as f:
+            self.assertIn("#EXTM3U", f.read())
+        personal = [i for i, seg in enumerate(info["segments"]) if seg[2]]
+        self.assertTrue(personal)
+        seg = os.path.join(self.tmp.name, "seg.ts")
+        self.ctx.render_segment(t, SPEC, personal[0], seg, speed=1.0)
+        self.assertGreater(os.path.getsize(seg), 0)
+        shared = [i for i, seg in enumerate(info["segments"]) if not seg[2]]
+        if shared:
+            with self.assertRaises(vbill.NotFoundError):
+                self.ctx.render_segment(t, SPEC, shared[0], seg + "2", speed=1.0)
+        # the one-call form, with a template directory (cached prepare)
+        out2 = os.path.join(self.tmp.name, "bill2.mp4")
+        vbill.render(self.dir, SPEC, mp4=out2, speed=1.0)
+        self.assertGreater(os.path.getsize(out2), 1000)
+
+    def test_3_errors(self):
+        other = spec()
+        other["lines"] = [dict(SPEC["lines"][0], kind="home", event="recontract")]
+        del other["bundle"]
+        with self.assertRaises(vbill.ArgumentError):  # another scenario than the template's
+            self.ctx.render_mp4(self.template, other, os.path.join(self.tmp.name, "o.mp4"))
+        with self.assertRaises(vbill.RecordError):
+            self.ctx.render_mp4(self.template, spec(birth="x"),
+                                os.path.join(self.tmp.name, "o.mp4"))
+        bad = os.path.join(self.tmp.name, "bad")
+        os.makedirs(bad)
+        with open(os.path.join(bad, "template.json"), "w") as f:
+            json.dump({"scenario": "s", "video": "base.mp4", "slots": [{"name": "x"}]}, f)
+        with self.assertRaises((vbill.TemplateError, vbill.MediaError)) as cm:
+            self.ctx.open_template(bad)
+        self.assertTrue(str(cm.exception))
+        self.assertIn("mobile_new_bundle", vbill.builtin_templates())
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ __version__ = "0.1.0"
 JSONLike = Union[str, bytes, Dict[str, Any], List[Any]]
 
 __all__ = [
-    "Context", "Keys", "Store", "Hooks", "LogLevel", "Status", "version", "strerror",
+    "Context", "Template", "Keys", "Store", "Hooks", "render", "builtin_templates", "LogLevel", "Status", "version", "strerror",
     "default_rules", "default_rules_json", "mustache", "text_euckr_bytes", "read_jsonl",
     "Error", "ArgumentError", "NoMemoryError", "FileError", "JSONError", "RecordError",
     "RulesError", "TemplateError", "AmountOverflowError", "RenderError", "MediaError",
@@ -115,6 +115,38 @@ def mustache(template: str, data: JSONLike, partials: Optional[JSONLike] = None)
         return ctx.mustache(template, data, partials)
 
 
+def builtin_templates() -> List[str]:
+    """The scenario ids that have a built-in video template."""
+    return json.loads(_lib.fn("vbill_template_builtin_list")().decode("utf-8"))
+
+
+def render(template: Union["Template", str], record: JSONLike, mp4: Optional[str] = None,
+           hls: Optional[str] = None, speed: float = 0.0, shared_url: Optional[str] = None,
+           ctx: Optional["Context"] = None) -> None:
+    """Renders one record's video bill: an MP4 file (mp4=path) and/or an HLS stream
+    (hls=directory).  template is a Template or a template directory (opened and prepared,
+    which is slow the first time and cached after).  speed: 0 automatic (slow for seniors),
+    1.0 normal, or the template's slow speed."""
+    if mp4 is None and hls is None:
+        raise ArgumentError(Status.ERR_ARG, "render: give mp4=PATH and/or hls=DIR")
+    own = ctx is None
+    c = Context() if own else ctx
+    t = None
+    try:
+        t = c.open_template(template) if isinstance(template, (str, os.PathLike)) else template
+        if not t.is_prepared:
+            t.prepare(c)
+        if mp4 is not None:
+            c.render_mp4(t, record, mp4, speed)
+        if hls is not None:
+            c.render_hls(t, record, hls, speed, shared_url)
+    finally:
+        if t is not None and t is not template:
+            t.close()
+        if own:
+            c.close()
+
+
 def read_jsonl(path: str) -> Iterator[Tuple[int, str]]:
     """Yields (line number, line) for the non-blank lines of a JSON Lines file, the line
     numbers the library's messages expect."""
@@ -171,6 +203,41 @@ class _Handle:
             self.close()
         except Exception:
             pass
+
+
+class Template(_Handle):
+    """A video template (a directory with template.json and a base video).  Made by
+    Context.open_template.  Immutable once prepared: any number of threads may render from
+    one template at once, each with its own Context."""
+
+    _free_name = "vbill_template_free"
+
+    def __init__(self, ctx: "Context") -> None:
+        super().__init__()
+        self._ctx = ctx  # the context that opened it: prepare() reports errors there
+
+    @_live
+    def prepare(self, ctx: Optional["Context"] = None) -> None:
+        """Normalises the base video once (cached in DIR/.vbill-prepared/); idempotent."""
+        c = ctx or self._ctx
+        with c._lock:
+            _lib.fn("vbill_template_prepare")(c, self)
+
+    @property
+    def is_prepared(self) -> bool:
+        return bool(_lib.fn("vbill_template_is_prepared")(self._as_parameter_))
+
+    @property
+    def scenario(self) -> str:
+        return _lib.fn("vbill_template_scenario")(self._as_parameter_).decode("utf-8")
+
+    @_live
+    def info(self) -> Dict[str, Any]:
+        """The template's description (source, frames, segments, slot windows)."""
+        p = c_void_p(_lib.fn("vbill_template_info")(self))
+        if not p.value:
+            raise NoMemoryError(Status.ERR_NOMEM, "vbill_template_info: out of memory")
+        return json.loads(_lib.take_string(p))
 
 
 class Keys(_Handle):
@@ -447,6 +514,48 @@ class Context(_Handle):
                                              _json_bytes(partials, "partials"), byref(out),
                                              byref(n))
         return _lib.take_bytes(out, n.value).decode("utf-8")
+
+    # ---- video templates and rendering -----------------------------------------------------
+    @_live
+    def open_template(self, directory: Union[str, "os.PathLike[str]"]) -> Template:
+        """Opens (and validates) the template in a directory; see Template.prepare."""
+        t = Template(self)
+        with self._lock:
+            _lib.fn("vbill_template_open")(self, _cstr(directory), byref(t._ptr))
+        return t
+
+    @_live
+    def write_builtin_template(self, scenario: str, directory: str) -> None:
+        """Writes DIR/template.json and DIR/base.mp4 of a scenario's built-in template."""
+        with self._lock:
+            _lib.fn("vbill_template_builtin_write")(self, scenario.encode(), _cstr(directory))
+
+    @_live
+    def render_mp4(self, template: Template, record: JSONLike, out_path: str,
+                   speed: float = 0.0) -> None:
+        """Renders a record's video bill to an MP4 (atomically).  speed 0: automatic."""
+        data = _json_bytes(record, "record")
+        with self._lock:
+            _lib.fn("vbill_render_mp4")(self, template, data, len(data), float(speed),
+                                        _cstr(out_path))
+
+    @_live
+    def render_hls(self, template: Template, record: JSONLike, out_dir: str,
+                   speed: float = 0.0, shared_url: Optional[str] = None) -> None:
+        """Renders a record's HLS stream: out_dir/index.m3u8 and its personal segments."""
+        data = _json_bytes(record, "record")
+        with self._lock:
+            _lib.fn("vbill_render_hls")(self, template, data, len(data), float(speed),
+                                        _cstr(out_dir), _cstr(shared_url))
+
+    @_live
+    def render_segment(self, template: Template, record: JSONLike, segment: int,
+                       out_path: str, speed: float = 0.0) -> None:
+        """Renders one personal HLS segment (on demand); NotFoundError when not personal."""
+        data = _json_bytes(record, "record")
+        with self._lock:
+            _lib.fn("vbill_render_segment")(self, template, data, len(data), float(speed),
+                                            int(segment), _cstr(out_path))
 
     # ---- signed links, the knowledge check, SMS --------------------------------------------
     @_live
