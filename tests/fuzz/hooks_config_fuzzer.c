@@ -120,7 +120,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         vbill_status st = vbill_chat_answer(ctx, record, q, text, 1.0, 1796612400, &out);
         if (st == VBILL_OK) {
-            if (!out || strstr(out, "1958"))
+            /* the birth year never appears unless the customer typed it */
+            if (!out || (strstr(out, "1958") && !strstr(q, "1958") && !strstr(text, "1958")))
                 abort();
         } else if (out || vbill_ctx_errmsg(ctx)[0] == '\0') {
             abort();
