@@ -1,6 +1,7 @@
 /*
  * mustache.c: the Mustache engine used for every slot text (the specification's core
- * modules: interpolation, sections, inverted sections, comments, partials, set delimiters).
+ * modules: interpolation, sections, inverted sections, comments, partials, set delimiters;
+ * and its optional inheritance module: blocks and parents).
  *
  * A template is compiled once into a flat array of nodes; a section's content is the run of
  * nodes up to its `end` index, so rendering walks arrays instead of re-parsing and allocates
@@ -29,8 +30,8 @@ enum {
     N_RAW,      /* {{{name}}} and {{&name}} */
     N_SECTION,  /* {{#name}}: content is nodes (i, end) */
     N_INVERTED, /* {{^name}} */
-    N_PARTIAL,  /* {{>name}}: a/alen = the indentation of a standalone tag */
-    N_BLOCK,    /* {{$name}}: default content is nodes (i, end) */
+    N_PARTIAL,  /* {{>name}} */
+    N_BLOCK,    /* {{$name}}: default content is nodes (i, end); a/alen = intrinsic indent */
     N_PARENT,   /* {{<name}}: the blocks in (i, end) override the parent's */
 };
 
@@ -44,6 +45,10 @@ typedef struct vb_node {
     size_t a, alen;
     size_t end;         /* sections, blocks, parents: index just past the content */
     size_t tag;         /* sections, blocks, parents: source offset of the opening tag */
+    size_t tag_end;     /* ... and just past it */
+    size_t ind, indlen; /* the blanks before a tag that has nothing else before it on its
+                           line: the indentation of standalone partials, parents, blocks */
+    bool prefix;        /* nothing but blanks before the tag on its line */
 } vb_node;
 
 struct vb_mustache {
@@ -212,6 +217,46 @@ static size_t find_close(const comp *c, size_t pos, char lead)
     return (size_t)-1;
 }
 
+/* Just past the line end (or at the end of the text) if only blanks follow pos on its line,
+ * else (size_t)-1. */
+static size_t line_end(const comp *c, size_t pos)
+{
+    size_t e = pos;
+    while (e < c->len && (c->src[e] == ' ' || c->src[e] == '\t'))
+        e++;
+    if (e == c->len)
+        return e;
+    if (c->src[e] == '\n')
+        return e + 1;
+    if (c->src[e] == '\r' && e + 1 < c->len && c->src[e + 1] == '\n')
+        return e + 2;
+    return (size_t)-1;
+}
+
+/* Blocks and parents whose opening and closing tags share a line with nothing else on it
+ * are standalone too (the specification's inheritance module): the blanks before them
+ * become their indentation instead of text.  Returns true when nd was made standalone. */
+static bool same_line_standalone(comp *c, size_t idx, size_t close_tag, size_t eol)
+{
+    vb_node *nd = &c->nodes[idx];
+    if (!nd->prefix || nd->standalone || eol == (size_t)-1 || idx + 1 != c->n)
+        return false;
+    for (size_t k = nd->tag_end; k < close_tag; k++)
+        if (c->src[k] != ' ' && c->src[k] != '\t')
+            return false;
+    if (nd->indlen && idx > 0) {
+        vb_node *t = &c->nodes[idx - 1];
+        if (t->type != N_TEXT || t->a + t->alen != nd->tag || t->alen < nd->indlen)
+            return false;
+        t->alen -= nd->indlen;
+        if (t->alen == 0)
+            t->bol = 0;
+    }
+    nd->standalone = 1;
+    nd->bol = 0;
+    return true;
+}
+
 static const char *find_open(const comp *c, size_t pos)
 {
     if (pos >= c->len || c->len - pos < c->olen)
@@ -287,21 +332,24 @@ static void comp_run(comp *c)
         /* A standalone tag: only blanks around it on its line; the whole line goes. */
         bool standalone = false;
         size_t ls = tag, next = tag_end;
-        if (sigil && sigil != '{' && sigil != '&') {
-            while (ls > text && (c->src[ls - 1] == ' ' || c->src[ls - 1] == '\t'))
-                ls--;
-            if (at_bol(c, ls)) {
-                size_t e = tag_end;
-                while (e < c->len && (c->src[e] == ' ' || c->src[e] == '\t'))
-                    e++;
-                if (e == c->len) {
-                    standalone = true, next = e;
-                } else if (c->src[e] == '\n') {
-                    standalone = true, next = e + 1;
-                } else if (c->src[e] == '\r' && e + 1 < c->len && c->src[e + 1] == '\n') {
-                    standalone = true, next = e + 2;
-                }
-            }
+        size_t eol = line_end(c, tag_end);
+        while (ls > text && (c->src[ls - 1] == ' ' || c->src[ls - 1] == '\t'))
+            ls--;
+        bool prefix = at_bol(c, ls);
+        size_t ws = ls;
+        /* Text in a parent tag is ignored, so a block there may be standalone after it. */
+        bool in_parent = c->nopen && c->nodes[c->open[c->nopen - 1]].type == N_PARENT;
+        bool ignored = sigil == '$' && in_parent;
+        if (sigil == '/' && in_parent && eol != (size_t)-1) {
+            /* ... and so may the parent's closing tag, when it opened on an earlier line */
+            size_t lb = tag;
+            while (lb > 0 && c->src[lb - 1] != '\n')
+                lb--;
+            ignored = c->nodes[c->open[c->nopen - 1]].tag_end <= lb;
+        }
+        if (sigil && sigil != '{' && sigil != '&' && (prefix || ignored) && eol != (size_t)-1) {
+            standalone = true;
+            next = eol;
         }
         if (!standalone)
             ls = tag;
@@ -333,6 +381,10 @@ static void comp_run(comp *c)
             nd->alen = nlen;
             nd->standalone = standalone;
             nd->tag = tag;
+            nd->tag_end = tag_end;
+            nd->prefix = prefix;
+            nd->ind = ws;
+            nd->indlen = prefix ? tag - ws : 0;
             c->open[c->nopen++] = c->n - 1;
             break;
         }
@@ -349,8 +401,29 @@ static void comp_run(comp *c)
                 break;
             }
             c->nopen--;
+            size_t idx = c->open[c->nopen];
             nd->close_bol = bol;
+            if ((nd->type == N_BLOCK || nd->type == N_PARENT) &&
+                same_line_standalone(c, idx, tag, eol) && nd->type == N_PARENT)
+                next = eol; /* like a partial's, the line is the parent's */
             nd->end = c->n;
+            if (nd->type == N_BLOCK) {
+                /* The block's intrinsic indentation: that of its first line of content
+                 * when it opens on a line of its own, or of the tag when it is empty. */
+                nd->a = nd->alen = 0;
+                if (nd->standalone && idx + 1 < c->n) {
+                    const vb_node *t = &c->nodes[idx + 1];
+                    if (t->type == N_TEXT && t->bol) {
+                        nd->a = t->a;
+                        while (nd->alen < t->alen &&
+                               (c->src[t->a + nd->alen] == ' ' || c->src[t->a + nd->alen] == '\t'))
+                            nd->alen++;
+                    }
+                } else if (nd->standalone) {
+                    nd->a = nd->ind;
+                    nd->alen = nd->indlen;
+                }
+            }
             break;
         }
         case '>': {
@@ -358,8 +431,8 @@ static void comp_run(comp *c)
             if (!nd || !comp_name(c, nd, tag, name, nlen, false))
                 break;
             nd->standalone = standalone;
-            nd->a = ls;
-            nd->alen = standalone ? tag - ls : 0;
+            nd->ind = ls;
+            nd->indlen = standalone ? tag - ls : 0;
             break;
         }
         default: {
@@ -492,19 +565,42 @@ static void r_escaped(render *r, const char *s, size_t n)
     }
 }
 
-/* Template text; under a standalone partial each line after a newline is indented. */
-static void r_text(render *r, const char *s, size_t n, size_t ind_off, size_t ind_len)
+/* What a run of nodes renders under: the indentation of the standalone partials, parents
+ * and blocks around it (a tail of r->indent), and for a block's overriding content the
+ * blanks to remove from its lines first (its indentation where it was written). */
+typedef struct frame {
+    size_t ind_off, ind_len;
+    size_t dedent;
+    const struct overrides *ov;
+} frame;
+
+static size_t blanks(const char *s, size_t n, size_t max)
 {
-    if (!ind_len) {
+    size_t k = 0;
+    while (k < n && k < max && (s[k] == ' ' || s[k] == '\t'))
+        k++;
+    return k;
+}
+
+/* Template text; under indentation each line after a newline is indented. */
+static void r_text(render *r, const char *s, size_t n, bool bol, const frame *f)
+{
+    if (!f->ind_len && !f->dedent) {
         r_put(r, s, n);
         return;
+    }
+    if (bol && f->dedent) {
+        size_t k = blanks(s, n, f->dedent);
+        s += k, n -= k;
     }
     const char *end = s + n, *nl;
     while ((nl = memchr(s, '\n', (size_t)(end - s))) != NULL) {
         r_put(r, s, (size_t)(nl + 1 - s));
         s = nl + 1;
-        if (s < end)
-            r_put(r, r->indent.data + ind_off, ind_len);
+        if (s < end) {
+            s += blanks(s, (size_t)(end - s), f->dedent);
+            r_put(r, r->indent.data + f->ind_off, f->ind_len);
+        }
     }
     r_put(r, s, (size_t)(end - s));
 }
@@ -651,8 +747,7 @@ static const vb_mustache *get_partial(render *r, const char *name)
     return m;
 }
 
-static void r_nodes(render *r, const vb_mustache *m, size_t from, size_t to, size_t ind_off,
-                    size_t ind_len, const overrides *ov);
+static void r_nodes(render *r, const vb_mustache *m, size_t from, size_t to, const frame *f);
 
 /* Counts work, so that nested sections over long lists can't run for hours. */
 static bool r_step(render *r)
@@ -666,54 +761,107 @@ static bool r_step(render *r)
     return false;
 }
 
-static void r_partial(render *r, const vb_mustache *m, const vb_node *nd, size_t ind_off,
-                      size_t ind_len, const overrides *ov)
+/* Makes the frame for content indented by `extra` more than f (appended to r->indent, which
+ * the caller truncates back afterwards). */
+static bool r_indent(render *r, const frame *f, const char *extra, size_t n, frame *out)
 {
-    const char *name = m->names + nd->name;
-    if (r->pdepth >= VB_MU_MAX_PARTIAL_DEPTH) {
-        r->st = vb_error(r->ctx, VBILL_ERR_TEMPLATE,
-                         "partial '%.64s': partials nested more than %d deep (recursion?)",
-                         name, VB_MU_MAX_PARTIAL_DEPTH);
-        return;
-    }
-    const vb_mustache *p = get_partial(r, name);
-    if (!p)
-        return;
-    /* A standalone tag's indentation adds to the one in force; any other tag has none. */
-    size_t saved = r->indent.len;
-    size_t off = ind_off + ind_len, len = 0;
-    if (nd->standalone && nd->alen) {
-        off = ind_off;
-        len = ind_len + nd->alen;
-        vb_buf_append(&r->indent, m->src + nd->a, nd->alen);
+    out->ind_off = f->ind_off;
+    out->ind_len = f->ind_len + n;
+    if (n) {
+        vb_buf_append(&r->indent, extra, n);
         if (r->indent.failed) {
             r_fail_nomem(r);
-            return;
+            return false;
         }
-    } else if (!nd->standalone) {
-        off = r->indent.len;
-    } else {
-        off = ind_off;
-        len = ind_len;
     }
-    r->pdepth++;
-    r_nodes(r, p, 0, p->n, off, len, nd->type == N_PARENT ? ov : NULL);
-    r->pdepth--;
-    r->indent.len = saved;
+    return true;
 }
 
-static void r_nodes(render *r, const vb_mustache *m, size_t from, size_t to, size_t ind_off,
-                    size_t ind_len, const overrides *ov)
+static bool r_enter(render *r, const char *what, const char *name)
+{
+    if (r->pdepth < VB_MU_MAX_PARTIAL_DEPTH) {
+        r->pdepth++;
+        return true;
+    }
+    if (!r->st)
+        r->st = vb_error(r->ctx, VBILL_ERR_TEMPLATE,
+                         "%s '%.64s': partials nested more than %d deep (recursion?)", what,
+                         name, VB_MU_MAX_PARTIAL_DEPTH);
+    return false;
+}
+
+/* {{>name}}, and {{<name}} with the blocks of its content overriding the partial's. */
+static void r_partial(render *r, const vb_mustache *m, size_t i, const frame *f)
+{
+    const vb_node *nd = &m->nodes[i];
+    const char *name = m->names + nd->name;
+    if (!r_enter(r, nd->type == N_PARENT ? "parent" : "partial", name))
+        return;
+    const vb_mustache *p = get_partial(r, name);
+    size_t saved = r->indent.len;
+    frame in;
+    overrides ov = {m, i + 1, nd->end, f->ov};
+    /* A standalone tag's indentation adds to the one in force; any other tag has none. */
+    if (p && (nd->standalone ? r_indent(r, f, m->src + nd->ind, nd->indlen, &in)
+                             : (in = (frame){r->indent.len, 0, 0, NULL}, true))) {
+        in.dedent = 0;
+        in.ov = nd->type == N_PARENT ? &ov : f->ov;
+        r_nodes(r, p, 0, p->n, &in);
+    }
+    r->indent.len = saved;
+    r->pdepth--;
+}
+
+/* {{$name}}: the outermost override of the block in force, else its own content. */
+static void r_block(render *r, const vb_mustache *m, size_t i, const frame *f)
+{
+    const vb_node *nd = &m->nodes[i];
+    const char *name = m->names + nd->name;
+    const overrides *found = NULL;
+    size_t at = 0;
+    for (const overrides *o = f->ov; o; o = o->outer) {
+        for (size_t k = o->from; k < o->to; k++) {
+            const vb_node *b = &o->m->nodes[k];
+            if (b->type == N_BLOCK && strcmp(o->m->names + b->name, name) == 0) {
+                found = o;
+                at = k;
+            }
+            if (b->type >= N_SECTION && b->type != N_PARTIAL)
+                k = b->end - 1; /* only the parent's own blocks count */
+        }
+    }
+    if (!found) {
+        r_nodes(r, m, i + 1, nd->end, f);
+        return;
+    }
+    if (!r_enter(r, "block", name))
+        return;
+    /* The override loses its indentation where it was written and gets this block's,
+     * which is relative to the block around it. */
+    const vb_node *b = &found->m->nodes[at];
+    size_t saved = r->indent.len;
+    size_t cut = nd->alen < f->dedent ? nd->alen : f->dedent;
+    frame in;
+    if (r_indent(r, f, m->src + nd->a + cut, nd->alen - cut, &in)) {
+        in.dedent = b->alen;
+        in.ov = found->outer;
+        r_nodes(r, found->m, at + 1, b->end, &in);
+    }
+    r->indent.len = saved;
+    r->pdepth--;
+}
+
+static void r_nodes(render *r, const vb_mustache *m, size_t from, size_t to, const frame *f)
 {
     for (size_t i = from; i < to && !r->st; i++) {
         const vb_node *nd = &m->nodes[i];
         if (!r_step(r))
             return;
-        if (ind_len && nd->bol)
-            r_put(r, r->indent.data + ind_off, ind_len);
+        if (f->ind_len && nd->bol)
+            r_put(r, r->indent.data + f->ind_off, f->ind_len);
         switch (nd->type) {
         case N_TEXT:
-            r_text(r, m->src + nd->a, nd->alen, ind_off, ind_len);
+            r_text(r, m->src + nd->a, nd->alen, nd->bol, f);
             break;
         case N_VAR:
         case N_RAW:
@@ -728,9 +876,9 @@ static void r_nodes(render *r, const vb_mustache *m, size_t from, size_t to, siz
                     bool pushed = nd->type == N_SECTION;
                     if (pushed && !r_push(r, v))
                         return;
-                    r_nodes(r, m, i + 1, nd->end, ind_off, ind_len, ov);
-                    if (ind_len && nd->close_bol)
-                        r_put(r, r->indent.data + ind_off, ind_len);
+                    r_nodes(r, m, i + 1, nd->end, f);
+                    if (f->ind_len && nd->close_bol)
+                        r_put(r, r->indent.data + f->ind_off, f->ind_len);
                     if (pushed)
                         r->sp--;
                 }
@@ -739,9 +887,9 @@ static void r_nodes(render *r, const vb_mustache *m, size_t from, size_t to, siz
                     /* an empty section body still costs a step per element */
                     if (!r_step(r) || !r_push(r, e))
                         return;
-                    r_nodes(r, m, i + 1, nd->end, ind_off, ind_len, ov);
-                    if (ind_len && nd->close_bol)
-                        r_put(r, r->indent.data + ind_off, ind_len);
+                    r_nodes(r, m, i + 1, nd->end, f);
+                    if (f->ind_len && nd->close_bol)
+                        r_put(r, r->indent.data + f->ind_off, f->ind_len);
                     r->sp--;
                 }
             }
@@ -749,12 +897,14 @@ static void r_nodes(render *r, const vb_mustache *m, size_t from, size_t to, siz
             break;
         }
         case N_PARTIAL:
-            r_partial(r, m, nd, ind_off, ind_len, NULL);
+            r_partial(r, m, i, f);
+            break;
+        case N_PARENT:
+            r_partial(r, m, i, f);
+            i = nd->end - 1;
             break;
         case N_BLOCK:
-        case N_PARENT:
-            /* inheritance comes below; until then the content renders in place */
-            r_nodes(r, m, i + 1, nd->end, ind_off, ind_len, ov);
+            r_block(r, m, i, f);
             i = nd->end - 1;
             break;
         }
@@ -781,7 +931,8 @@ char *vb_mustache_render(vbill_ctx *ctx, const vb_mustache *m, const cJSON *data
     r->ctx = ctx;
     r->partials = cJSON_IsObject(partials) ? partials : NULL;
     r->stack[r->sp++] = data;
-    r_nodes(r, m, 0, m->n, 0, 0, NULL);
+    frame top = {0, 0, 0, NULL};
+    r_nodes(r, m, 0, m->n, &top);
     char *out = NULL;
     if (!r->st) {
         size_t len = r->out.len;

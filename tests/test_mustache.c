@@ -76,6 +76,8 @@ START_TEST(spec_partials) { run_spec("partials"); }
 END_TEST
 START_TEST(spec_sections) { run_spec("sections"); }
 END_TEST
+START_TEST(spec_inheritance) { run_spec("~inheritance"); }
+END_TEST
 
 /* Renders and returns the text (caller frees); asserts success. */
 static char *render_ok(const char *tmpl, const char *data, const char *partials)
@@ -334,6 +336,7 @@ int main(void)
     tcase_add_test(spec, spec_inverted);
     tcase_add_test(spec, spec_partials);
     tcase_add_test(spec, spec_sections);
+    tcase_add_test(spec, spec_inheritance);
     suite_add_tcase(s, spec);
     TCase *api = tcase_create("api");
     tcase_add_checked_fixture(api, setup, teardown);

@@ -15,7 +15,7 @@ BUILD = os.environ.get("VBILL_BUILDDIR", ".")
 SRC = os.environ.get("VBILL_SRCDIR", ".")
 CONF = os.environ.get("VBILL_CONFORMANCE", os.path.join(SRC, "..", "shared", "conformance"))
 VBILL = os.path.join(BUILD, "examples", "vbill")
-MODULES = ["comments", "delimiters", "interpolation", "inverted", "partials", "sections"]
+MODULES = ["comments", "delimiters", "interpolation", "inverted", "partials", "sections", "~inheritance"]
 
 failures = []
 
