@@ -58,6 +58,7 @@ static vbill_status write_segment(vb_job *j, int k, const char *path)
         free(tmp);
         return s;
     }
+    fchmod(fd, 0644);
     close(fd);
     int r = avformat_alloc_output_context2(&fc, NULL, "mpegts", tmp);
     if (r < 0) {

@@ -39,7 +39,8 @@ vbill_status vb_h264_encoder_open(vbill_ctx *ctx, int w, int h, AVRational fps, 
     enc->time_base = av_inv_q(fps);
     enc->framerate = fps;
     enc->max_b_frames = 0;
-    enc->thread_count = fast ? 2 : 0;
+    /* one thread per render: a server runs many renders side by side */
+    enc->thread_count = fast ? 1 : 0;
     enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     /* keyint bounds log2_max_frame_num in the SPS: it must be the same on both sides, and
      * larger than any planned GOP so that x264 never places a keyframe of its own. */
@@ -48,11 +49,14 @@ vbill_status vb_h264_encoder_open(vbill_ctx *ctx, int w, int h, AVRational fps, 
     char params[512];
     /* Everything that reaches the SPS/PPS is fixed here explicitly; the presets differ only
      * in search effort (subme, me, trellis, lookahead), which stays inside slice data. */
+    /* render side: cheaper search (measured: ~5 s CPU for 24 s of 720p re-encoded; the
+     * cheaper subme=1/aq-mode=0 saved little CPU and cost 10% more bytes) */
+    const char *fastp = ":rc-lookahead=10:mbtree=0:subme=2:trellis=0:me=dia";
     snprintf(params, sizeof params,
              "keyint=%d:min-keyint=1:scenecut=0:bframes=0:b-pyramid=none:open-gop=0:ref=2:"
              "weightp=0:8x8dct=1:cabac=1:stitchable=1:repeat-headers=0:aud=0:"
              "nal-hrd=none:deblock=0,0:crf=21%s",
-             keyint, fast ? ":rc-lookahead=10:mbtree=0:subme=2:trellis=0:me=dia" : "");
+             keyint, fast ? fastp : "");
     AVDictionary *opts = NULL;
     av_dict_set(&opts, "preset", fast ? "superfast" : "veryfast", 0);
     av_dict_set(&opts, "profile", "high", 0);
@@ -705,6 +709,7 @@ VBILL_API vbill_status vbill_template_prepare(vbill_ctx *ctx, vbill_template *t)
         free(tmp);
         return s;
     }
+    chmod(tmp, 0755); /* mkdtemp makes 0700; the shared HLS segments are served from here */
     vb_log(ctx, VBILL_LOG_INFO, "preparing template '%s' into %s", t->dir, t->cache_dir);
     vbill_status s = vb_prepare_run(ctx, t, tmp);
     if (s == VBILL_OK && rename(tmp, t->cache_dir) != 0) {

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libavutil/opt.h>
@@ -541,6 +542,8 @@ VBILL_API vbill_status vbill_render_mp4(vbill_ctx *ctx, const vbill_template *t,
         tmp = NULL;
         goto out;
     }
+    /* mkstemp makes 0600; a video bill is served, not secret on its own */
+    fchmod(fd, 0644);
     close(fd);
     int r = avformat_alloc_output_context2(&M.fc, NULL, "mp4", tmp);
     if (r < 0) {
