@@ -100,6 +100,7 @@ typedef struct prep {
     AVFrame *last;       /* last frame, repeated when the input is short */
     int64_t astart;      /* audio pts offset (input time base) */
     int64_t vstart;
+    int64_t vend;        /* end of the last decoded frame (input time base) */
     double aend[2];      /* seconds of audio pulled per output */
     AVPacket *pkt;
     AVFrame *frm;
@@ -438,6 +439,8 @@ static vbill_status decode_packet(prep *p, AVCodecContext *dec, AVPacket *pkt, b
         vbill_status s = VBILL_OK;
         if (video) {
             p->frm->pts = ts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : ts - p->vstart;
+            if (p->frm->pts != AV_NOPTS_VALUE && p->frm->pts + p->frm->pkt_duration > p->vend)
+                p->vend = p->frm->pts + p->frm->pkt_duration;
             if (p->frm->width != p->vdec->width || p->frm->height != p->vdec->height ||
                 p->frm->format != p->vdec->pix_fmt) {
                 /* mid-stream size change: the graph was built for the first size */
@@ -612,7 +615,8 @@ vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdi
     }
     if ((s = decode_packet(p, p->vdec, NULL, true)))
         goto out;
-    if ((r = av_buffersrc_add_frame_flags(p->vsrc, NULL, 0)) < 0) {
+    /* closing at the last frame's end (not its start) lets fps emit that frame too */
+    if ((r = av_buffersrc_close(p->vsrc, p->vend, 0)) < 0) {
         s = mediaerr(p, "video filter", r);
         goto out;
     }
