@@ -107,5 +107,34 @@ wait "$receiver" 2>/dev/null
 receiver=
 if grep -q 'bad signature' "$tmp/receiver"; then bad "a webhook signature did not verify"; else ok; fi
 
+# 4. Render one record's video bill from a short template (3 s, made with the ffmpeg CLI).
+if command -v ffmpeg >/dev/null 2>&1 && [ -x "$B/examples/c/render_bill" ]; then
+  T="$tmp/template"
+  mkdir -p "$T"
+  ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=s=320x240:r=25:d=3 -f lavfi -i sine=d=3 \
+    -c:v libx264 -preset ultrafast -c:a aac -shortest "$T/base.mp4"
+  cat >"$T/template.json" <<'JSON'
+{"scenario": "mobile_new_bundle", "video": "base.mp4", "slots": [
+ {"name": "amount", "text": "{{this_month_text}}", "from": 1.0, "to": 2.0,
+  "box": [20, 20, 280, 40], "size": 24, "color": "#FFFF00"}]}
+JSON
+  for l in c py lua; do
+    case $l in
+      c) cmd="$B/examples/c/render_bill" ;;
+      py) cmd="$PY $S/examples/python/render_bill.py" ;;
+      lua) [ "$have_lua" = yes ] || continue; cmd="$LUA $S/examples/lua/render_bill.lua" ;;
+    esac
+    # shellcheck disable=SC2086
+    run render_$l $cmd "$T" "$REC" "$tmp/bill_$l.mp4"
+    [ "$(rc render_$l)" = 0 ] && ok || bad "render_bill ($l) exit $(rc render_$l)"
+    expect "render_bill ($l)" "^rendered .*bill_$l.mp4 (scenario mobile_new_bundle)" "$tmp/render_$l"
+    # The worked example's customer is 68: the automatic speed is the slow one (3 s / 0.8).
+    d=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$tmp/bill_$l.mp4" 2>/dev/null)
+    case "$d" in 3.7*|3.8*) ok ;; *) bad "render_bill ($l): duration '$d', want about 3.75 s (slow variant)" ;; esac
+  done
+else
+  echo "note: no ffmpeg CLI: render examples not run"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
