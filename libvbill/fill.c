@@ -388,9 +388,14 @@ static void emit_classification(vb_buf *b, const vb_record *r)
         vb_buf_json_string(b, r->scenario);
     else
         vb_buf_puts(b, "null");
-    vb_buf_printf(b, ",\"age\":%d,\"senior\":%s,\"speed\":%.15g,\"flags\":[%s]", r->age,
-                  r->senior ? "true" : "false", r->speed,
-                  r->total_mismatch ? "\"total_mismatch\"" : "");
+    vb_buf_puts(b, ",\"age\":");
+    vb_buf_int(b, r->age);
+    vb_buf_puts(b, r->senior ? ",\"senior\":true,\"speed\":" : ",\"senior\":false,\"speed\":");
+    if (r->speed == 1.0)
+        vb_buf_puts(b, "1");
+    else
+        vb_buf_printf(b, "%.15g", r->speed);
+    vb_buf_puts(b, r->total_mismatch ? ",\"flags\":[\"total_mismatch\"]" : ",\"flags\":[]");
 }
 
 static vbill_status finish(vbill_ctx *ctx, vb_buf *b, char **out_json)
@@ -431,19 +436,34 @@ VBILL_API vbill_status vbill_fill(vbill_ctx *ctx, const char *record_json, size_
     char start[11], end[11];
     vb_date_format(r.period_start, start);
     vb_date_format(r.period_end, end);
-    vb_buf_printf(&b,
-                  ",\"period\":{\"start\":\"%s\",\"end\":\"%s\"},\"amounts\":{\"this_month\":%lld,"
-                  "\"next_month\":%lld,\"bundle_prorated\":%lld,\"lines\":[",
-                  start, end, (long long)r.this_month, (long long)r.next_month,
-                  (long long)r.bundle_prorated);
+    vb_buf_puts(&b, ",\"period\":{\"start\":\"");
+    vb_buf_append(&b, start, 10);
+    vb_buf_puts(&b, "\",\"end\":\"");
+    vb_buf_append(&b, end, 10);
+    vb_buf_puts(&b, "\"},\"amounts\":{\"this_month\":");
+    vb_buf_int(&b, r.this_month);
+    vb_buf_puts(&b, ",\"next_month\":");
+    vb_buf_int(&b, r.next_month);
+    vb_buf_puts(&b, ",\"bundle_prorated\":");
+    vb_buf_int(&b, r.bundle_prorated);
+    vb_buf_puts(&b, ",\"lines\":[");
     for (int i = 0; i < r.nlines; i++) {
         const vb_line *l = &r.lines[i];
-        char id[16];
-        snprintf(id, sizeof id, "L%d", i + 1);
         vb_buf_puts(&b, i ? ",{\"id\":" : "{\"id\":");
-        vb_buf_json_string(&b, l->id ? l->id : id);
-        vb_buf_printf(&b, ",\"days\":%lld,\"prorated\":%lld,\"next_month\":%lld}",
-                      (long long)l->days, (long long)l->prorated, (long long)l->next_month);
+        if (l->id) {
+            vb_buf_json_string(&b, l->id);
+        } else { /* lines without an id are named by position, as in the context */
+            vb_buf_puts(&b, "\"L");
+            vb_buf_int(&b, i + 1);
+            vb_buf_puts(&b, "\"");
+        }
+        vb_buf_puts(&b, ",\"days\":");
+        vb_buf_int(&b, l->days);
+        vb_buf_puts(&b, ",\"prorated\":");
+        vb_buf_int(&b, l->prorated);
+        vb_buf_puts(&b, ",\"next_month\":");
+        vb_buf_int(&b, l->next_month);
+        vb_buf_puts(&b, "}");
     }
     vb_buf_puts(&b, "]},\"slots\":{");
     if (r.scenario) {

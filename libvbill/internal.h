@@ -53,6 +53,8 @@ void vb_buf_printf(vb_buf *b, const char *fmt, ...) VB_PRINTF(2, 3);
 /* Hands the buffer's string to the caller (NULL if an allocation failed) and resets b. */
 char *vb_buf_take(vb_buf *b);
 void vb_buf_free(vb_buf *b);
+/* Appends a decimal integer (no printf: output paths run per record). */
+void vb_buf_int(vb_buf *b, int64_t v);
 /* Appends s as a JSON string literal (quoted and escaped). */
 void vb_buf_json_string(vb_buf *b, const char *s);
 

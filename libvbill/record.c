@@ -96,6 +96,28 @@ static long utf8_check(const unsigned char *s, size_t n, bool no_controls)
     return count;
 }
 
+/* "prefix.key[i]" (or "key[i]") into out, without printf: this runs for every line and
+ * every charge of every record. */
+static void index_path(char *out, size_t size, const char *prefix, const char *key, int i)
+{
+    char digits[12];
+    int n = (int)sizeof digits;
+    do {
+        digits[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i > 0 && n > 0);
+    size_t len = 0;
+    const char *parts[] = {prefix, prefix ? "." : NULL, key, "["};
+    for (size_t k = 0; k < 4; k++)
+        for (const char *c = parts[k]; c && *c && len + 1 < size; c++)
+            out[len++] = *c;
+    for (int k = n; k < (int)sizeof digits && len + 1 < size; k++)
+        out[len++] = digits[k];
+    if (len + 1 < size)
+        out[len++] = ']';
+    out[len] = '\0';
+}
+
 /* ---- field readers ---- */
 
 static const char *type_name(const cJSON *v)
@@ -238,14 +260,19 @@ static vbill_status get_charges(vbill_ctx *ctx, const vb_record *r, const cJSON 
     {
         const char *name;
         int64_t amount;
-        char p[96];
-        snprintf(p, sizeof p, "%s%s%s[%d]", prefix ? prefix : "", prefix ? "." : "", key, i);
-        if (!cJSON_IsObject(item))
-            return fail(ctx, r, NULL, p, "must be an object, not %s", type_name(item));
-        if ((st = get_string(ctx, r, item, p, "name", false, &name)) ||
-            (st = get_int(ctx, r, item, p, "amount", true, 0, VB_AMOUNT_LIMIT - 1, NULL,
-                          &amount)))
-            return st;
+        /* Checked without a path first; a failure is checked again with the item's path
+         * ("lines[1].discounts[0]") so that the message names it. */
+        if (!cJSON_IsObject(item) || get_string(ctx, r, item, NULL, "name", false, &name) ||
+            get_int(ctx, r, item, NULL, "amount", true, 0, VB_AMOUNT_LIMIT - 1, NULL, &amount)) {
+            char p[96];
+            index_path(p, sizeof p, prefix, key, i);
+            if (!cJSON_IsObject(item))
+                return fail(ctx, r, NULL, p, "must be an object, not %s", type_name(item));
+            if ((st = get_string(ctx, r, item, p, "name", false, &name)))
+                return st;
+            return get_int(ctx, r, item, p, "amount", true, 0, VB_AMOUNT_LIMIT - 1, NULL,
+                           &amount);
+        }
         if (__builtin_add_overflow(*sum, amount, sum))
             return fail(ctx, r, prefix, key, "the amounts overflow");
         i++;
@@ -334,7 +361,7 @@ static vbill_status parse_line(vbill_ctx *ctx, vb_record *r, int i, cJSON *obj)
     static const char *const events[] = {"none", "new", "device_change", "recontract", NULL};
     vb_line *l = &r->lines[i];
     char p[32];
-    snprintf(p, sizeof p, "lines[%d]", i);
+    index_path(p, sizeof p, NULL, "lines", i);
     if (!cJSON_IsObject(obj))
         return fail(ctx, r, NULL, p, "must be an object, not %s", type_name(obj));
     l->json = obj;
@@ -368,7 +395,8 @@ static vbill_status parse_line(vbill_ctx *ctx, vb_record *r, int i, cJSON *obj)
     l->installment = l->months_left = 0;
     if (dev) {
         char pd[48];
-        snprintf(pd, sizeof pd, "%s.device", p);
+        memcpy(pd, p, strlen(p));
+        memcpy(pd + strlen(p), ".device", 8);
         if ((st = get_int(ctx, r, dev, pd, "installment_monthly", false, 0,
                           VB_AMOUNT_LIMIT - 1, NULL, &l->installment)) ||
             (st = get_int(ctx, r, dev, pd, "months_left", false, 0, 1200, NULL,
@@ -441,7 +469,7 @@ static vbill_status parse_rest(vbill_ctx *ctx, vb_record *r)
         {
             if (!cJSON_IsString(b)) {
                 char p[32];
-                snprintf(p, sizeof p, "benefits[%d]", i);
+                index_path(p, sizeof p, NULL, "benefits", i);
                 return fail(ctx, r, NULL, p, "must be a string, not %s", type_name(b));
             }
             i++;

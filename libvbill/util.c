@@ -93,6 +93,20 @@ void vb_buf_free(vb_buf *b)
     b->failed = false;
 }
 
+void vb_buf_int(vb_buf *b, int64_t v)
+{
+    char out[24];
+    int pos = (int)sizeof out;
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        out[--pos] = (char)('0' + mag % 10);
+        mag /= 10;
+    } while (mag);
+    if (v < 0)
+        out[--pos] = '-';
+    vb_buf_append(b, out + pos, sizeof out - (size_t)pos);
+}
+
 void vb_buf_json_string(vb_buf *b, const char *s)
 {
     vb_buf_append(b, "\"", 1);
