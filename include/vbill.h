@@ -145,7 +145,11 @@ VBILL_API vbill_status vbill_ctx_set_senior(vbill_ctx *ctx, int age, double spee
 
 /* Validates and classifies one record.  On success *out_json is
  *   {"id","scenario" (string or null),"age","senior","speed","flags":[...]}
- * Flags: "total_mismatch" when bill.total differs from the computed this_month. */
+ * Flags: "total_mismatch" when bill.total differs from the computed this_month.
+ * Errors: VBILL_ERR_RECORD for any record that breaks a rule, malformed JSON included (the
+ * message names the record, its line, the field and the problem); VBILL_ERR_OVERFLOW when
+ * an amount would overflow 64-bit arithmetic; VBILL_ERR_ARG, VBILL_ERR_NOMEM.
+ * Thread safety: as the context (one thread at a time). */
 VBILL_API vbill_status vbill_classify(vbill_ctx *ctx, const char *record_json, size_t len,
                                       long line, char **out_json);
 
@@ -164,7 +168,9 @@ VBILL_API vbill_status vbill_fill_context(vbill_ctx *ctx, const char *record_jso
                                           long line, char **out_json);
 
 /* The default slot templates of a scenario in a locale, as a JSON object
- * {"slot name": "mustache text", ...}; *out_json is NULL-free "{}" for unknown scenarios. */
+ * {"slot name": "mustache text", ...}.  A scenario id that is not one of the seven built-in
+ * ones (a carrier's own) gets the slots every bill has: greeting, period, this_month,
+ * next_month, payment.  locale NULL means "ko-KR". */
 VBILL_API vbill_status vbill_default_slots(vbill_ctx *ctx, const char *scenario,
                                            const char *locale, char **out_json);
 
