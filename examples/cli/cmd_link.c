@@ -28,6 +28,8 @@ static const char LINK_USAGE[] =
     "Options for all: --key-file FILE (or VBILL_KEY_FILE): the key file made by vbill keygen;\n"
     "  --state DIR (or VBILL_STATE_DIR): where the attempt counters live (SQLite);\n"
     "  --now UNIX_SECONDS: the clock (for tests).\n"
+    "With VBILL_HOOKS_CONFIG set, check queues an auth.locked event (vbill hooks) when the\n"
+    "link locks.\n"
     "issue prints the link URL on its first line (the token is its last path segment) and the\n"
     "SMS text after it; the base URL defaults to VBILL_BASE_URL or " DEFAULT_BASE_URL ".\n"
     "verify prints what the link binds (no personal data) or why it is refused.\n"
@@ -291,6 +293,18 @@ static int link_check(vbill_ctx *ctx, vbill_keys *keys, const link_opts *o, int6
         memset(digits, 0, sizeof digits);
         return rc;
     }
+    /* With help-desk hooks configured (VBILL_HOOKS_CONFIG), a lock raises auth.locked in
+     * the outbox of the state directory. */
+    vbill_hooks *hooks = NULL;
+    const char *hooks_file = getenv("VBILL_HOOKS_CONFIG");
+    if (hooks_file && *hooks_file && o->state && *o->state) {
+        char *config = cli_read_file(hooks_file, 1 << 20, NULL);
+        if (config && vbill_hooks_open(ctx, o->state, config, &hooks) == VBILL_OK)
+            vbill_store_set_lock_hook(store, vbill_hooks_auth_locked, hooks);
+        else if (config)
+            cli_fail(EXIT_FAIL, "warning: hooks not opened: %s", vbill_ctx_errmsg(ctx));
+        free(config);
+    }
     char *session = NULL;
     st = vbill_auth_check(ctx, keys, store, token, digits, o->client, now, &session);
     memset(digits, 0, sizeof digits);
@@ -302,6 +316,7 @@ static int link_check(vbill_ctx *ctx, vbill_keys *keys, const link_opts *o, int6
     }
     vbill_free(session);
     vbill_store_free(store);
+    vbill_hooks_free(hooks);
     return rc;
 }
 
