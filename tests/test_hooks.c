@@ -29,21 +29,6 @@ static void teardown(void)
     free(dir);
 }
 
-static const char record[] =
-    "{\"id\":\"S-000123\",\"name\":\"김민수\",\"birth\":\"1958-03-14\",\"phone\":\"01012345678\","
-    "\"locale\":\"ko-KR\",\"currency\":\"KRW\",\"bill\":{\"issue_date\":\"2026-12-05\","
-    "\"cycle_start\":\"2026-11-01\",\"cycle_end\":\"2026-11-30\",\"total\":60960,"
-    "\"rounding_unit\":10,\"other_charges\":[{\"name\":\"USIM\",\"amount\":7700}]},"
-    "\"lines\":[{\"id\":\"L1\",\"kind\":\"mobile\",\"product\":\"5G 프리미어\",\"event\":\"new\","
-    "\"start\":\"2026-11-14\",\"monthly_fee\":85000,\"discounts\":[{\"name\":\"선택약정 25%\","
-    "\"amount\":21250}],\"device\":{\"model\":\"Galaxy S26\",\"installment_monthly\":45000,"
-    "\"months_left\":24}},{\"id\":\"L2\",\"kind\":\"mobile\",\"product\":\"5G 라이트\","
-    "\"event\":\"new\",\"start\":\"2026-11-14\",\"monthly_fee\":55000,\"discounts\":[{\"name\":"
-    "\"선택약정 25%\",\"amount\":13750}]}],\"bundle\":{\"name\":\"참 쉬운 가족 결합\","
-    "\"discount\":11000,\"start\":\"2026-11-14\"},\"benefits\":[\"데이터 무제한\"],"
-    "\"payment\":{\"method\":\"card\",\"institution\":\"신한카드\",\"account_last4\":\"1234\","
-    "\"day\":25}}";
-
 /* A callback sink that records what it got and fails the first `fail` calls. */
 typedef struct got {
     int calls, fail, retry_after;
@@ -111,7 +96,7 @@ START_TEST(envelope_is_cloudevents_without_birth)
     got g = {0};
     ck_assert_int_eq(vbill_hooks_set_callback(h, "mine", NULL, on_event, &g), VBILL_OK);
     char *data = NULL, *id = NULL;
-    ck_assert_int_eq(vbill_hooks_event_data(ctx, record, "https://v.example/b/x",
+    ck_assert_int_eq(vbill_hooks_event_data(ctx, TU_SPEC_EXAMPLE, "https://v.example/b/x",
                                             "{\"question\":\"why?\",\"position\":31.5,"
                                             "\"x\":{\"birth_date\":\"1958-03-14\"}}", &data),
                      VBILL_OK);

@@ -4,6 +4,10 @@
 
 #include <stddef.h>
 
+/* SPEC.md's worked example record (scenario mobile_new_bundle, age 68 on 2026-12-05;
+ * this month 60,960, next month 139,000; birth 1958-03-14, so the digits are 580314). */
+extern const char TU_SPEC_EXAMPLE[];
+
 /* $VBILL_SRCDIR/rel (or ./rel when unset); static buffer, valid until the next call. */
 const char *tu_src(const char *rel);
 /* $VBILL_CONFORMANCE/rel: the shared conformance suites beside the project. */
