@@ -29,7 +29,7 @@ stage() { # name, command...
 summary() { # the automake test-suite.log of a build dir: counts for the closing line
   log="$1/test-suite.log"
   [ -f "$log" ] || return 0
-  sed -n 's/^# \(TOTAL\|PASS\|FAIL\|ERROR\|SKIP\|XFAIL\|XPASS\): *//p' "$log" | tr '\n' ' '
+  sed -n 's/^# \(TOTAL\|PASS\|FAIL\|ERROR\|SKIP\|XFAIL\|XPASS\): */\1 /p' "$log" | tr '\n' ' '
   echo
 }
 show_failures() { # print the logs of failed tests
