@@ -105,7 +105,9 @@ for i, r in enumerate(rows):
     open(tf, "w", encoding="utf-8").write(texts[i])
     en = "enable='gte(t,%.4f)*lt(t,%.4f)'" % (frm, to)
     pad = min(int(bh) // 6, 16)
-    g.append("color=c=black@0.6:s=%dx%d:r=30,format=yuva420p[c%d]" % (bw, bh, i))
+    # The colour source runs at the (slowed) frame rate: at 30 fps against a 24 fps main it
+    # would add frames off the 24 fps grid and misalign the SSIM comparison.
+    g.append("color=c=black@0.6:s=%dx%d:r=%g,format=yuva420p[c%d]" % (bw, bh, 30 * speed, i))
     g.append("[v%d][c%d]overlay=x=%d:y=%d:shortest=1:%s[o%d]" % (i, i, x, y, en, i))
     g.append("[o%d]drawtext=fontfile='%s':textfile='%s':fontsize=48:fontcolor=white:"
              "x=%d:y=%d+(%d-th)/2:%s[%s]" % (i, font, tf, x + pad, y, bh, en,
