@@ -4,7 +4,9 @@
 #   2. the ABI of the built library against the baseline in abi/ (libabigail abidiff);
 #   3. the tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   4. each libFuzzer harness for VBILL_FUZZ_SECONDS (default 30) under ASan/UBSan;
-#   5. `make distcheck` (the release tarball builds and passes its tests).
+#   5. the RT help-desk sink against a real Request Tracker 5 on loopback (Debian's
+#      request-tracker5, installed for this stage by `scripts/deps.sh --rt`);
+#   6. `make distcheck` (the release tarball builds and passes its tests).
 # Prints one closing line "N passed, N failed".  Set VBILL_QUICK=1 to run stage 1 only.
 set -u
 cd "$(dirname "$0")"
@@ -58,6 +60,7 @@ stage "build and make check (-Werror)" build_and_check "$top/build/check" --enab
   stage "ABI against abi/libvbill.abi" make -s -C "$top/build/check" abi-check
   stage "make check under ASan+UBSan" build_and_check "$top/build/asan" --enable-werror --enable-sanitizers CC=clang
   stage "fuzzing (${VBILL_FUZZ_SECONDS}s per harness)" sh -c "cd '$top' && mkdir -p build/fuzz && cd build/fuzz && { [ -f Makefile ] || '$top/configure' -q --enable-fuzzing --enable-sanitizers CC=clang; } && make -s -j$jobs >/dev/null && make -s -j$jobs check TESTS= >/dev/null && VBILL_BUILDDIR=\$(pwd) VBILL_SRCDIR='$top' '$top/tests/fuzz/replay.sh'"
+  stage "hooks against a real Request Tracker 5" sh -c "'$top/scripts/deps.sh' --rt >/dev/null && cd '$top/build/check' && VBILL_TEST_RT=1 make -s check TESTS=tests/hooks_rt_real.sh >/dev/null 2>&1; tail -n 5 tests/hooks_rt_real.sh.log; grep -q '^:test-result: PASS' tests/hooks_rt_real.sh.trs"
   stage "make distcheck" sh -c "cd '$top/build/check' && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.out 2>&1 || { tail -n 80 distcheck.out; exit 1; }"
 }
 echo "$passed passed, $failed failed"

@@ -11,6 +11,8 @@ PACKAGES="
   libmicrohttpd-dev lua5.4 liblua5.4-dev python3
   redis-server abigail-tools valgrind time
 "
+# `deps.sh --rt` adds a real Request Tracker 5 for the help-desk sink's integration test.
+[ "${1:-}" = "--rt" ] && PACKAGES="request-tracker5 rt5-standalone rt5-db-sqlite"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
