@@ -29,10 +29,14 @@ int main(void)
     return 0;
 }
 C
+# A sanitizer build of the library needs the consumer built with the same sanitizers.
+SAN=""
+ldd "$tmp/root$libdir/libvbill.so" 2>/dev/null | grep -q libasan && SAN="-fsanitize=address,undefined"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
 pass=0
 fail=0
-# shellcheck disable=SC2046
-if cc -o "$tmp/consumer" "$tmp/consumer.c" $(pkg-config --cflags --libs libvbill) &&
+# shellcheck disable=SC2046,SC2086
+if cc $SAN -o "$tmp/consumer" "$tmp/consumer.c" $(pkg-config --cflags --libs libvbill) &&
    LD_LIBRARY_PATH="$tmp/root$libdir" "$tmp/consumer" | grep -q '"scenario":"home_recontract","age":76'; then
   pass=$((pass + 1))
 else
@@ -43,7 +47,7 @@ fi
 private=$(pkg-config --print-requires-private libvbill | awk '{print $1}')
 libs_private=$(sed -n 's/^Libs.private: //p' "$tmp/root$libdir/pkgconfig/libvbill.pc")
 # shellcheck disable=SC2046,SC2086
-if cc -o "$tmp/consumer-static" "$tmp/consumer.c" $(pkg-config --cflags libvbill) \
+if cc $SAN -o "$tmp/consumer-static" "$tmp/consumer.c" $(pkg-config --cflags libvbill) \
      "$tmp/root$libdir/libvbill.a" $(pkg-config --libs $private) $libs_private &&
    "$tmp/consumer-static" | grep -q '"scenario":"home_recontract"'; then
   pass=$((pass + 1))
