@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "vbill.h"
 
@@ -32,6 +35,36 @@ static const char record[] =
     "\"bill\":{\"issue_date\":\"2026-12-05\",\"cycle_start\":\"2026-11-01\","
     "\"cycle_end\":\"2026-11-30\"},\"lines\":[{\"kind\":\"mobile\",\"event\":\"new\","
     "\"start\":\"2026-11-14\",\"monthly_fee\":55000}],\"bundle\":{\"discount\":1000}}";
+
+/* Whether any member name at any depth contains "birth", in any case. */
+static int names_birth(const cJSON *v)
+{
+    for (const cJSON *c = v->child; c; c = c->next) {
+        if (c->string)
+            for (const char *r = c->string; *r; r++)
+                if (strncasecmp(r, "birth", 5) == 0)
+                    return 1;
+        if (names_birth(c))
+            return 1;
+    }
+    return 0;
+}
+
+/* "1958" in a JSON text, other than as the tail of a \uXXXX escape (an input byte 0x11
+ * followed by "958" is written "\u0011958"). */
+static int has_year(const char *json)
+{
+    for (const char *p = json; (p = strstr(p, "1958")); p++) {
+        size_t at = (size_t)(p - json);
+        int escaped = 0;
+        for (size_t back = 2; back <= 5 && back <= at; back++)
+            if (json[at - back] == '\\' && json[at - back + 1] == 'u')
+                escaped = 1;
+        if (!escaped)
+            return 1;
+    }
+    return 0;
+}
 
 static void cleanup(void)
 {
@@ -94,18 +127,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             vbill_free(id);
             if (vbill_hooks_pump(hooks, 0, NULL) != VBILL_OK || seen != before + 1)
                 abort();
-            /* no member named like "birth" may survive */
-            for (const char *p = last; (p = strchr(p, '"')); p++) {
-                const char *q = strchr(p + 1, '"');
-                if (!q)
-                    break;
-                if (q[1] == ':') {
-                    for (const char *r = p + 1; r + 5 <= q; r++)
-                        if (strncasecmp(r, "birth", 5) == 0)
-                            abort();
-                }
-                p = q;
-            }
+            /* no member named like "birth" may survive (names compared decoded) */
+            cJSON *ev = cJSON_Parse(last);
+            if (!ev || names_birth(ev))
+                abort();
+            cJSON_Delete(ev);
         } else if (id || vbill_ctx_errmsg(ctx)[0] == '\0') {
             abort();
         }
@@ -121,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vbill_status st = vbill_chat_answer(ctx, record, q, text, 1.0, 1796612400, &out);
         if (st == VBILL_OK) {
             /* the birth year never appears unless the customer typed it */
-            if (!out || (strstr(out, "1958") && !strstr(q, "1958") && !strstr(text, "1958")))
+            if (!out || (has_year(out) && !strstr(q, "1958") && !strstr(text, "1958")))
                 abort();
         } else if (out || vbill_ctx_errmsg(ctx)[0] == '\0') {
             abort();
