@@ -9,17 +9,14 @@ N=${1:-1000000}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# N records: the sample subscribers' valid records, with fresh ids and shifted start days,
-# so every scenario is represented in its sample proportion.
-grep '"id":"S-0' "$SRC/examples/data/subscribers.jsonl" >"$tmp/seed.jsonl"
-awk -v n="$N" '
-  { seed[NR] = $0 } END {
-    for (i = 0; i < n; i++) {
-      r = seed[i % NR + 1]
-      sub(/"id":"S-[0-9]+"/, sprintf("\"id\":\"B-%07d\"", i), r)
-      print r
-    }
-  }' "$tmp/seed.jsonl" >"$tmp/big.jsonl"
+# N records: the sample subscribers' valid records (ids S-0...) in turn, each with a fresh
+# id, so every scenario is represented in its sample proportion.
+LC_ALL=C awk -v n="$N" '
+  match($0, /"id": *"S-0[0-9]*"/) {
+    k++; pre[k] = substr($0, 1, RSTART - 1); post[k] = substr($0, RSTART + RLENGTH)
+  }
+  END { for (i = 0; i < n; i++) { j = i % k + 1; printf "%s\"id\":\"B-%07d\"%s\n", pre[j], i, post[j] } }
+' "$SRC/examples/data/subscribers.jsonl" >"$tmp/big.jsonl"
 bytes=$(wc -c <"$tmp/big.jsonl")
 
 run() { # label, records file, command...
