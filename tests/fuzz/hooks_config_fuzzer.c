@@ -19,13 +19,15 @@ static vbill_ctx *ctx;
 static vbill_hooks *hooks;
 static char state[64];
 static int seen;
-static char last[1 << 16];
+static char *last; /* the last event delivered to the callback */
 
 static int on_event(void *user, const char *type, const char *json)
 {
     (void)user;
     (void)type;
-    snprintf(last, sizeof last, "%s", json);
+    free(last);
+    if (!(last = strdup(json)))
+        abort();
     seen++;
     return 0;
 }
@@ -70,6 +72,7 @@ static void cleanup(void)
 {
     vbill_hooks_free(hooks);
     vbill_ctx_free(ctx);
+    free(last);
     static const char *const files[] = {"outbox.sqlite", "outbox.sqlite-wal",
                                         "outbox.sqlite-shm"};
     char path[128];

@@ -12,12 +12,13 @@ for h in "$builddir"/tests/fuzz/*_fuzzer; do
   if "$h" -help=1 >/dev/null 2>&1; then
     # A libFuzzer build: fuzz for VBILL_FUZZ_SECONDS (new inputs go to a scratch folder, not
     # into the source tree), or just replay the corpus when it is unset.
-    scratch=$(mktemp -d)
     if [ "${VBILL_FUZZ_SECONDS:-0}" -gt 0 ] 2>/dev/null; then
+      scratch=$(mktemp -d)
       # libFuzzer's progress goes to a log, shown only when the harness fails.
       if "$h" -max_total_time="$VBILL_FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="$scratch/" "$scratch" "$corpus" >"$scratch.log" 2>&1; then
         echo "$name: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$scratch.log"), no crash"
+        rm -rf "$scratch"
       else
         grep -v '^#[0-9]' "$scratch.log" | tail -n 60
         echo "FAIL: $name (artifacts in $scratch)"; status=1
