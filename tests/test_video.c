@@ -681,11 +681,25 @@ START_TEST(malformed_templates)
     vbill_template *t = NULL;
     ck_assert_int_eq(vbill_template_open(ctx, dir, &t), VBILL_OK);
     vbill_template_free(t);
-    /* a truncated base (no index) and garbage are media errors */
-    sh("head -c 20000 '%s/base.mp4' > '%s/cut.mp4' && head -c 5000 /dev/urandom > '%s/base.mp4'",
-       shared_dir, dir, dir);
+    /* a base cut short before its index (moov at the end) and garbage are media errors */
+    sh("head -c 20000 '%s/base.mp4' > '%s/base.mp4'", shared_dir, dir);
     t = NULL;
     ck_assert_int_eq(vbill_template_open(ctx, dir, &t), VBILL_ERR_MEDIA);
+    sh("head -c 5000 /dev/urandom > '%s/base.mp4'", dir);
+    ck_assert_int_eq(vbill_template_open(ctx, dir, &t), VBILL_ERR_MEDIA);
+    /* cut in half with the index up front (faststart): it opens, but preparing it stops with
+     * a media error that says so, and nothing is left in the cache */
+    sh("ffmpeg -nostdin -v error -y -i '%s/base.mp4' -c copy -movflags +faststart '%s/fs.mp4' && "
+       "head -c $(( $(stat -c %%s '%s/fs.mp4') / 2 )) '%s/fs.mp4' > '%s/base.mp4'",
+       shared_dir, dir, dir, dir, dir);
+    ck_assert_int_eq(vbill_template_open(ctx, dir, &t), VBILL_OK);
+    ck_assert_int_eq(vbill_template_prepare(ctx, t), VBILL_ERR_MEDIA);
+    ck_assert_msg(strstr(vbill_ctx_errmsg(ctx), "truncated"), "message: %s",
+                  vbill_ctx_errmsg(ctx));
+    vbill_template_free(t);
+    char cache[700];
+    snprintf(cache, sizeof cache, "%s/.vbill-prepared", dir);
+    ck_assert_int_le(count_files(cache, ""), 2); /* absent (-1), or only "." and ".." */
     vbill_ctx_free(ctx);
 }
 END_TEST

@@ -52,6 +52,13 @@ grep -q "mobile_new_bundle" "$W/err" || fail "message: $(cat "$W/err")"
 [ ! -e "$W/no.mp4" ] || fail "partial output left"
 ls -a "$W" | grep -q '\.tmp-' && fail "temporary file left"
 
+# no font that draws Hangul (fontconfig looking into an empty root): a clear error, no file
+mkdir -p "$W/emptyroot"
+FONTCONFIG_SYSROOT="$W/emptyroot" "$VB" render --template "$W/t" "$W/young.json" -o "$W/nofont.mp4" \
+  --speed 1 2>"$W/err" && fail "render without fonts succeeded"
+grep -q "no usable font" "$W/err" || fail "missing font message: $(cat "$W/err")"
+[ ! -e "$W/nofont.mp4" ] || fail "partial output left without fonts"
+
 # one personal segment on demand; a shared one is refused
 seg=$(ls "$W/hls" | sed -n 's/^p0*\([0-9][0-9]*\)\.ts$/\1/p' | head -n 1)
 "$VB" render --template "$W/t" "$W/young.json" --segment "$seg" -o "$W/one.ts" || fail "segment"

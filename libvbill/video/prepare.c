@@ -630,7 +630,17 @@ vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdi
                      t->video_path);
         goto out;
     }
-    /* a short or truncated input: repeat the last frame up to the planned count */
+    /* A video a little shorter than its stream's declared duration (a frame or two, common
+     * in real files) holds its last frame up to the planned count; one that stops more than
+     * a second early is truncated or damaged. */
+    if ((double)(p->nframes - p->vcount) > av_q2d(p->fps)) {
+        s = vb_error(ctx, VBILL_ERR_MEDIA,
+                     "preparing '%s': the video stops at %.3f s of its %.3f s: the file is "
+                     "truncated or damaged",
+                     t->video_path, (double)p->vcount / av_q2d(p->fps),
+                     (double)p->nframes / av_q2d(p->fps));
+        goto out;
+    }
     if (p->vcount < p->nframes)
         vb_log(ctx, VBILL_LOG_WARN, "template '%s': video ends %lld frames early; last frame held",
                t->dir, (long long)(p->nframes - p->vcount));
