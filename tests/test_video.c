@@ -623,6 +623,16 @@ START_TEST(shape_vfr_mpeg4)
 }
 END_TEST
 
+START_TEST(shape_mkv_audio_longer)
+{
+    /* Matroska (no per-stream duration) whose audio runs 2 s past its video: the video's last
+     * frame is held to the end, not refused as truncated */
+    shape("alonger", "-f lavfi -i testsrc2=s=176x144:r=25:d=2 -f lavfi -i sine=d=4 "
+                     "-c:v libx264 -preset ultrafast -c:a aac -f matroska",
+          101, 4.04); /* the container's 4.02 s (the last AAC frame) rounds to 101 frames */
+}
+END_TEST
+
 /* ---- malformed templates and media ---------------------------------------------- */
 
 static void expect_reject(const char *json, vbill_status want, const char *needle)
@@ -758,6 +768,7 @@ static Suite *suite(void)
     tcase_add_test(tc, render_two_threads);
     tcase_add_test(tc, shape_odd_noaudio_bframes_2997);
     tcase_add_test(tc, shape_vfr_mpeg4);
+    tcase_add_test(tc, shape_mkv_audio_longer);
     tcase_add_test(tc, malformed_templates);
     tcase_add_test(tc, no_partial_output);
     suite_add_tcase(s, tc);

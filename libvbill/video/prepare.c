@@ -105,6 +105,7 @@ typedef struct prep {
     int64_t vstart;
     int64_t vend;        /* end of the last decoded frame (input time base) */
     double aend[2];      /* seconds of audio pulled per output */
+    double ain_end;      /* end of the last audio packet read, in seconds from astart */
     AVPacket *pkt;
     AVFrame *frm;
     AVFrame *afrm;       /* filtered audio (frm is the decoded frame being fed) */
@@ -604,8 +605,15 @@ vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdi
         }
         if (p->pkt->stream_index == p->vi)
             s = decode_packet(p, p->vdec, p->pkt, true);
-        else if (p->pkt->stream_index == p->ai)
+        else if (p->pkt->stream_index == p->ai) {
+            if (p->pkt->pts != AV_NOPTS_VALUE) {
+                double end = (double)(p->pkt->pts + p->pkt->duration - p->astart) *
+                             av_q2d(p->in->streams[p->ai]->time_base);
+                if (end > p->ain_end)
+                    p->ain_end = end;
+            }
             s = decode_packet(p, p->adec, p->pkt, false);
+        }
         av_packet_unref(p->pkt);
         if (s)
             goto out;
@@ -630,15 +638,18 @@ vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdi
                      t->video_path);
         goto out;
     }
-    /* A video a little shorter than its stream's declared duration (a frame or two, common
-     * in real files) holds its last frame up to the planned count; one that stops more than
-     * a second early is truncated or damaged. */
-    if ((double)(p->nframes - p->vcount) > av_q2d(p->fps)) {
+    /* A video shorter than the planned duration holds its last frame up to the planned
+     * count: a frame or two is common in real files, and a container without per-stream
+     * durations (Matroska) may plan for an audio track that runs longer.  When the video and
+     * the audio (if any) both stop more than a second early, the file is truncated or
+     * damaged. */
+    double planned = (double)p->nframes / av_q2d(p->fps);
+    if ((double)(p->nframes - p->vcount) > av_q2d(p->fps) &&
+        (p->ai < 0 || p->ain_end < planned - 1.0)) {
         s = vb_error(ctx, VBILL_ERR_MEDIA,
                      "preparing '%s': the video stops at %.3f s of its %.3f s: the file is "
                      "truncated or damaged",
-                     t->video_path, (double)p->vcount / av_q2d(p->fps),
-                     (double)p->nframes / av_q2d(p->fps));
+                     t->video_path, (double)p->vcount / av_q2d(p->fps), planned);
         goto out;
     }
     if (p->vcount < p->nframes)
