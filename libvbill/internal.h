@@ -71,6 +71,15 @@ int vb_write_file_atomic(const char *path, const void *data, size_t len);
  * string, or NULL. */
 char *vb_temp_path_for(const char *path);
 
+/* ---- SQLite ----------------------------------------------------------------------- */
+
+struct sqlite3;
+/* Runs set-up SQL (journal mode, pragmas, CREATE ... IF NOT EXISTS: it must be safe to run
+ * again) on a fresh connection.  When several processes open a new database at once, SQLite
+ * can answer SQLITE_BUSY at once, without calling the busy handler; this retries for up to
+ * ten seconds.  Returns the SQLite result code. */
+int vb_sqlite_setup(struct sqlite3 *db, const char *sql);
+
 /* ---- dates: days since 1970-01-01 in the proleptic Gregorian calendar --------------- */
 
 typedef struct vb_date { int y, m, d; } vb_date;

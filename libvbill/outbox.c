@@ -79,9 +79,10 @@ vb_outbox *vb_outbox_open(vbill_ctx *ctx, const char *state_dir, bool sync_full,
     /* FULL: a commit is on disk (WAL fsynced) before emit returns; a power cut loses
      * nothing that was acknowledged.  NORMAL (WAL): a killed process loses nothing, a power
      * cut may lose the last commits: the host chooses. */
-    if (exec(ob, "PRAGMA journal_mode=WAL;") != SQLITE_OK ||
-        exec(ob, sync_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;") !=
-            SQLITE_OK || exec(ob, schema) != SQLITE_OK) {
+    if (vb_sqlite_setup(ob->db, "PRAGMA journal_mode=WAL;") != SQLITE_OK ||
+        vb_sqlite_setup(ob->db, sync_full ? "PRAGMA synchronous=FULL;"
+                                          : "PRAGMA synchronous=NORMAL;") != SQLITE_OK ||
+        vb_sqlite_setup(ob->db, schema) != SQLITE_OK) {
         *status = db_fail(ob, ctx, "cannot initialise");
         vb_outbox_close(ob);
         return NULL;

@@ -201,11 +201,10 @@ VBILL_API vbill_status vbill_store_open_sqlite(vbill_ctx *ctx, const char *path,
         step = "set up";
         /* journal_mode=WAL is persistent; synchronous=NORMAL is durable enough in WAL mode
          * (a power cut may lose the last failures, never corrupt the file). */
-        rc = sqlite3_exec(s->db,
-                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                          "CREATE TABLE IF NOT EXISTS counters(key TEXT PRIMARY KEY, "
-                          "value INTEGER NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;",
-                          NULL, NULL, NULL);
+        rc = vb_sqlite_setup(s->db,
+                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                             "CREATE TABLE IF NOT EXISTS counters(key TEXT PRIMARY KEY, "
+                             "value INTEGER NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;");
     }
     struct {
         sqlite3_stmt **st;

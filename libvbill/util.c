@@ -8,7 +8,9 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- buffer ---- */
@@ -318,3 +320,18 @@ cJSON *vb_json_int(int64_t v)
 }
 
 char *vb_json_print(const cJSON *v) { return cJSON_PrintUnformatted(v); }
+
+/* ---- SQLite ----------------------------------------------------------------------- */
+
+int vb_sqlite_setup(sqlite3 *db, const char *sql)
+{
+    int rc;
+    for (int waited_ms = 0;; waited_ms += 5) {
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        int primary = rc & 0xff;
+        if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) || waited_ms >= 10000)
+            return rc;
+        struct timespec pause = {0, 5 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+}

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,6 +188,33 @@ static vbill_status open_sqlite(vbill_store **s, void *arg)
         st = vbill_store_set_limits(*s, 10000, 900, 10000, 10000, 3600);
     return st;
 }
+
+/* Eight processes opening a new state file at the same moment all get a store (SQLite can
+ * answer "database is locked" to the WAL switch without waiting; the store retries). */
+START_TEST(sqlite_concurrent_first_open)
+{
+    for (int round = 0; round < 60; round++) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/first-%d", tmpdir, round);
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+        pid_t pids[8];
+        for (int p = 0; p < 8; p++) {
+            pids[p] = fork();
+            ck_assert_int_ge(pids[p], 0);
+            if (pids[p] == 0) {
+                vbill_store *s = NULL;
+                _exit(vbill_store_open_sqlite(NULL, dir, &s) == VBILL_OK ? 0 : 1);
+            }
+        }
+        for (int p = 0; p < 8; p++) {
+            int status = 0;
+            ck_assert_int_eq(waitpid(pids[p], &status, 0), pids[p]);
+            ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                          "round %d: a process could not open the new store", round);
+        }
+    }
+}
+END_TEST
 
 static int64_t sqlite_counter(const char *dir, const char *key)
 {
@@ -464,6 +492,7 @@ int main(void)
     tcase_add_test(tc, sqlite_contract);
     tcase_add_test(tc, sqlite_survives_restart);
     tcase_add_test(tc, sqlite_processes_racing);
+    tcase_add_test(tc, sqlite_concurrent_first_open);
     tcase_add_test(tc, redis_store);
     tcase_add_test(tc, custom_store);
     suite_add_tcase(s, tc);
