@@ -44,8 +44,9 @@ expect "C counts" '^valid records  *31$' "$tmp/counts_c"
 expect "C counts rejected" '^rejected records  *5$' "$tmp/counts_c"
 for l in py lua; do
   [ -f "$tmp/counts_$l" ] || continue
-  [ "$(rc counts_$l)" = 3 ] && ok || bad "scenario_counts ($l) exit $(rc counts_$l), want 3"
-  cmp -s "$tmp/counts_c" "$tmp/counts_$l" && ok || { bad "scenario_counts ($l) differs from C:"; diff "$tmp/counts_c" "$tmp/counts_$l" | head; }
+  [ "$(rc counts_$l)" = 3 ] && ok || { bad "scenario_counts ($l) exit $(rc counts_$l), want 3; it printed:"
+    sed 's/^/    /' "$tmp/counts_$l" | head -n 40; }
+  cmp -s "$tmp/counts_c" "$tmp/counts_$l" && ok || { bad "scenario_counts ($l) differs from C:"; diff "$tmp/counts_c" "$tmp/counts_$l" | head -n 40; }
 done
 
 # 2. A signed link, the SMS, a wrong and a right birth-date check, the session.
