@@ -15,11 +15,12 @@ fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
-${MAKE:-make} -s -C "$B" install DESTDIR="$tmp/root" >"$tmp/install.log" 2>&1 ||
+# The staged install that `make check` makes before the tests (DESTDIR=tests/installed).
+${MAKE:-make} -s -C "$B" tests/installed.stamp >"$tmp/install.log" 2>&1 ||
   { cat "$tmp/install.log"; echo "0 passed, 1 failed"; exit 1; }
+root="$B/tests/installed"
 prefix=$(sed -n 's/^prefix=//p' "$B/pkgconfig/libvbill.pc")
-libdir=$(PKG_CONFIG_PATH="$tmp/root$prefix/lib/pkgconfig" pkg-config --variable=libdir libvbill)
-root="$tmp/root"
+libdir=$(PKG_CONFIG_PATH="$root$prefix/lib/pkgconfig" pkg-config --variable=libdir libvbill)
 pydir="$root$prefix/lib/python3/dist-packages"
 luadir="$root$libdir/lua/5.4"
 [ -f "$pydir/vbill/__init__.py" ] && ok || bad "no vbill package in $pydir"
