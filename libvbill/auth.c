@@ -787,6 +787,17 @@ static vbill_status store_fail(vbill_ctx *ctx, const char *what)
     return vb_error(ctx, VBILL_ERR_STORE, "state store: %s failed", what);
 }
 
+/* The keyed hash that binds a session to its client address (made on issue, checked on
+ * verify: one function so the two cannot drift apart). */
+static bool client_mac(const vb_key *k, const char *client, uint8_t full[32])
+{
+    static const char label[] = "client";
+    const char *c = client ? client : "";
+    const void *parts[] = {label, c};
+    size_t lens[] = {sizeof label, strlen(c)};
+    return mac_parts(k->sess, parts, lens, 2, full);
+}
+
 static vbill_status make_session(vbill_ctx *ctx, const vbill_keys *keys, const link_info *li,
                                  const char *client, int64_t now, char **out)
 {
@@ -799,11 +810,7 @@ static vbill_status make_session(vbill_ctx *ctx, const vbill_keys *keys, const l
     memcpy(raw + 1, k->kid, 2);
     memcpy(raw + HDR_LEN, li->tag, TAG_LEN);
     put_u32(raw + HDR_LEN + TAG_LEN, (uint32_t)exp);
-    static const char label[] = "client";
-    const char *c = client ? client : "";
-    const void *cp[] = {label, c};
-    size_t cl[] = {sizeof label, strlen(c)};
-    if (!mac_parts(k->sess, cp, cl, 2, full))
+    if (!client_mac(k, client, full))
         return vb_error(ctx, VBILL_ERR_KEY, "session: HMAC failed (OpenSSL)");
     memcpy(raw + HDR_LEN + TAG_LEN + 4, full, 6);
     const void *parts[] = {raw};
@@ -988,11 +995,7 @@ VBILL_API vbill_status vbill_session_verify(vbill_ctx *ctx, const vbill_keys *ke
         return st;
     if (CRYPTO_memcmp(li.tag, raw + HDR_LEN, TAG_LEN) != 0)
         return vb_error(ctx, VBILL_ERR_SESSION, "session token: made for another link");
-    static const char label[] = "client";
-    const char *c = client ? client : "";
-    const void *cp[] = {label, c};
-    size_t cl[] = {sizeof label, strlen(c)};
-    if (!mac_parts(k->sess, cp, cl, 2, full))
+    if (!client_mac(k, client, full))
         return vb_error(ctx, VBILL_ERR_KEY, "session: HMAC failed (OpenSSL)");
     if (CRYPTO_memcmp(full, raw + HDR_LEN + TAG_LEN + 4, 6) != 0)
         return vb_error(ctx, VBILL_ERR_SESSION, "session token: made for another client");
