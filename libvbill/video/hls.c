@@ -118,14 +118,9 @@ static vbill_status write_segment(vb_job *j, int k, const char *path)
             if (sg->personal) {
                 if (j->cur != k && (s = vb_reenc_begin(j, k)))
                     goto out;
-                AVPacket *in = av_packet_clone(p);
+                /* the decoder takes its own reference: no copy needed */
+                s = vb_reenc_packet(j, p);
                 av_packet_unref(p);
-                if (!in) {
-                    s = vb_error(j->ctx, VBILL_ERR_NOMEM, "out of memory");
-                    goto out;
-                }
-                s = vb_reenc_packet(j, in);
-                av_packet_free(&in);
                 if (s)
                     goto out;
                 continue;

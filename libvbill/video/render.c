@@ -592,14 +592,9 @@ VBILL_API vbill_status vbill_render_mp4(vbill_ctx *ctx, const vbill_template *t,
             if (t->segments[seg].personal) {
                 if (j->cur != seg && (s = vb_reenc_begin(j, seg)))
                     goto out;
-                AVPacket *in = av_packet_clone(j->pkt);
+                /* the decoder takes its own reference: no copy needed */
+                s = vb_reenc_packet(j, j->pkt);
                 av_packet_unref(j->pkt);
-                if (!in) {
-                    s = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
-                    goto out;
-                }
-                s = vb_reenc_packet(j, in);
-                av_packet_free(&in);
                 if (s)
                     goto out;
                 continue;
