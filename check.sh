@@ -60,7 +60,7 @@ stage "build and make check (-Werror)" build_and_check "$top/build/check" --enab
   stage "ABI against abi/libvbill.abi" make -s -C "$top/build/check" abi-check
   # gcc links the shared ASan runtime, which the binding tests preload into python3 and lua5.4.
   stage "make check under ASan+UBSan" build_and_check "$top/build/asan" --enable-werror --enable-sanitizers
-  stage "fuzzing (${VBILL_FUZZ_SECONDS}s per harness)" sh -c "cd '$top' && mkdir -p build/fuzz && cd build/fuzz && { [ -f Makefile ] || '$top/configure' -q --enable-fuzzing --enable-sanitizers CC=clang; } && make -s -j$jobs >/dev/null && make -s -j$jobs check TESTS= >/dev/null && VBILL_BUILDDIR=\$(pwd) VBILL_SRCDIR='$top' '$top/tests/fuzz/replay.sh'"
+  stage "fuzzing (${VBILL_FUZZ_SECONDS}s per harness)" sh -c "cd '$top' && mkdir -p build/fuzz && cd build/fuzz && { [ -f Makefile ] || '$top/configure' -q --enable-fuzzing --enable-sanitizers CC=clang CXX=clang++; } && make -s -j$jobs >/dev/null && make -s -j$jobs check TESTS= >/dev/null && VBILL_BUILDDIR=\$(pwd) VBILL_SRCDIR='$top' '$top/tests/fuzz/replay.sh'"
   stage "hooks against a real Request Tracker 5" sh -c "'$top/scripts/deps.sh' --rt >/dev/null && cd '$top/build/check' && VBILL_TEST_RT=1 make -s check TESTS=tests/hooks_rt_real.sh >/dev/null 2>&1; tail -n 5 tests/hooks_rt_real.sh.log; grep -q '^:test-result: PASS' tests/hooks_rt_real.sh.trs"
   stage "make distcheck" sh -c "cd '$top/build/check' && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.out 2>&1 || { tail -n 80 distcheck.out; exit 1; }"
 }

@@ -1,6 +1,7 @@
 /* context.c: the context object, status codes, error messages, version and logging. */
 #include "config.h"
 #include "internal.h"
+#include "jdoc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ VBILL_API void vbill_ctx_free(vbill_ctx *ctx)
         return;
     vb_rules_free(ctx->rules);
     vb_fill_cache_free(ctx->tmpl_cache);
+    vb_jdoc_free(ctx->jdoc_spare);
     free(ctx->partials_dir);
     free(ctx);
 }

@@ -85,56 +85,52 @@ vbill_status vb_fill_compute(vbill_ctx *ctx, vb_record *r)
 
 /* ---- the Mustache context ---- */
 
-/* Removes the members of obj named in keys (NULL-terminated): the computed values replace
- * whatever the record may have under those names.  One pass over obj, so that adding the
- * computed values needs no lookups. */
-static void drop_keys(cJSON *obj, const char *const *keys)
+/* The context is the record's own tree with the computed values added, in the record's
+ * document.  Computed values replace whatever the record may have under their names. */
+
+/* Adds obj[key] = v; key is a string literal.  False on NOMEM (v NULL). */
+static bool put(vb_jval *obj, const char *key, vb_jval *v) { return vb_jadd(obj, key, v); }
+
+static bool put_int(vb_record *r, vb_jval *obj, const char *key, int64_t v)
 {
-    cJSON *item = obj ? obj->child : NULL;
-    while (item) {
-        cJSON *next = item->next;
-        for (const char *const *k = keys; *k && item->string; k++)
-            if ((*k)[0] == item->string[0] && strcmp(*k, item->string) == 0) {
-                cJSON_Delete(cJSON_DetachItemViaPointer(obj, item));
-                break;
-            }
-        item = next;
-    }
+    return put(obj, key, vb_jint(r->doc, v));
 }
 
-/* Adds obj[key] = item; key is a string literal (not copied).  False on NOMEM. */
-static bool put(cJSON *obj, const char *key, cJSON *item)
+static bool put_bool(vb_record *r, vb_jval *obj, const char *key, bool v)
 {
-    if (!item)
-        return false;
-    if (!cJSON_AddItemToObjectCS(obj, key, item)) {
-        cJSON_Delete(item);
-        return false;
-    }
-    return true;
+    return put(obj, key, vb_jbool(r->doc, v));
 }
 
-static bool put_int(cJSON *obj, const char *key, int64_t v) { return put(obj, key, vb_json_int(v)); }
-
-static bool put_str(cJSON *obj, const char *key, const char *s)
+static bool put_str(vb_record *r, vb_jval *obj, const char *key, const char *s)
 {
-    return put(obj, key, cJSON_CreateString(s));
+    return put(obj, key, vb_jstr(r->doc, s, strlen(s)));
 }
 
-/* Formats into the scratch buffer and stores a copy. */
-static bool put_money(cJSON *obj, const char *key, int64_t v, const vb_record *r, vb_buf *scratch)
+/* Puts the scratch buffer's text under key and empties the buffer. */
+static bool put_scratch(vb_record *r, vb_jval *obj, const char *key, vb_buf *scratch)
+{
+    bool ok = !scratch->failed &&
+              put(obj, key, vb_jstr(r->doc, scratch->data ? scratch->data : "", scratch->len));
+    scratch->len = 0;
+    return ok;
+}
+
+static bool put_money(vb_record *r, vb_jval *obj, const char *key, int64_t v, vb_buf *scratch)
 {
     scratch->len = 0;
     vb_fmt_money(scratch, v, r->currency, r->locale);
-    return !scratch->failed && put_str(obj, key, scratch->data);
+    return put_scratch(r, obj, key, scratch);
 }
 
-static bool put_date(cJSON *obj, const char *key, vb_date d)
+static bool put_date(vb_record *r, vb_jval *obj, const char *key, vb_date d)
 {
     char s[11];
     vb_date_format(d, s);
-    return put_str(obj, key, s);
+    return put(obj, key, vb_jstr(r->doc, s, 10));
 }
+
+/* A validated integer member (record.c accepts 85000 and 85000.0 alike). */
+static int64_t int_of(const vb_jval *v) { return v->is_int ? v->i : (int64_t)v->num; }
 
 static const char *kind_text(vb_kind k, const char *locale)
 {
@@ -153,15 +149,13 @@ static const char *const line_keys[] = {
 static const char *const amount_keys[] = {"amount_text", NULL};
 static const char *const device_keys[] = {"installment_text", NULL};
 
-static bool add_charge_texts(cJSON *list, const vb_record *r, vb_buf *scratch)
+static bool add_charge_texts(vb_record *r, vb_jval *list, vb_buf *scratch)
 {
     bool ok = true;
-    cJSON *item;
-    cJSON_ArrayForEach(item, list)
-    {
-        const cJSON *amount = cJSON_GetObjectItemCaseSensitive(item, "amount");
-        drop_keys(item, amount_keys);
-        ok = ok && put_money(item, "amount_text", (int64_t)amount->valuedouble, r, scratch);
+    for (vb_jval *item = vb_jis(list, VB_JARRAY) ? list->child : NULL; item && ok;
+         item = item->next) {
+        vb_jdrop(item, amount_keys);
+        ok = put_money(r, item, "amount_text", int_of(vb_jget(item, "amount")), scratch);
     }
     return ok;
 }
@@ -169,33 +163,32 @@ static bool add_charge_texts(cJSON *list, const vb_record *r, vb_buf *scratch)
 static bool add_line_values(vb_record *r, int i, vb_buf *scratch)
 {
     vb_line *l = &r->lines[i];
-    cJSON *o = l->json;
-    drop_keys(o, line_keys);
-    bool ok = put_int(o, "net", l->net) && put_int(o, "days", l->days) &&
-              put_date(o, "from", l->from) && put_int(o, "prorated", l->prorated) &&
-              put_int(o, "next_month", l->next_month) &&
-              put_int(o, "discount_total", l->discount_sum) &&
-              put_money(o, "monthly_fee_text", l->monthly_fee, r, scratch) &&
-              put_money(o, "net_text", l->net, r, scratch) &&
-              put_money(o, "prorated_text", l->prorated, r, scratch) &&
-              put_money(o, "next_month_text", l->next_month, r, scratch) &&
-              put_money(o, "discount_total_text", l->discount_sum, r, scratch) &&
-              put_str(o, "kind_text", kind_text(l->kind, r->locale)) &&
-              put(o, "first", cJSON_CreateBool(i == 0)) &&
-              put(o, "last", cJSON_CreateBool(i == r->nlines - 1));
+    vb_jval *o = l->json;
+    vb_jdrop(o, line_keys);
+    bool ok = put_int(r, o, "net", l->net) && put_int(r, o, "days", l->days) &&
+              put_date(r, o, "from", l->from) && put_int(r, o, "prorated", l->prorated) &&
+              put_int(r, o, "next_month", l->next_month) &&
+              put_int(r, o, "discount_total", l->discount_sum) &&
+              put_money(r, o, "monthly_fee_text", l->monthly_fee, scratch) &&
+              put_money(r, o, "net_text", l->net, scratch) &&
+              put_money(r, o, "prorated_text", l->prorated, scratch) &&
+              put_money(r, o, "next_month_text", l->next_month, scratch) &&
+              put_money(r, o, "discount_total_text", l->discount_sum, scratch) &&
+              put_str(r, o, "kind_text", kind_text(l->kind, r->locale)) &&
+              put_bool(r, o, "first", i == 0) && put_bool(r, o, "last", i == r->nlines - 1);
     if (ok && !l->id) {
         char id[16];
         snprintf(id, sizeof id, "L%d", i + 1);
-        cJSON *v = cJSON_CreateString(id);
+        vb_jval *v = vb_jstr(r->doc, id, strlen(id));
         ok = put(o, "id", v);
-        l->id = ok ? v->valuestring : NULL;
+        l->id = ok ? v->str : NULL;
     }
-    cJSON *dev = cJSON_GetObjectItemCaseSensitive(o, "device");
-    if (ok && cJSON_IsObject(dev)) {
-        drop_keys(dev, device_keys);
-        ok = put_money(dev, "installment_text", l->installment, r, scratch);
+    vb_jval *dev = vb_jget(o, "device");
+    if (ok && vb_jis(dev, VB_JOBJECT)) {
+        vb_jdrop(dev, device_keys);
+        ok = put_money(r, dev, "installment_text", l->installment, scratch);
     }
-    return ok && add_charge_texts(cJSON_GetObjectItemCaseSensitive(o, "discounts"), r, scratch);
+    return ok && add_charge_texts(r, vb_jget(o, "discounts"), scratch);
 }
 
 /* What the context adds at its top level, and in bundle and bill. */
@@ -209,96 +202,90 @@ static const char *const bundle_keys[] = {"days", "prorated", "discount_text", "
                                           "start", NULL};
 static const char *const bill_keys[] = {"other_total", "other_total_text", "rounding_unit", NULL};
 
-/* Puts the scratch buffer's text under key and empties the buffer. */
-static bool put_scratch(cJSON *obj, const char *key, vb_buf *scratch)
+static const char *str_of(const vb_jval *v) { return vb_jis(v, VB_JSTRING) ? v->str : NULL; }
+
+static bool add_root_values(vb_record *r, vb_buf *scratch)
 {
-    bool ok = !scratch->failed && put_str(obj, key, scratch->data ? scratch->data : "");
+    vb_jval *root = r->root;
+    vb_jdoc *d = r->doc;
+    /* The birth date never leaves the library: "birth" is among the dropped keys. */
+    vb_jdrop(root, root_keys);
+    bool ok = put_str(r, root, "locale", r->locale) && put_str(r, root, "currency", r->currency) &&
+              put(root, "scenario", r->scenario ? vb_jstr(d, r->scenario, strlen(r->scenario))
+                                                : vb_jnew(d, VB_JNULL)) &&
+              put_int(r, root, "age", r->age) && put_bool(r, root, "senior", r->senior) &&
+              put(root, "speed", vb_jnum(d, r->speed)) &&
+              put_int(r, root, "cycle_days", r->cycle_days) &&
+              put_int(r, root, "this_month", r->this_month) &&
+              put_int(r, root, "next_month", r->next_month) &&
+              put_int(r, root, "bundle_prorated", r->bundle_prorated) &&
+              put_money(r, root, "this_month_text", r->this_month, scratch) &&
+              put_money(r, root, "next_month_text", r->next_month, scratch) &&
+              put_money(r, root, "bundle_prorated_text", r->bundle_prorated, scratch) &&
+              put_int(r, root, "period_days",
+                      vb_date_days(r->period_end) - vb_date_days(r->period_start) + 1);
+    vb_jval *flags = vb_jnew(d, VB_JARRAY);
+    ok = ok && put(root, "flags", flags);
+    if (ok && r->total_mismatch)
+        ok = vb_jadd(flags, NULL, vb_jstr(d, "total_mismatch", 14));
+
+    vb_jval *period = vb_jnew(d, VB_JOBJECT);
+    ok = ok && put(root, "period", period) && put_date(r, period, "start", r->period_start) &&
+         put_date(r, period, "end", r->period_end);
     scratch->len = 0;
-    return ok;
+    vb_fmt_period(scratch, r->period_start, r->period_end, r->locale);
+    ok = ok && put_scratch(r, root, "period_text", scratch);
+    vb_fmt_month_day(scratch, r->issue_date, r->locale);
+    ok = ok && put_scratch(r, root, "issue_date_text", scratch);
+    vb_fmt_name_masked(scratch, r->name, r->locale);
+    ok = ok && put_scratch(r, root, "name_masked", scratch);
+
+    const vb_jval *pay = vb_jget(root, "payment");
+    if (vb_jis(pay, VB_JOBJECT)) {
+        const vb_jval *day = vb_jget(pay, "day");
+        vb_fmt_payment(scratch, str_of(vb_jget(pay, "method")),
+                       str_of(vb_jget(pay, "institution")), str_of(vb_jget(pay, "account_last4")),
+                       vb_jis(day, VB_JNUMBER) ? (int)int_of(day) : 0, r->locale);
+    }
+    ok = ok && put_bool(r, root, "has_payment", scratch->len > 0) &&
+         put_scratch(r, root, "payment_text", scratch);
+
+    const vb_jval *benefits = vb_jget(root, "benefits");
+    for (const vb_jval *b = vb_jis(benefits, VB_JARRAY) ? benefits->child : NULL; b; b = b->next) {
+        vb_buf_puts(scratch, scratch->len ? ", " : "");
+        vb_buf_puts(scratch, b->str);
+    }
+    return ok && put_bool(r, root, "has_benefits", scratch->len > 0) &&
+           put_scratch(r, root, "benefits_text", scratch);
 }
 
 vbill_status vb_fill_context_build(vbill_ctx *ctx, vb_record *r)
 {
-    cJSON *root = r->root;
-    /* The birth date never leaves the library: "birth" is among the dropped keys. */
-    drop_keys(root, root_keys);
     vb_buf scratch_buf = {0}, *scratch = &scratch_buf;
-    bool ok = put_str(root, "locale", r->locale) && put_str(root, "currency", r->currency) &&
-              put(root, "scenario", r->scenario ? cJSON_CreateString(r->scenario)
-                                                : cJSON_CreateNull()) &&
-              put_int(root, "age", r->age) && put(root, "senior", cJSON_CreateBool(r->senior)) &&
-              put(root, "speed", cJSON_CreateNumber(r->speed)) &&
-              put_int(root, "cycle_days", r->cycle_days) &&
-              put_int(root, "this_month", r->this_month) &&
-              put_int(root, "next_month", r->next_month) &&
-              put_int(root, "bundle_prorated", r->bundle_prorated) &&
-              put_money(root, "this_month_text", r->this_month, r, scratch) &&
-              put_money(root, "next_month_text", r->next_month, r, scratch) &&
-              put_money(root, "bundle_prorated_text", r->bundle_prorated, r, scratch) &&
-              put_int(root, "period_days",
-                      vb_date_days(r->period_end) - vb_date_days(r->period_start) + 1);
-    cJSON *flags = cJSON_CreateArray();
-    ok = ok && put(root, "flags", flags);
-    if (ok && r->total_mismatch)
-        ok = cJSON_AddItemToArray(flags, cJSON_CreateString("total_mismatch"));
-
-    cJSON *period = cJSON_CreateObject();
-    ok = ok && put(root, "period", period) && put_date(period, "start", r->period_start) &&
-         put_date(period, "end", r->period_end);
-    scratch->len = 0;
-    vb_fmt_period(scratch, r->period_start, r->period_end, r->locale);
-    ok = ok && put_scratch(root, "period_text", scratch);
-    vb_fmt_month_day(scratch, r->issue_date, r->locale);
-    ok = ok && put_scratch(root, "issue_date_text", scratch);
-    vb_fmt_name_masked(scratch, r->name, r->locale);
-    ok = ok && put_scratch(root, "name_masked", scratch);
-
-    const cJSON *pay = cJSON_GetObjectItemCaseSensitive(root, "payment");
-    if (cJSON_IsObject(pay)) {
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(pay, "method");
-        const cJSON *inst = cJSON_GetObjectItemCaseSensitive(pay, "institution");
-        const cJSON *last4 = cJSON_GetObjectItemCaseSensitive(pay, "account_last4");
-        const cJSON *day = cJSON_GetObjectItemCaseSensitive(pay, "day");
-        vb_fmt_payment(scratch, cJSON_IsString(m) ? m->valuestring : NULL,
-                       cJSON_IsString(inst) ? inst->valuestring : NULL,
-                       cJSON_IsString(last4) ? last4->valuestring : NULL,
-                       cJSON_IsNumber(day) ? (int)day->valuedouble : 0, r->locale);
-    }
-    ok = ok && put(root, "has_payment", cJSON_CreateBool(scratch->len > 0)) &&
-         put_scratch(root, "payment_text", scratch);
-
-    cJSON *item;
-    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "benefits"))
-    {
-        vb_buf_puts(scratch, scratch->len ? ", " : "");
-        vb_buf_puts(scratch, item->valuestring);
-    }
-    ok = ok && put(root, "has_benefits", cJSON_CreateBool(scratch->len > 0)) &&
-         put_scratch(root, "benefits_text", scratch);
-
+    bool ok = add_root_values(r, scratch);
     bool has_device = false;
     for (int i = 0; i < r->nlines && ok; i++) {
         ok = add_line_values(r, i, scratch);
         has_device |= r->lines[i].has_device;
     }
-    ok = ok && put(root, "has_device", cJSON_CreateBool(has_device)) &&
-         put(root, "has_bundle", cJSON_CreateBool(r->bundled));
+    ok = ok && put_bool(r, r->root, "has_device", has_device) &&
+         put_bool(r, r->root, "has_bundle", r->bundled);
 
-    cJSON *bundle = cJSON_GetObjectItemCaseSensitive(root, "bundle");
-    if (ok && cJSON_IsObject(bundle)) {
-        drop_keys(bundle, bundle_keys);
-        ok = put_int(bundle, "days", r->bundle_days) &&
-             put_int(bundle, "prorated", r->bundle_prorated) &&
-             put_money(bundle, "discount_text", r->bundle_discount, r, scratch) &&
-             put_money(bundle, "prorated_text", r->bundle_prorated, r, scratch) &&
-             put_date(bundle, "start", r->bundle_start);
+    vb_jval *bundle = vb_jget(r->root, "bundle");
+    if (ok && vb_jis(bundle, VB_JOBJECT)) {
+        vb_jdrop(bundle, bundle_keys);
+        ok = put_int(r, bundle, "days", r->bundle_days) &&
+             put_int(r, bundle, "prorated", r->bundle_prorated) &&
+             put_money(r, bundle, "discount_text", r->bundle_discount, scratch) &&
+             put_money(r, bundle, "prorated_text", r->bundle_prorated, scratch) &&
+             put_date(r, bundle, "start", r->bundle_start);
     }
-    cJSON *bill = cJSON_GetObjectItemCaseSensitive(root, "bill");
-    drop_keys(bill, bill_keys);
-    ok = ok && put_int(bill, "other_total", r->other_sum) &&
-         put_money(bill, "other_total_text", r->other_sum, r, scratch) &&
-         put_int(bill, "rounding_unit", r->rounding_unit) &&
-         add_charge_texts(cJSON_GetObjectItemCaseSensitive(bill, "other_charges"), r, scratch);
+    vb_jval *bill = vb_jget(r->root, "bill");
+    vb_jdrop(bill, bill_keys);
+    ok = ok && put_int(r, bill, "other_total", r->other_sum) &&
+         put_money(r, bill, "other_total_text", r->other_sum, scratch) &&
+         put_int(r, bill, "rounding_unit", r->rounding_unit) &&
+         add_charge_texts(r, vb_jget(bill, "other_charges"), scratch);
     vb_buf_free(scratch);
     if (!ok)
         return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory while filling a record");
@@ -308,6 +295,7 @@ vbill_status vb_fill_context_build(vbill_ctx *ctx, vb_record *r)
 /* ---- compiled default slot templates, per scenario and locale, kept on the context ---- */
 
 typedef struct vb_slot_set {
+    const char *scenario_key, *locale_key; /* the pointers last asked with (see slot_set) */
     char scenario[64];
     char locale[8];
     int n;
@@ -340,9 +328,19 @@ static const vb_slot_set *slot_set(vbill_ctx *ctx, const char *scenario, const c
         *st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    /* Records name their scenario and locale by pointers into the rule set and a static
+     * table: find the set by those first (confirmed by the strings: a reloaded rule set may
+     * reuse an address), and search by the strings only when none matches. */
     for (vb_slot_set *s = ctx->tmpl_cache->sets; s; s = s->next)
-        if (strcmp(s->scenario, scenario) == 0 && strcmp(s->locale, locale) == 0)
+        if (s->scenario_key == scenario && s->locale_key == locale &&
+            strcmp(s->scenario, scenario) == 0 && strcmp(s->locale, locale) == 0)
             return s;
+    for (vb_slot_set *s = ctx->tmpl_cache->sets; s; s = s->next)
+        if (strcmp(s->scenario, scenario) == 0 && strcmp(s->locale, locale) == 0) {
+            s->scenario_key = scenario;
+            s->locale_key = locale;
+            return s;
+        }
     vb_slot_set *s = calloc(1, sizeof *s);
     if (!s) {
         *st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
@@ -350,6 +348,8 @@ static const vb_slot_set *slot_set(vbill_ctx *ctx, const char *scenario, const c
     }
     snprintf(s->scenario, sizeof s->scenario, "%s", scenario);
     snprintf(s->locale, sizeof s->locale, "%s", locale);
+    s->scenario_key = scenario;
+    s->locale_key = locale;
     s->n = vb_default_slots(scenario, locale, s->defs);
     for (int i = 0; i < s->n; i++) {
         s->compiled[i] = vb_mustache_compile(ctx, s->defs[i].name, s->defs[i].tmpl,
@@ -373,10 +373,16 @@ cJSON *vb_context_build(vbill_ctx *ctx, const char *record_json, size_t len, lon
 {
     vb_record r;
     vbill_status st = vb_record_process(ctx, record_json, len, line, &r);
-    if (!st && (st = vb_fill_context_build(ctx, &r)))
-        vb_record_free(&r);
+    if (st) {
+        *status = st;
+        return NULL;
+    }
+    cJSON *c = NULL;
+    if (!(st = vb_fill_context_build(ctx, &r)) && !(c = vb_jto_cjson(r.root)))
+        st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    vb_record_free(&r);
     *status = st;
-    return st ? NULL : r.root;
+    return c;
 }
 
 static void emit_classification(vb_buf *b, const vb_record *r)
@@ -472,7 +478,7 @@ VBILL_API vbill_status vbill_fill(vbill_ctx *ctx, const char *record_json, size_
             st = vb_fill_context_build(ctx, &r);
         for (int i = 0; set && !st && i < set->n; i++) {
             size_t n;
-            char *text = vb_mustache_render(ctx, set->compiled[i], r.root, NULL, &n, &st);
+            char *text = vb_mustache_render_tree(ctx, set->compiled[i], r.root, NULL, &n, &st);
             if (text) {
                 vb_buf_puts(&b, i ? "," : "");
                 vb_buf_json_string(&b, set->defs[i].name);

@@ -8,9 +8,9 @@ typedef enum { L_KO, L_JA, L_EN } vb_locale;
 
 static vb_locale locale_of(const char *locale)
 {
-    if (locale && strcmp(locale, "ja-JP") == 0)
+    if (locale && locale[0] == 'j' && strcmp(locale, "ja-JP") == 0)
         return L_JA;
-    if (locale && strcmp(locale, "en-US") == 0)
+    if (locale && locale[0] == 'e' && strcmp(locale, "en-US") == 0)
         return L_EN;
     return L_KO;
 }
@@ -36,7 +36,7 @@ void vb_fmt_money(vb_buf *b, int64_t amount, const char *currency, const char *l
     uint64_t mag = amount < 0 ? (uint64_t)0 - (uint64_t)amount : (uint64_t)amount;
     if (amount < 0)
         vb_buf_append(b, "-", 1);
-    if (currency && strcmp(currency, "USD") == 0) {
+    if (currency && currency[0] == 'U' && strcmp(currency, "USD") == 0) {
         if (l == L_EN)
             vb_buf_append(b, "$", 1);
         grouped(b, mag / 100);
@@ -46,7 +46,7 @@ void vb_fmt_money(vb_buf *b, int64_t amount, const char *currency, const char *l
             vb_buf_puts(b, l == L_KO ? "달러" : "ドル");
         return;
     }
-    bool jpy = currency && strcmp(currency, "JPY") == 0;
+    bool jpy = currency && currency[0] == 'J' && strcmp(currency, "JPY") == 0;
     if (l == L_EN)
         vb_buf_puts(b, jpy ? "JPY " : "KRW ");
     grouped(b, mag);
@@ -60,11 +60,17 @@ void vb_fmt_month_day(vb_buf *b, vb_date d, const char *locale)
 {
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    switch (locale_of(locale)) {
-    case L_KO: vb_buf_printf(b, "%d월 %d일", d.m, d.d); break;
-    case L_JA: vb_buf_printf(b, "%d月%d日", d.m, d.d); break;
-    case L_EN: vb_buf_printf(b, "%s %d", months[(d.m - 1) % 12], d.d); break;
+    vb_locale l = locale_of(locale);
+    if (l == L_EN) {
+        vb_buf_puts(b, months[(d.m - 1) % 12]);
+        vb_buf_puts(b, " ");
+        vb_buf_int(b, d.d);
+        return;
     }
+    vb_buf_int(b, d.m);
+    vb_buf_puts(b, l == L_KO ? "월 " : "月");
+    vb_buf_int(b, d.d);
+    vb_buf_puts(b, l == L_KO ? "일" : "日");
 }
 
 void vb_fmt_period(vb_buf *b, vb_date from, vb_date to, const char *locale)
@@ -155,15 +161,24 @@ void vb_fmt_payment(vb_buf *b, const char *method, const char *institution, cons
     } else {
         vb_buf_puts(b, card ? "クレジットカード" : bank ? "口座振替" : giro ? "払込票" : "");
     }
-    if (last4 && *last4 && !giro)
-        vb_buf_printf(b, "%s****%s", b->len > start ? " " : "", last4);
+    if (last4 && *last4 && !giro) {
+        vb_buf_puts(b, b->len > start ? " ****" : "****");
+        vb_buf_puts(b, last4);
+    }
     if (day > 0) {
         const char *sep = b->len > start ? " " : "";
-        if (l == L_KO)
-            vb_buf_printf(b, "%s(매월 %d일)", sep, day);
-        else if (l == L_JA)
-            vb_buf_printf(b, "（毎月%d日）", day);
-        else
-            vb_buf_printf(b, "%s(%d%s of each month)", sep, day, ordinal_suffix(day));
+        if (l == L_JA) {
+            vb_buf_puts(b, "（毎月");
+        } else {
+            vb_buf_puts(b, sep);
+            vb_buf_puts(b, l == L_KO ? "(매월 " : "(");
+        }
+        vb_buf_int(b, day);
+        if (l == L_EN) {
+            vb_buf_puts(b, ordinal_suffix(day));
+            vb_buf_puts(b, " of each month)");
+        } else {
+            vb_buf_puts(b, l == L_KO ? "일)" : "日）");
+        }
     }
 }

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdio.h>
 #include <cjson/cJSON.h>
 
@@ -30,6 +31,7 @@ struct vbill_ctx {
     double senior_speed;
     char *partials_dir;
     struct vb_mustache_cache *tmpl_cache; /* fill.c: compiled default slot templates */
+    struct vb_jdoc *jdoc_spare;       /* record.c: a parsed-record arena kept for reuse */
 };
 
 /* Records the message of a failure on ctx and returns status (so: return vb_error(...)).
@@ -47,14 +49,31 @@ typedef struct vb_buf {
     bool failed;    /* an allocation failed; further appends are ignored */
 } vb_buf;
 
-void vb_buf_append(vb_buf *b, const char *s, size_t n);
-void vb_buf_puts(vb_buf *b, const char *s);
+/* Appends n bytes; grows the buffer out of line.  Inline: it runs for every piece of every
+ * output. */
+void vb_buf_append_grow(vb_buf *b, const char *s, size_t n);
+static inline void vb_buf_append(vb_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap || b->failed) {
+        vb_buf_append_grow(b, s, n);
+        return;
+    }
+    if (n)
+        memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+static inline void vb_buf_puts(vb_buf *b, const char *s) { vb_buf_append(b, s, strlen(s)); }
 void vb_buf_printf(vb_buf *b, const char *fmt, ...) VB_PRINTF(2, 3);
 /* Hands the buffer's string to the caller (NULL if an allocation failed) and resets b. */
 char *vb_buf_take(vb_buf *b);
 void vb_buf_free(vb_buf *b);
 /* Appends a decimal integer (no printf: output paths run per record). */
 void vb_buf_int(vb_buf *b, int64_t v);
+/* v in decimal, without printf (it runs several times per record): returns the text, which
+ * lies somewhere in buf, and its length. */
+#define VB_INT_TEXT 24
+const char *vb_int_text(int64_t v, char buf[VB_INT_TEXT], size_t *len);
 /* Appends s as a JSON string literal (quoted and escaped). */
 void vb_buf_json_string(vb_buf *b, const char *s);
 
@@ -133,6 +152,10 @@ vb_mustache *vb_mustache_compile(vbill_ctx *ctx, const char *name, const char *t
  * compiled template is immutable: renders from several threads are safe. */
 char *vb_mustache_render(vbill_ctx *ctx, const vb_mustache *m, const cJSON *data,
                          const cJSON *partials, size_t *out_len, vbill_status *status);
+/* The same over an arena tree (jdoc.h), as the fill path holds its records. */
+struct vb_jval;
+char *vb_mustache_render_tree(vbill_ctx *ctx, const vb_mustache *m, const struct vb_jval *data,
+                              const cJSON *partials, size_t *out_len, vbill_status *status);
 void vb_mustache_free(vb_mustache *m);
 
 #endif

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 #include "internal.h"
+#include "jdoc.h"
 
 #include <errno.h>
 #include <math.h>
@@ -41,6 +42,7 @@ typedef struct vb_node {
     uint8_t close_bol;  /* sections: the closing tag starts a line */
     uint8_t standalone; /* partials and parents: the tag stood alone on its line */
     uint32_t nparts;    /* names: dotted parts; 0 for the implicit iterator "." */
+    uint32_t name_len;  /* names: the length of the first part */
     size_t name;        /* offset in names: parts, each NUL-terminated */
     size_t a, alen;
     size_t end;         /* sections, blocks, parents: index just past the content */
@@ -173,6 +175,7 @@ static bool comp_name(comp *c, vb_node *nd, size_t tag, const char *s, size_t n,
     nd->name = c->names.len;
     if (!split) {
         nd->nparts = 1;
+        nd->name_len = (uint32_t)n;
         vb_buf_append(&c->names, s, n);
         vb_buf_append(&c->names, "", 1);
     } else if (n == 1 && s[0] == '.') {
@@ -189,6 +192,8 @@ static bool comp_name(comp *c, vb_node *nd, size_t tag, const char *s, size_t n,
             }
             vb_buf_append(&c->names, s + start, i - start);
             vb_buf_append(&c->names, "", 1);
+            if (nd->nparts == 0)
+                nd->name_len = (uint32_t)(i - start);
             nd->nparts++;
             start = i + 1;
         }
@@ -517,13 +522,15 @@ typedef struct render {
     const cJSON *partials;
     vb_buf out;
     vb_buf indent;             /* the indentation in force is a tail of this */
-    const cJSON *stack[VB_MU_MAX_STACK];
     size_t sp;
     cached_partial *cache;
     size_t ncache, capcache;
     int pdepth;
     uint64_t steps;
     vbill_status st;
+    const vb_jval **stack;     /* the context stack: stack0, or grown up to VB_MU_MAX_STACK */
+    size_t cap;
+    const vb_jval *stack0[32];
 } render;
 
 static void r_fail_nomem(render *r)
@@ -618,23 +625,33 @@ static size_t format_number(double v, char *buf, size_t size)
     return (size_t)n;
 }
 
-static void r_value(render *r, const cJSON *v, bool escape)
+static void r_value(render *r, const vb_jval *v, bool escape)
 {
     if (!v)
         return;
     const char *s = NULL;
     size_t n = 0;
     char num[64];
-    if (cJSON_IsString(v) || cJSON_IsRaw(v)) {
-        s = v->valuestring;
-        n = s ? strlen(s) : 0;
-    } else if (cJSON_IsNumber(v)) {
-        n = format_number(v->valuedouble, num, sizeof num);
-        s = num;
-    } else if (cJSON_IsTrue(v)) {
+    switch (v->type) {
+    case VB_JSTRING:
+        s = v->str, n = v->len;
+        break;
+    case VB_JNUMBER:
+        if (v->is_int) {
+            s = vb_int_text(v->i, num, &n);
+        } else {
+            n = format_number(v->num, num, sizeof num);
+            s = num;
+        }
+        break;
+    case VB_JTRUE:
         s = "true", n = 4;
-    } else if (cJSON_IsFalse(v)) {
+        break;
+    case VB_JFALSE:
         s = "false", n = 5;
+        break;
+    default:
+        break;
     }
     if (!s)
         return; /* null, objects and lists print nothing */
@@ -644,34 +661,34 @@ static void r_value(render *r, const cJSON *v, bool escape)
         r_put(r, s, n);
 }
 
-static const cJSON *lookup(const render *r, const vb_mustache *m, const vb_node *nd)
+static const vb_jval *lookup(const render *r, const vb_mustache *m, const vb_node *nd)
 {
     if (nd->nparts == 0)
         return r->sp ? r->stack[r->sp - 1] : NULL;
     const char *part = m->names + nd->name;
-    const cJSON *v = NULL;
-    for (size_t k = r->sp; k-- > 0;) {
-        const cJSON *ctx = r->stack[k];
-        if (cJSON_IsObject(ctx) && (v = cJSON_GetObjectItemCaseSensitive(ctx, part)) != NULL)
+    size_t len = nd->name_len;
+    const vb_jval *v = NULL;
+    for (size_t k = r->sp; k-- > 0;)
+        if ((v = vb_jget_n(r->stack[k], part, len)) != NULL)
             break;
-    }
     for (uint32_t i = 1; v && i < nd->nparts; i++) {
-        part += strlen(part) + 1;
-        v = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, part) : NULL;
+        part += len + 1;
+        len = strlen(part);
+        v = vb_jget_n(v, part, len);
     }
     return v;
 }
 
-static bool truthy(const cJSON *v)
+static bool truthy(const vb_jval *v)
 {
-    if (!v || cJSON_IsFalse(v) || cJSON_IsNull(v) || cJSON_IsInvalid(v))
+    if (!v || v->type == VB_JFALSE || v->type == VB_JNULL)
         return false;
-    if (cJSON_IsArray(v))
+    if (v->type == VB_JARRAY)
         return v->child != NULL;
     return true;
 }
 
-static bool r_push(render *r, const cJSON *v)
+static bool r_push(render *r, const vb_jval *v)
 {
     if (r->sp == VB_MU_MAX_STACK) {
         if (!r->st)
@@ -679,6 +696,19 @@ static bool r_push(render *r, const cJSON *v)
                              "sections nested more than %d deep while rendering",
                              VB_MU_MAX_STACK);
         return false;
+    }
+    if (r->sp == r->cap) {
+        size_t cap = r->cap * 4 < VB_MU_MAX_STACK ? r->cap * 4 : VB_MU_MAX_STACK;
+        const vb_jval **grown = malloc(cap * sizeof *grown);
+        if (!grown) {
+            r_fail_nomem(r);
+            return false;
+        }
+        memcpy(grown, r->stack, r->sp * sizeof *grown);
+        if (r->stack != r->stack0)
+            free(r->stack);
+        r->stack = grown;
+        r->cap = cap;
     }
     r->stack[r->sp++] = v;
     return true;
@@ -869,9 +899,9 @@ static void r_nodes(render *r, const vb_mustache *m, size_t from, size_t to, con
             break;
         case N_SECTION:
         case N_INVERTED: {
-            const cJSON *v = lookup(r, m, nd);
+            const vb_jval *v = lookup(r, m, nd);
             bool t = truthy(v);
-            if (nd->type == N_INVERTED || !cJSON_IsArray(v)) {
+            if (nd->type == N_INVERTED || !vb_jis(v, VB_JARRAY)) {
                 if (t == (nd->type == N_SECTION)) {
                     bool pushed = nd->type == N_SECTION;
                     if (pushed && !r_push(r, v))
@@ -883,7 +913,7 @@ static void r_nodes(render *r, const vb_mustache *m, size_t from, size_t to, con
                         r->sp--;
                 }
             } else {
-                for (const cJSON *e = v->child; e && !r->st; e = e->next) {
+                for (const vb_jval *e = v->child; e && !r->st; e = e->next) {
                     /* an empty section body still costs a step per element */
                     if (!r_step(r) || !r_push(r, e))
                         return;
@@ -917,19 +947,35 @@ char *vb_mustache_render(vbill_ctx *ctx, const vb_mustache *m, const cJSON *data
     vbill_status dummy;
     if (!status)
         status = &dummy;
+    vb_jdoc *d = vb_jdoc_new();
+    const vb_jval *tree = d && data ? vb_jfrom_cjson(d, data) : NULL;
+    char *out = NULL;
+    if (!d || (data && !tree)) {
+        *status = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+        if (out_len)
+            *out_len = 0;
+    } else {
+        out = vb_mustache_render_tree(ctx, m, tree, partials, out_len, status);
+    }
+    vb_jdoc_free(d);
+    return out;
+}
+
+char *vb_mustache_render_tree(vbill_ctx *ctx, const vb_mustache *m, const vb_jval *data,
+                              const cJSON *partials, size_t *out_len, vbill_status *status)
+{
+    vbill_status dummy;
+    if (!status)
+        status = &dummy;
     if (out_len)
         *out_len = 0;
     if (!m) {
         *status = vb_error(ctx, VBILL_ERR_ARG, "no compiled template");
         return NULL;
     }
-    render *r = calloc(1, sizeof *r);
-    if (!r) {
-        *status = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    r->ctx = ctx;
-    r->partials = cJSON_IsObject(partials) ? partials : NULL;
+    render rs = {.ctx = ctx, .partials = cJSON_IsObject(partials) ? partials : NULL}, *r = &rs;
+    r->stack = r->stack0;
+    r->cap = sizeof r->stack0 / sizeof r->stack0[0];
     r->stack[r->sp++] = data;
     frame top = {0, 0, 0, NULL};
     r_nodes(r, m, 0, m->n, &top);
@@ -947,8 +993,9 @@ char *vb_mustache_render(vbill_ctx *ctx, const vb_mustache *m, const cJSON *data
     for (size_t i = 0; i < r->ncache; i++)
         vb_mustache_free(r->cache[i].m);
     free(r->cache);
+    if (r->stack != r->stack0)
+        free(r->stack);
     *status = r->st;
-    free(r);
     return out;
 }
 

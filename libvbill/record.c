@@ -53,16 +53,6 @@ static long utf8_check(const unsigned char *s, size_t n, bool no_controls)
     long count = 0;
     for (size_t i = 0; i < n; count++) {
         unsigned c = s[i];
-        /* Plain ASCII (most of a record) eight bytes at a time. */
-        if (!no_controls && i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (!(w & UINT64_C(0x8080808080808080))) {
-                i += 8;
-                count += 7;
-                continue;
-            }
-        }
         if (c < 0x80) {
             if (no_controls && (c < 0x20 || c == 0x7f))
                 return -1;
@@ -120,39 +110,44 @@ static void index_path(char *out, size_t size, const char *prefix, const char *k
 
 /* ---- field readers ---- */
 
-static const char *type_name(const cJSON *v)
+static const char *type_name(const vb_jval *v)
 {
-    if (cJSON_IsString(v))
+    switch (v->type) {
+    case VB_JSTRING:
         return "a string";
-    if (cJSON_IsNumber(v))
+    case VB_JNUMBER:
         return "a number";
-    if (cJSON_IsBool(v))
+    case VB_JFALSE:
+    case VB_JTRUE:
         return "a boolean";
-    if (cJSON_IsArray(v))
+    case VB_JARRAY:
         return "an array";
-    if (cJSON_IsObject(v))
+    case VB_JOBJECT:
         return "an object";
+    case VB_JNULL:
+        break;
+    }
     return "null";
 }
 
-static bool absent(const cJSON *v) { return v == NULL || cJSON_IsNull(v); }
+static bool absent(const vb_jval *v) { return v == NULL || v->type == VB_JNULL; }
 
 /* An optional or required string member; *out NULL when absent and optional. */
-static vbill_status get_string(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
+static vbill_status get_string(vbill_ctx *ctx, const vb_record *r, const vb_jval *obj,
                                const char *prefix, const char *key, bool required,
                                const char **out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    const vb_jval *v = vb_jget(obj, key);
     *out = NULL;
     if (absent(v))
         return required ? fail(ctx, r, prefix, key, "required") : VBILL_OK;
-    if (!cJSON_IsString(v))
+    if (!vb_jis(v, VB_JSTRING))
         return fail(ctx, r, prefix, key, "must be a string, not %s", type_name(v));
-    *out = v->valuestring;
+    *out = v->str;
     return VBILL_OK;
 }
 
-static vbill_status get_date(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
+static vbill_status get_date(vbill_ctx *ctx, const vb_record *r, const vb_jval *obj,
                              const char *prefix, const char *key, bool required, bool *present,
                              vb_date *out)
 {
@@ -168,52 +163,59 @@ static vbill_status get_date(vbill_ctx *ctx, const vb_record *r, const cJSON *ob
 }
 
 /* An integer member in [min, max]. */
-static vbill_status get_int(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
+static vbill_status get_int(vbill_ctx *ctx, const vb_record *r, const vb_jval *obj,
                             const char *prefix, const char *key, bool required, int64_t min,
                             int64_t max, bool *present, int64_t *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    const vb_jval *v = vb_jget(obj, key);
     if (present)
         *present = false;
     if (absent(v))
         return required ? fail(ctx, r, prefix, key, "required") : VBILL_OK;
-    if (!cJSON_IsNumber(v))
+    if (!vb_jis(v, VB_JNUMBER))
         return fail(ctx, r, prefix, key, "must be an integer, not %s", type_name(v));
-    double d = v->valuedouble;
-    if (!isfinite(d) || d != floor(d))
-        return fail(ctx, r, prefix, key, "must be an integer");
-    if (d < (double)min || d > (double)max)
-        return fail(ctx, r, prefix, key, "%.17g is out of range (%lld to %lld)", d, (long long)min,
-                    (long long)max);
-    *out = (int64_t)d;
+    if (v->is_int) {
+        if (v->i < min || v->i > max)
+            return fail(ctx, r, prefix, key, "%lld is out of range (%lld to %lld)",
+                        (long long)v->i, (long long)min, (long long)max);
+        *out = v->i;
+    } else { /* written with a fraction or exponent (85000.0, 1e3), or past int64 */
+        double d = v->num;
+        if (!isfinite(d) || d != floor(d))
+            return fail(ctx, r, prefix, key, "must be an integer");
+        if (d < (double)min || d > (double)max)
+            return fail(ctx, r, prefix, key, "%.17g is out of range (%lld to %lld)", d,
+                        (long long)min, (long long)max);
+        *out = (int64_t)d;
+    }
     if (present)
         *present = true;
     return VBILL_OK;
 }
 
-static vbill_status get_object(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
+static vbill_status get_object(vbill_ctx *ctx, const vb_record *r, const vb_jval *obj,
                                const char *prefix, const char *key, bool required,
-                               const cJSON **out)
+                               const vb_jval **out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    const vb_jval *v = vb_jget(obj, key);
     *out = NULL;
     if (absent(v))
         return required ? fail(ctx, r, prefix, key, "required") : VBILL_OK;
-    if (!cJSON_IsObject(v))
+    if (!vb_jis(v, VB_JOBJECT))
         return fail(ctx, r, prefix, key, "must be an object, not %s", type_name(v));
     *out = v;
     return VBILL_OK;
 }
 
-static vbill_status get_array(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
+static vbill_status get_array(vbill_ctx *ctx, const vb_record *r, const vb_jval *obj,
                               const char *prefix, const char *key, bool required,
-                              const cJSON **out)
+                              const vb_jval **out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    const vb_jval *v = vb_jget(obj, key);
     *out = NULL;
     if (absent(v))
         return required ? fail(ctx, r, prefix, key, "required") : VBILL_OK;
-    if (!cJSON_IsArray(v))
+    if (!vb_jis(v, VB_JARRAY))
         return fail(ctx, r, prefix, key, "must be an array, not %s", type_name(v));
     *out = v;
     return VBILL_OK;
@@ -221,7 +223,7 @@ static vbill_status get_array(vbill_ctx *ctx, const vb_record *r, const cJSON *o
 
 /* A string member that must be one of `allowed` (NULL-terminated); *index gets its position,
  * or def when absent and optional. */
-static vbill_status get_enum(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
+static vbill_status get_enum(vbill_ctx *ctx, const vb_record *r, const vb_jval *obj,
                              const char *prefix, const char *key, bool required,
                              const char *const *allowed, int def, int *index)
 {
@@ -246,27 +248,26 @@ static vbill_status get_enum(vbill_ctx *ctx, const vb_record *r, const cJSON *ob
 }
 
 /* A list of {"name", "amount"} items at prefix.key; sums the amounts into *sum. */
-static vbill_status get_charges(vbill_ctx *ctx, const vb_record *r, const cJSON *obj,
+static vbill_status get_charges(vbill_ctx *ctx, const vb_record *r, const vb_jval *obj,
                                 const char *prefix, const char *key, int64_t *sum)
 {
-    const cJSON *arr;
+    const vb_jval *arr;
     vbill_status st = get_array(ctx, r, obj, prefix, key, false, &arr);
     *sum = 0;
     if (st || !arr)
         return st;
     int i = 0;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, arr)
-    {
+    const vb_jval *item;
+    for (item = arr->child; item; item = item->next) {
         const char *name;
         int64_t amount;
         /* Checked without a path first; a failure is checked again with the item's path
          * ("lines[1].discounts[0]") so that the message names it. */
-        if (!cJSON_IsObject(item) || get_string(ctx, r, item, NULL, "name", false, &name) ||
+        if (!vb_jis(item, VB_JOBJECT) || get_string(ctx, r, item, NULL, "name", false, &name) ||
             get_int(ctx, r, item, NULL, "amount", true, 0, VB_AMOUNT_LIMIT - 1, NULL, &amount)) {
             char p[96];
             index_path(p, sizeof p, prefix, key, i);
-            if (!cJSON_IsObject(item))
+            if (!vb_jis(item, VB_JOBJECT))
                 return fail(ctx, r, NULL, p, "must be an object, not %s", type_name(item));
             if ((st = get_string(ctx, r, item, p, "name", false, &name)))
                 return st;
@@ -284,12 +285,12 @@ static vbill_status get_charges(vbill_ctx *ctx, const vb_record *r, const cJSON 
 
 static vbill_status parse_id_and_name(vbill_ctx *ctx, vb_record *r)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->root, "id");
+    const vb_jval *v = vb_jget(r->root, "id");
     if (absent(v))
         return fail(ctx, r, NULL, "id", "required");
-    if (!cJSON_IsString(v))
+    if (!vb_jis(v, VB_JSTRING))
         return fail(ctx, r, NULL, "id", "must be a string, not %s", type_name(v));
-    const char *id = v->valuestring;
+    const char *id = v->str;
     size_t n = strlen(id);
     bool ok = n >= 1 && n <= 64;
     for (size_t i = 0; ok && i < n; i++) {
@@ -324,7 +325,7 @@ static vbill_status parse_bill(vbill_ctx *ctx, vb_record *r)
     r->locale = locales[li];
     r->currency = currencies[ci];
 
-    const cJSON *bill;
+    const vb_jval *bill;
     if ((st = get_object(ctx, r, r->root, NULL, "bill", true, &bill)) ||
         (st = get_date(ctx, r, bill, "bill", "issue_date", true, NULL,
                        &r->issue_date)) ||
@@ -355,14 +356,14 @@ static vbill_status parse_bill(vbill_ctx *ctx, vb_record *r)
     return get_charges(ctx, r, bill, "bill", "other_charges", &r->other_sum);
 }
 
-static vbill_status parse_line(vbill_ctx *ctx, vb_record *r, int i, cJSON *obj)
+static vbill_status parse_line(vbill_ctx *ctx, vb_record *r, int i, vb_jval *obj)
 {
     static const char *const kinds[] = {"mobile", "home", NULL};
     static const char *const events[] = {"none", "new", "device_change", "recontract", NULL};
     vb_line *l = &r->lines[i];
     char p[32];
     index_path(p, sizeof p, NULL, "lines", i);
-    if (!cJSON_IsObject(obj))
+    if (!vb_jis(obj, VB_JOBJECT))
         return fail(ctx, r, NULL, p, "must be an object, not %s", type_name(obj));
     l->json = obj;
     int kind, event;
@@ -388,7 +389,7 @@ static vbill_status parse_line(vbill_ctx *ctx, vb_record *r, int i, cJSON *obj)
         return fail(ctx, r, p, "discounts", "the discounts (%lld) exceed the monthly fee (%lld)",
                     (long long)l->discount_sum, (long long)l->monthly_fee);
 
-    const cJSON *dev;
+    const vb_jval *dev;
     if ((st = get_object(ctx, r, obj, p, "device", false, &dev)))
         return st;
     l->has_device = dev != NULL;
@@ -408,18 +409,16 @@ static vbill_status parse_line(vbill_ctx *ctx, vb_record *r, int i, cJSON *obj)
 
 static vbill_status parse_lines(vbill_ctx *ctx, vb_record *r)
 {
-    const cJSON *arr;
+    const vb_jval *arr;
     vbill_status st = get_array(ctx, r, r->root, NULL, "lines", true, &arr);
     if (st)
         return st;
-    int n = cJSON_GetArraySize(arr);
+    int n = (int)arr->count; /* a record is at most 1 MiB */
     if (n < 1 || n > VB_MAX_LINES)
         return fail(ctx, r, NULL, "lines", "must have 1 to %d lines (it has %d)", VB_MAX_LINES, n);
     r->nlines = n;
     int i = 0;
-    cJSON *item;
-    cJSON_ArrayForEach(item, arr)
-    {
+    for (vb_jval *item = arr->child; item; item = item->next) {
         if ((st = parse_line(ctx, r, i, item)))
             return st;
         i++;
@@ -429,7 +428,7 @@ static vbill_status parse_lines(vbill_ctx *ctx, vb_record *r)
 
 static vbill_status parse_rest(vbill_ctx *ctx, vb_record *r)
 {
-    const cJSON *bundle, *payment, *benefits;
+    const vb_jval *bundle, *payment, *benefits;
     vbill_status st;
     if ((st = get_object(ctx, r, r->root, NULL, "bundle", false, &bundle)))
         return st;
@@ -464,10 +463,9 @@ static vbill_status parse_rest(vbill_ctx *ctx, vb_record *r)
         return st;
     if (benefits) {
         int i = 0;
-        const cJSON *b;
-        cJSON_ArrayForEach(b, benefits)
-        {
-            if (!cJSON_IsString(b)) {
+        const vb_jval *b;
+        for (b = benefits->child; b; b = b->next) {
+            if (!vb_jis(b, VB_JSTRING)) {
                 char p[32];
                 index_path(p, sizeof p, NULL, "benefits", i);
                 return fail(ctx, r, NULL, p, "must be a string, not %s", type_name(b));
@@ -477,6 +475,20 @@ static vbill_status parse_rest(vbill_ctx *ctx, vb_record *r)
     }
     const char *phone;
     return get_string(ctx, r, r->root, NULL, "phone", false, &phone);
+}
+
+/* A number past 64 bits or past double range (18446744073709551616, 1e400) stops simdjson.
+ * cJSON reads it as a double (or infinity), so that the field's check can name the field and
+ * the problem; only such records take this path. */
+static vb_jfault parse_wide_numbers(vb_record *r, const char *json, size_t len)
+{
+    cJSON *c = vb_json_parse(json, len);
+    if (!c)
+        return VB_JSYNTAX;
+    vb_jdoc_reset(r->doc);
+    r->root = vb_jfrom_cjson(r->doc, c);
+    cJSON_Delete(c);
+    return r->root ? VB_JOK : VB_JNOMEM;
 }
 
 vbill_status vb_record_parse(vbill_ctx *ctx, const char *json, size_t len, long line,
@@ -490,34 +502,54 @@ vbill_status vb_record_parse(vbill_ctx *ctx, const char *json, size_t len, long 
         len = strlen(json);
     if (len > MAX_RECORD_BYTES)
         return fail(ctx, r, NULL, "(record)", "larger than %u bytes", MAX_RECORD_BYTES);
-    /* Every string the record holds ends up in outputs and videos: refuse invalid UTF-8
-     * anywhere, before cJSON (which does not check it) sees it. */
-    if (utf8_check((const unsigned char *)json, len, false) < 0)
-        return fail(ctx, r, NULL, "(record)", "not valid UTF-8");
-    r->root = vb_json_parse(json, len);
-    if (!r->root)
-        return fail(ctx, r, NULL, "(record)", "not well-formed JSON");
+    /* The context's spare document when it has one: a loop over records reuses one arena
+     * and one parser.  simdjson refuses invalid UTF-8 anywhere in the record (every string
+     * ends up in outputs and videos). */
+    r->ctx = ctx;
+    r->doc = ctx && ctx->jdoc_spare ? ctx->jdoc_spare : vb_jdoc_new();
+    if (ctx)
+        ctx->jdoc_spare = NULL;
+    if (!r->doc)
+        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    vb_jfault fault = vb_jdoc_parse(r->doc, json, len, &r->root);
+    if (fault == VB_JBIGNUM)
+        fault = parse_wide_numbers(r, json, len);
     vbill_status st;
-    if (!cJSON_IsObject(r->root))
+    if (fault) {
+        if (fault == VB_JNOMEM)
+            st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+        else if (fault == VB_JUTF8 || utf8_check((const unsigned char *)json, len, false) < 0)
+            st = fail(ctx, r, NULL, "(record)", "not valid UTF-8");
+        else if (fault == VB_JDEPTH)
+            st = fail(ctx, r, NULL, "(record)", "nested more than %d levels deep", VB_JMAX_DEPTH);
+        else
+            st = fail(ctx, r, NULL, "(record)", "not well-formed JSON");
+        vb_record_free(r);
+        return st;
+    }
+    if (!vb_jis(r->root, VB_JOBJECT))
         st = fail(ctx, r, NULL, "(record)", "must be a JSON object, not %s", type_name(r->root));
     else if (!(st = parse_id_and_name(ctx, r)) && !(st = parse_bill(ctx, r)) &&
              !(st = parse_lines(ctx, r)))
         st = parse_rest(ctx, r);
-    if (st) {
-        /* Keep the id in the message but drop the tree. */
-        cJSON_Delete(r->root);
-        r->root = NULL;
-        r->id = r->name = NULL;
-    }
+    if (st) /* the message keeps the id; the tree goes */
+        vb_record_free(r);
     return st;
 }
 
 void vb_record_free(vb_record *r)
 {
-    if (r) {
-        cJSON_Delete(r->root);
-        r->root = NULL;
+    if (!r || !r->doc)
+        return;
+    if (r->ctx && !r->ctx->jdoc_spare) {
+        vb_jdoc_reset(r->doc);
+        r->ctx->jdoc_spare = r->doc;
+    } else {
+        vb_jdoc_free(r->doc);
     }
+    r->doc = NULL;
+    r->root = NULL;
+    r->id = r->name = NULL;
 }
 
 int vb_age_on(vb_date birth, vb_date on)
@@ -553,9 +585,9 @@ vbill_status vb_record_identity(vbill_ctx *ctx, const char *record_json, size_t 
     snprintf(out->id, sizeof out->id, "%s", r.id);
     snprintf(out->scenario, sizeof out->scenario, "%s", r.scenario ? r.scenario : "");
     snprintf(out->locale, sizeof out->locale, "%s", r.locale);
-    const cJSON *phone = cJSON_GetObjectItemCaseSensitive(r.root, "phone");
-    if (cJSON_IsString(phone))
-        snprintf(out->phone, sizeof out->phone, "%s", phone->valuestring);
+    const vb_jval *phone = vb_jget(r.root, "phone");
+    if (vb_jis(phone, VB_JSTRING))
+        snprintf(out->phone, sizeof out->phone, "%s", phone->str);
     out->birth = r.birth;
     out->issue_date = r.issue_date;
     out->cycle_start = r.cycle_start;

@@ -1,12 +1,14 @@
 /*
  * record.h: the validated subscriber record (record.c), its classification (classify.c) and
  * the values computed from it (fill.c).  Strings point into the parsed JSON tree `root`,
- * which the record owns.
+ * held by the record's document `doc` (borrowed from the context's spare, given back by
+ * vb_record_free).
  */
 #ifndef VB_RECORD_H
 #define VB_RECORD_H
 
 #include "internal.h"
+#include "jdoc.h"
 
 #define VB_MAX_LINES 32
 #define VB_AMOUNT_LIMIT INT64_C(1000000000000) /* amounts are < 10^12 (SPEC.md section 2) */
@@ -15,7 +17,7 @@ typedef enum vb_kind { VB_KIND_MOBILE, VB_KIND_HOME } vb_kind;
 typedef enum vb_event { VB_EV_NONE, VB_EV_NEW, VB_EV_DEVICE_CHANGE, VB_EV_RECONTRACT } vb_event;
 
 typedef struct vb_line {
-    cJSON *json;             /* the line's object in root */
+    vb_jval *json;           /* the line's object in root */
     const char *id;
     vb_kind kind;
     vb_event event;
@@ -32,7 +34,9 @@ typedef struct vb_line {
 } vb_line;
 
 typedef struct vb_record {
-    cJSON *root;             /* the parsed record; owned */
+    vbill_ctx *ctx;
+    vb_jdoc *doc;            /* holds root and every string below */
+    vb_jval *root;           /* the parsed record */
     long line;               /* input line number, 0 when unknown */
     const char *id;
     const char *name;

@@ -15,7 +15,7 @@
 
 /* ---- buffer ---- */
 
-void vb_buf_append(vb_buf *b, const char *s, size_t n)
+void vb_buf_append_grow(vb_buf *b, const char *s, size_t n)
 {
     if (b->failed)
         return;
@@ -41,8 +41,6 @@ void vb_buf_append(vb_buf *b, const char *s, size_t n)
     b->len += n;
     b->data[b->len] = '\0';
 }
-
-void vb_buf_puts(vb_buf *b, const char *s) { vb_buf_append(b, s, strlen(s)); }
 
 void vb_buf_printf(vb_buf *b, const char *fmt, ...)
 {
@@ -95,24 +93,55 @@ void vb_buf_free(vb_buf *b)
     b->failed = false;
 }
 
-void vb_buf_int(vb_buf *b, int64_t v)
+const char *vb_int_text(int64_t v, char buf[VB_INT_TEXT], size_t *len)
 {
-    char out[24];
-    int pos = (int)sizeof out;
+    int pos = VB_INT_TEXT - 1;
     uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    buf[pos] = '\0';
     do {
-        out[--pos] = (char)('0' + mag % 10);
+        buf[--pos] = (char)('0' + mag % 10);
         mag /= 10;
     } while (mag);
     if (v < 0)
-        out[--pos] = '-';
-    vb_buf_append(b, out + pos, sizeof out - (size_t)pos);
+        buf[--pos] = '-';
+    *len = (size_t)(VB_INT_TEXT - 1 - pos);
+    return buf + pos;
+}
+
+void vb_buf_int(vb_buf *b, int64_t v)
+{
+    char buf[VB_INT_TEXT];
+    size_t n;
+    const char *s = vb_int_text(v, buf, &n);
+    vb_buf_append(b, s, n);
+}
+
+/* Whether any of the eight bytes of w is below 0x20, '"' or '\\' (the classic SWAR tests
+ * for a zero byte and for a byte below n). */
+static inline bool needs_escape8(uint64_t w)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    uint64_t zero_quote = (quote - ones) & ~quote & highs;
+    uint64_t zero_backslash = (backslash - ones) & ~backslash & highs;
+    uint64_t below_space = (w - ones * 0x20) & ~w & highs;
+    return (zero_quote | zero_backslash | below_space) != 0;
 }
 
 void vb_buf_json_string(vb_buf *b, const char *s)
 {
     vb_buf_append(b, "\"", 1);
     const char *run = s;
+    size_t left = strlen(s);
+    /* Most text needs no escape: skip it eight bytes at a time. */
+    while (left >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        if (needs_escape8(w))
+            break;
+        s += 8;
+        left -= 8;
+    }
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x20 && c != '"' && c != '\\')
@@ -284,7 +313,13 @@ vb_date vb_date_from_days(int64_t z)
 void vb_date_format(vb_date d, char out[11])
 {
     unsigned y = (unsigned)d.y % 10000u, m = (unsigned)d.m % 100u, dd = (unsigned)d.d % 100u;
-    snprintf(out, 11, "%04u-%02u-%02u", y, m, dd);
+    const unsigned digits[8] = {y / 1000, y / 100 % 10, y / 10 % 10, y % 10,
+                                m / 10,   m % 10,       dd / 10,     dd % 10};
+    static const int at[8] = {0, 1, 2, 3, 5, 6, 8, 9};
+    for (int i = 0; i < 8; i++)
+        out[at[i]] = (char)('0' + digits[i]);
+    out[4] = out[7] = '-';
+    out[10] = '\0';
 }
 
 /* ---- JSON ---- */

@@ -3,8 +3,8 @@
 # Run as root (or through sudo) on Debian 12 or later.  Safe to run again.
 set -eu
 PACKAGES="
-  build-essential autoconf automake libtool pkg-config clang
-  check libcjson-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libhiredis-dev
+  build-essential g++ autoconf automake libtool pkg-config clang
+  check libcjson-dev libsimdjson-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libhiredis-dev
   libavformat-dev libavcodec-dev libavfilter-dev libavdevice-dev libswscale-dev
   libswresample-dev libavutil-dev ffmpeg
   libass-dev fonts-noto-cjk fonts-noto-color-emoji fonts-symbola
