@@ -94,6 +94,10 @@ static int run(int argc, char **argv, record_fn fn)
         vbill_ctx_free(ctx);
         return code;
     }
+    /* Large stdio buffers: a million records are ~1 GB each way. */
+    static char inbuf[1 << 18], outbuf[1 << 18];
+    setvbuf(in, inbuf, _IOFBF, sizeof inbuf);
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     char *buf = malloc(MAX_LINE + 2);
     if (!buf) {
         vbill_ctx_free(ctx);
