@@ -86,47 +86,93 @@ vbill_status vb_fill_compute(vbill_ctx *ctx, vb_record *r)
 /* ---- the Mustache context ---- */
 
 /* The context is the record's own tree with the computed values added, in the record's
- * document.  Computed values replace whatever the record may have under their names. */
+ * document.  Computed values replace whatever the record may have under their names: the
+ * drop lists below always go (and with them the birth date); the computed values are put
+ * when wanted.  The full context wants all of them; vbill_fill wants only the names its slot
+ * templates look up (a name nobody looks up cannot change a rendering). */
+#define FILL_KEYS(X)                                                                        \
+    X(NET, "net") X(DAYS, "days") X(FROM, "from") X(PRORATED, "prorated")                 \
+    X(NEXT_MONTH, "next_month") X(DISCOUNT_TOTAL, "discount_total")                        \
+    X(MONTHLY_FEE_TEXT, "monthly_fee_text") X(NET_TEXT, "net_text")                        \
+    X(PRORATED_TEXT, "prorated_text") X(NEXT_MONTH_TEXT, "next_month_text")                \
+    X(DISCOUNT_TOTAL_TEXT, "discount_total_text") X(KIND_TEXT, "kind_text")                \
+    X(FIRST, "first") X(LAST, "last") X(AMOUNT_TEXT, "amount_text")                        \
+    X(INSTALLMENT_TEXT, "installment_text") X(LOCALE, "locale") X(CURRENCY, "currency")    \
+    X(SCENARIO, "scenario") X(AGE, "age") X(SENIOR, "senior") X(SPEED, "speed")            \
+    X(CYCLE_DAYS, "cycle_days") X(THIS_MONTH, "this_month")                                \
+    X(BUNDLE_PRORATED, "bundle_prorated") X(THIS_MONTH_TEXT, "this_month_text")            \
+    X(BUNDLE_PRORATED_TEXT, "bundle_prorated_text") X(PERIOD_DAYS, "period_days")          \
+    X(FLAGS, "flags") X(PERIOD, "period") X(START, "start") X(END, "end")                  \
+    X(PERIOD_TEXT, "period_text") X(ISSUE_DATE_TEXT, "issue_date_text")                    \
+    X(NAME_MASKED, "name_masked") X(HAS_PAYMENT, "has_payment")                            \
+    X(PAYMENT_TEXT, "payment_text") X(HAS_BENEFITS, "has_benefits")                        \
+    X(BENEFITS_TEXT, "benefits_text") X(HAS_DEVICE, "has_device")                          \
+    X(HAS_BUNDLE, "has_bundle") X(DISCOUNT_TEXT, "discount_text")                          \
+    X(OTHER_TOTAL, "other_total") X(OTHER_TOTAL_TEXT, "other_total_text")                  \
+    X(ROUNDING_UNIT, "rounding_unit")
 
-/* Adds obj[key] = v; key is a string literal.  False on NOMEM (v NULL). */
-static bool put(vb_jval *obj, const char *key, vb_jval *v) { return vb_jadd(obj, key, v); }
+#define KEY_ID(id, name) K_##id,
+enum { FILL_KEYS(KEY_ID) K_COUNT };
+#define KEY_NAME(id, name) name,
+static const char *const key_names[] = {FILL_KEYS(KEY_NAME)};
+_Static_assert(K_COUNT <= 64, "the wanted keys are a 64-bit mask");
+#define WANT_ALL UINT64_MAX
 
-static bool put_int(vb_record *r, vb_jval *obj, const char *key, int64_t v)
+typedef struct filler {
+    vb_record *r;
+    uint64_t want;
+    vb_buf scratch;
+} filler;
+
+/* Adds obj[key k] = v when k is wanted.  False on NOMEM. */
+static bool put(filler *f, vb_jval *obj, int k, vb_jval *v)
 {
-    return put(obj, key, vb_jint(r->doc, v));
+    return vb_jadd(obj, key_names[k], v);
 }
 
-static bool put_bool(vb_record *r, vb_jval *obj, const char *key, bool v)
+static bool wanted(const filler *f, int k) { return (f->want >> k) & 1; }
+
+static bool put_int(filler *f, vb_jval *obj, int k, int64_t v)
 {
-    return put(obj, key, vb_jbool(r->doc, v));
+    return !wanted(f, k) || put(f, obj, k, vb_jint(f->r->doc, v));
 }
 
-static bool put_str(vb_record *r, vb_jval *obj, const char *key, const char *s)
+static bool put_bool(filler *f, vb_jval *obj, int k, bool v)
 {
-    return put(obj, key, vb_jstr(r->doc, s, strlen(s)));
+    return !wanted(f, k) || put(f, obj, k, vb_jbool(f->r->doc, v));
 }
 
-/* Puts the scratch buffer's text under key and empties the buffer. */
-static bool put_scratch(vb_record *r, vb_jval *obj, const char *key, vb_buf *scratch)
+static bool put_str(filler *f, vb_jval *obj, int k, const char *s)
 {
-    bool ok = !scratch->failed &&
-              put(obj, key, vb_jstr(r->doc, scratch->data ? scratch->data : "", scratch->len));
-    scratch->len = 0;
+    return !wanted(f, k) || put(f, obj, k, vb_jstr(f->r->doc, s, strlen(s)));
+}
+
+/* Puts the scratch buffer's text under key k and empties the buffer. */
+static bool put_scratch(filler *f, vb_jval *obj, int k)
+{
+    vb_buf *b = &f->scratch;
+    bool ok = !b->failed &&
+              (!wanted(f, k) || put(f, obj, k, vb_jstr(f->r->doc, b->data ? b->data : "", b->len)));
+    b->len = 0;
     return ok;
 }
 
-static bool put_money(vb_record *r, vb_jval *obj, const char *key, int64_t v, vb_buf *scratch)
+static bool put_money(filler *f, vb_jval *obj, int k, int64_t v)
 {
-    scratch->len = 0;
-    vb_fmt_money(scratch, v, r->currency, r->locale);
-    return put_scratch(r, obj, key, scratch);
+    if (!wanted(f, k))
+        return true;
+    f->scratch.len = 0;
+    vb_fmt_money(&f->scratch, v, f->r->currency, f->r->locale);
+    return put_scratch(f, obj, k);
 }
 
-static bool put_date(vb_record *r, vb_jval *obj, const char *key, vb_date d)
+static bool put_date(filler *f, vb_jval *obj, int k, vb_date d)
 {
+    if (!wanted(f, k))
+        return true;
     char s[11];
     vb_date_format(d, s);
-    return put(obj, key, vb_jstr(r->doc, s, 10));
+    return put(f, obj, k, vb_jstr(f->r->doc, s, 10));
 }
 
 /* A validated integer member (record.c accepts 85000 and 85000.0 alike). */
@@ -149,46 +195,47 @@ static const char *const line_keys[] = {
 static const char *const amount_keys[] = {"amount_text", NULL};
 static const char *const device_keys[] = {"installment_text", NULL};
 
-static bool add_charge_texts(vb_record *r, vb_jval *list, vb_buf *scratch)
+static bool add_charge_texts(filler *f, vb_jval *list)
 {
     bool ok = true;
     for (vb_jval *item = vb_jis(list, VB_JARRAY) ? list->child : NULL; item && ok;
          item = item->next) {
         vb_jdrop(item, amount_keys);
-        ok = put_money(r, item, "amount_text", int_of(vb_jget(item, "amount")), scratch);
+        ok = put_money(f, item, K_AMOUNT_TEXT, int_of(vb_jget(item, "amount")));
     }
     return ok;
 }
 
-static bool add_line_values(vb_record *r, int i, vb_buf *scratch)
+static bool add_line_values(filler *f, int i)
 {
+    vb_record *r = f->r;
     vb_line *l = &r->lines[i];
     vb_jval *o = l->json;
     vb_jdrop(o, line_keys);
-    bool ok = put_int(r, o, "net", l->net) && put_int(r, o, "days", l->days) &&
-              put_date(r, o, "from", l->from) && put_int(r, o, "prorated", l->prorated) &&
-              put_int(r, o, "next_month", l->next_month) &&
-              put_int(r, o, "discount_total", l->discount_sum) &&
-              put_money(r, o, "monthly_fee_text", l->monthly_fee, scratch) &&
-              put_money(r, o, "net_text", l->net, scratch) &&
-              put_money(r, o, "prorated_text", l->prorated, scratch) &&
-              put_money(r, o, "next_month_text", l->next_month, scratch) &&
-              put_money(r, o, "discount_total_text", l->discount_sum, scratch) &&
-              put_str(r, o, "kind_text", kind_text(l->kind, r->locale)) &&
-              put_bool(r, o, "first", i == 0) && put_bool(r, o, "last", i == r->nlines - 1);
-    if (ok && !l->id) {
+    bool ok = put_int(f, o, K_NET, l->net) && put_int(f, o, K_DAYS, l->days) &&
+              put_date(f, o, K_FROM, l->from) && put_int(f, o, K_PRORATED, l->prorated) &&
+              put_int(f, o, K_NEXT_MONTH, l->next_month) &&
+              put_int(f, o, K_DISCOUNT_TOTAL, l->discount_sum) &&
+              put_money(f, o, K_MONTHLY_FEE_TEXT, l->monthly_fee) &&
+              put_money(f, o, K_NET_TEXT, l->net) &&
+              put_money(f, o, K_PRORATED_TEXT, l->prorated) &&
+              put_money(f, o, K_NEXT_MONTH_TEXT, l->next_month) &&
+              put_money(f, o, K_DISCOUNT_TOTAL_TEXT, l->discount_sum) &&
+              put_str(f, o, K_KIND_TEXT, kind_text(l->kind, r->locale)) &&
+              put_bool(f, o, K_FIRST, i == 0) && put_bool(f, o, K_LAST, i == r->nlines - 1);
+    if (ok && !l->id) { /* always: the output names lines by id */
         char id[16];
         snprintf(id, sizeof id, "L%d", i + 1);
         vb_jval *v = vb_jstr(r->doc, id, strlen(id));
-        ok = put(o, "id", v);
+        ok = vb_jadd(o, "id", v);
         l->id = ok ? v->str : NULL;
     }
     vb_jval *dev = vb_jget(o, "device");
     if (ok && vb_jis(dev, VB_JOBJECT)) {
         vb_jdrop(dev, device_keys);
-        ok = put_money(r, dev, "installment_text", l->installment, scratch);
+        ok = put_money(f, dev, K_INSTALLMENT_TEXT, l->installment);
     }
-    return ok && add_charge_texts(r, vb_jget(o, "discounts"), scratch);
+    return ok && add_charge_texts(f, vb_jget(o, "discounts"));
 }
 
 /* What the context adds at its top level, and in bundle and bill. */
@@ -204,92 +251,115 @@ static const char *const bill_keys[] = {"other_total", "other_total_text", "roun
 
 static const char *str_of(const vb_jval *v) { return vb_jis(v, VB_JSTRING) ? v->str : NULL; }
 
-static bool add_root_values(vb_record *r, vb_buf *scratch)
+static bool add_root_values(filler *f)
 {
+    vb_record *r = f->r;
     vb_jval *root = r->root;
     vb_jdoc *d = r->doc;
+    vb_buf *scratch = &f->scratch;
     /* The birth date never leaves the library: "birth" is among the dropped keys. */
     vb_jdrop(root, root_keys);
-    bool ok = put_str(r, root, "locale", r->locale) && put_str(r, root, "currency", r->currency) &&
-              put(root, "scenario", r->scenario ? vb_jstr(d, r->scenario, strlen(r->scenario))
-                                                : vb_jnew(d, VB_JNULL)) &&
-              put_int(r, root, "age", r->age) && put_bool(r, root, "senior", r->senior) &&
-              put(root, "speed", vb_jnum(d, r->speed)) &&
-              put_int(r, root, "cycle_days", r->cycle_days) &&
-              put_int(r, root, "this_month", r->this_month) &&
-              put_int(r, root, "next_month", r->next_month) &&
-              put_int(r, root, "bundle_prorated", r->bundle_prorated) &&
-              put_money(r, root, "this_month_text", r->this_month, scratch) &&
-              put_money(r, root, "next_month_text", r->next_month, scratch) &&
-              put_money(r, root, "bundle_prorated_text", r->bundle_prorated, scratch) &&
-              put_int(r, root, "period_days",
+    bool ok = put_str(f, root, K_LOCALE, r->locale) && put_str(f, root, K_CURRENCY, r->currency) &&
+              (!wanted(f, K_SCENARIO) ||
+               put(f, root, K_SCENARIO, r->scenario ? vb_jstr(d, r->scenario, strlen(r->scenario))
+                                                    : vb_jnew(d, VB_JNULL))) &&
+              put_int(f, root, K_AGE, r->age) && put_bool(f, root, K_SENIOR, r->senior) &&
+              (!wanted(f, K_SPEED) || put(f, root, K_SPEED, vb_jnum(d, r->speed))) &&
+              put_int(f, root, K_CYCLE_DAYS, r->cycle_days) &&
+              put_int(f, root, K_THIS_MONTH, r->this_month) &&
+              put_int(f, root, K_NEXT_MONTH, r->next_month) &&
+              put_int(f, root, K_BUNDLE_PRORATED, r->bundle_prorated) &&
+              put_money(f, root, K_THIS_MONTH_TEXT, r->this_month) &&
+              put_money(f, root, K_NEXT_MONTH_TEXT, r->next_month) &&
+              put_money(f, root, K_BUNDLE_PRORATED_TEXT, r->bundle_prorated) &&
+              put_int(f, root, K_PERIOD_DAYS,
                       vb_date_days(r->period_end) - vb_date_days(r->period_start) + 1);
-    vb_jval *flags = vb_jnew(d, VB_JARRAY);
-    ok = ok && put(root, "flags", flags);
-    if (ok && r->total_mismatch)
-        ok = vb_jadd(flags, NULL, vb_jstr(d, "total_mismatch", 14));
-
-    vb_jval *period = vb_jnew(d, VB_JOBJECT);
-    ok = ok && put(root, "period", period) && put_date(r, period, "start", r->period_start) &&
-         put_date(r, period, "end", r->period_end);
+    if (ok && wanted(f, K_FLAGS)) {
+        vb_jval *flags = vb_jnew(d, VB_JARRAY);
+        ok = put(f, root, K_FLAGS, flags);
+        if (ok && r->total_mismatch)
+            ok = vb_jadd(flags, NULL, vb_jstr(d, "total_mismatch", 14));
+    }
+    if (ok && wanted(f, K_PERIOD)) {
+        vb_jval *period = vb_jnew(d, VB_JOBJECT);
+        ok = put(f, root, K_PERIOD, period) && put_date(f, period, K_START, r->period_start) &&
+             put_date(f, period, K_END, r->period_end);
+    }
     scratch->len = 0;
-    vb_fmt_period(scratch, r->period_start, r->period_end, r->locale);
-    ok = ok && put_scratch(r, root, "period_text", scratch);
-    vb_fmt_month_day(scratch, r->issue_date, r->locale);
-    ok = ok && put_scratch(r, root, "issue_date_text", scratch);
-    vb_fmt_name_masked(scratch, r->name, r->locale);
-    ok = ok && put_scratch(r, root, "name_masked", scratch);
+    if (wanted(f, K_PERIOD_TEXT))
+        vb_fmt_period(scratch, r->period_start, r->period_end, r->locale);
+    ok = ok && put_scratch(f, root, K_PERIOD_TEXT);
+    if (wanted(f, K_ISSUE_DATE_TEXT))
+        vb_fmt_month_day(scratch, r->issue_date, r->locale);
+    ok = ok && put_scratch(f, root, K_ISSUE_DATE_TEXT);
+    if (wanted(f, K_NAME_MASKED))
+        vb_fmt_name_masked(scratch, r->name, r->locale);
+    ok = ok && put_scratch(f, root, K_NAME_MASKED);
 
     const vb_jval *pay = vb_jget(root, "payment");
-    if (vb_jis(pay, VB_JOBJECT)) {
+    if (vb_jis(pay, VB_JOBJECT) && (wanted(f, K_HAS_PAYMENT) || wanted(f, K_PAYMENT_TEXT))) {
         const vb_jval *day = vb_jget(pay, "day");
         vb_fmt_payment(scratch, str_of(vb_jget(pay, "method")),
                        str_of(vb_jget(pay, "institution")), str_of(vb_jget(pay, "account_last4")),
                        vb_jis(day, VB_JNUMBER) ? (int)int_of(day) : 0, r->locale);
     }
-    ok = ok && put_bool(r, root, "has_payment", scratch->len > 0) &&
-         put_scratch(r, root, "payment_text", scratch);
+    ok = ok && put_bool(f, root, K_HAS_PAYMENT, scratch->len > 0) &&
+         put_scratch(f, root, K_PAYMENT_TEXT);
 
     const vb_jval *benefits = vb_jget(root, "benefits");
     for (const vb_jval *b = vb_jis(benefits, VB_JARRAY) ? benefits->child : NULL; b; b = b->next) {
         vb_buf_puts(scratch, scratch->len ? ", " : "");
         vb_buf_puts(scratch, b->str);
     }
-    return ok && put_bool(r, root, "has_benefits", scratch->len > 0) &&
-           put_scratch(r, root, "benefits_text", scratch);
+    return ok && put_bool(f, root, K_HAS_BENEFITS, scratch->len > 0) &&
+           put_scratch(f, root, K_BENEFITS_TEXT);
 }
 
-vbill_status vb_fill_context_build(vbill_ctx *ctx, vb_record *r)
+static vbill_status context_build(vbill_ctx *ctx, vb_record *r, uint64_t want)
 {
-    vb_buf scratch_buf = {0}, *scratch = &scratch_buf;
-    bool ok = add_root_values(r, scratch);
+    filler fs = {.r = r, .want = want}, *f = &fs;
+    bool ok = add_root_values(f);
     bool has_device = false;
     for (int i = 0; i < r->nlines && ok; i++) {
-        ok = add_line_values(r, i, scratch);
+        ok = add_line_values(f, i);
         has_device |= r->lines[i].has_device;
     }
-    ok = ok && put_bool(r, r->root, "has_device", has_device) &&
-         put_bool(r, r->root, "has_bundle", r->bundled);
+    ok = ok && put_bool(f, r->root, K_HAS_DEVICE, has_device) &&
+         put_bool(f, r->root, K_HAS_BUNDLE, r->bundled);
 
     vb_jval *bundle = vb_jget(r->root, "bundle");
     if (ok && vb_jis(bundle, VB_JOBJECT)) {
         vb_jdrop(bundle, bundle_keys);
-        ok = put_int(r, bundle, "days", r->bundle_days) &&
-             put_int(r, bundle, "prorated", r->bundle_prorated) &&
-             put_money(r, bundle, "discount_text", r->bundle_discount, scratch) &&
-             put_money(r, bundle, "prorated_text", r->bundle_prorated, scratch) &&
-             put_date(r, bundle, "start", r->bundle_start);
+        ok = put_int(f, bundle, K_DAYS, r->bundle_days) &&
+             put_int(f, bundle, K_PRORATED, r->bundle_prorated) &&
+             put_money(f, bundle, K_DISCOUNT_TEXT, r->bundle_discount) &&
+             put_money(f, bundle, K_PRORATED_TEXT, r->bundle_prorated) &&
+             put_date(f, bundle, K_START, r->bundle_start);
     }
     vb_jval *bill = vb_jget(r->root, "bill");
     vb_jdrop(bill, bill_keys);
-    ok = ok && put_int(r, bill, "other_total", r->other_sum) &&
-         put_money(r, bill, "other_total_text", r->other_sum, scratch) &&
-         put_int(r, bill, "rounding_unit", r->rounding_unit) &&
-         add_charge_texts(r, vb_jget(bill, "other_charges"), scratch);
-    vb_buf_free(scratch);
+    ok = ok && put_int(f, bill, K_OTHER_TOTAL, r->other_sum) &&
+         put_money(f, bill, K_OTHER_TOTAL_TEXT, r->other_sum) &&
+         put_int(f, bill, K_ROUNDING_UNIT, r->rounding_unit) &&
+         add_charge_texts(f, vb_jget(bill, "other_charges"));
+    vb_buf_free(&f->scratch);
     if (!ok)
         return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory while filling a record");
     return VBILL_OK;
+}
+
+vbill_status vb_fill_context_build(vbill_ctx *ctx, vb_record *r)
+{
+    return context_build(ctx, r, WANT_ALL);
+}
+
+/* Adds to *want the computed keys named name (a vb_mustache_names callback). */
+static void want_name(void *arg, const char *name)
+{
+    uint64_t *want = arg;
+    for (int k = 0; k < K_COUNT; k++)
+        if (strcmp(key_names[k], name) == 0)
+            *want |= UINT64_C(1) << k;
 }
 
 /* ---- compiled default slot templates, per scenario and locale, kept on the context ---- */
@@ -301,6 +371,7 @@ typedef struct vb_slot_set {
     int n;
     vb_slot_def defs[VB_MAX_SLOTS];
     vb_mustache *compiled[VB_MAX_SLOTS];
+    uint64_t want;           /* the computed keys the templates look up */
     struct vb_slot_set *next;
 } vb_slot_set;
 
@@ -360,6 +431,8 @@ static const vb_slot_set *slot_set(vbill_ctx *ctx, const char *scenario, const c
             free(s);
             return NULL;
         }
+        if (!vb_mustache_names(s->compiled[i], want_name, &s->want))
+            s->want = WANT_ALL;
     }
     s->next = ctx->tmpl_cache->sets;
     ctx->tmpl_cache->sets = s;
@@ -474,8 +547,8 @@ VBILL_API vbill_status vbill_fill(vbill_ctx *ctx, const char *record_json, size_
     vb_buf_puts(&b, "]},\"slots\":{");
     if (r.scenario) {
         const vb_slot_set *set = slot_set(ctx, r.scenario, r.locale, &st);
-        if (!st)
-            st = vb_fill_context_build(ctx, &r);
+        if (set)
+            st = context_build(ctx, &r, set->want);
         for (int i = 0; set && !st && i < set->n; i++) {
             size_t n;
             char *text = vb_mustache_render_tree(ctx, set->compiled[i], r.root, NULL, &n, &st);

@@ -157,5 +157,8 @@ struct vb_jval;
 char *vb_mustache_render_tree(vbill_ctx *ctx, const vb_mustache *m, const struct vb_jval *data,
                               const cJSON *partials, size_t *out_len, vbill_status *status);
 void vb_mustache_free(vb_mustache *m);
+/* Calls fn with every name part the template looks up ("a.b" gives "a" and "b").  Returns
+ * false when it includes partials or parents, whose names it cannot see. */
+bool vb_mustache_names(const vb_mustache *m, void (*fn)(void *arg, const char *name), void *arg);
 
 #endif

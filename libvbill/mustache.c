@@ -61,6 +61,30 @@ struct vb_mustache {
     size_t n;
 };
 
+bool vb_mustache_names(const vb_mustache *m, void (*fn)(void *arg, const char *name), void *arg)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const vb_node *nd = &m->nodes[i];
+        switch (nd->type) {
+        case N_VAR:
+        case N_RAW:
+        case N_SECTION:
+        case N_INVERTED: {
+            const char *part = m->names + nd->name;
+            for (uint32_t k = 0; k < nd->nparts; k++, part += strlen(part) + 1)
+                fn(arg, part);
+            break;
+        }
+        case N_PARTIAL:
+        case N_PARENT:
+            return false; /* names out of sight */
+        default:
+            break;
+        }
+    }
+    return true;
+}
+
 void vb_mustache_free(vb_mustache *m)
 {
     if (!m)
