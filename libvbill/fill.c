@@ -549,17 +549,18 @@ VBILL_API vbill_status vbill_fill(vbill_ctx *ctx, const char *record_json, size_
         const vb_slot_set *set = slot_set(ctx, r.scenario, r.locale, &st);
         if (set)
             st = context_build(ctx, &r, set->want);
+        vb_buf text = {0}; /* one buffer for every slot's rendering */
         for (int i = 0; set && !st && i < set->n; i++) {
-            size_t n;
-            char *text = vb_mustache_render_tree(ctx, set->compiled[i], r.root, NULL, &n, &st);
-            if (text) {
+            text.len = 0;
+            st = vb_mustache_render_into(ctx, set->compiled[i], r.root, NULL, &text);
+            if (!st) {
                 vb_buf_puts(&b, i ? "," : "");
                 vb_buf_json_string(&b, set->defs[i].name);
                 vb_buf_puts(&b, ":");
-                vb_buf_json_string(&b, text);
+                vb_buf_json_string(&b, text.data ? text.data : "");
             }
-            free(text);
         }
+        vb_buf_free(&text);
     }
     vb_buf_puts(&b, "}}");
     vb_record_free(&r);

@@ -156,6 +156,10 @@ char *vb_mustache_render(vbill_ctx *ctx, const vb_mustache *m, const cJSON *data
 struct vb_jval;
 char *vb_mustache_render_tree(vbill_ctx *ctx, const vb_mustache *m, const struct vb_jval *data,
                               const cJSON *partials, size_t *out_len, vbill_status *status);
+/* Appends the rendering to out (on failure out is as it was). */
+vbill_status vb_mustache_render_into(vbill_ctx *ctx, const vb_mustache *m,
+                                     const struct vb_jval *data, const cJSON *partials,
+                                     vb_buf *out);
 void vb_mustache_free(vb_mustache *m);
 /* Calls fn with every name part the template looks up ("a.b" gives "a" and "b").  Returns
  * false when it includes partials or parents, whose names it cannot see. */

@@ -544,7 +544,8 @@ typedef struct overrides {
 typedef struct render {
     vbill_ctx *ctx;
     const cJSON *partials;
-    vb_buf out;
+    vb_buf *out;               /* appended to from base on */
+    size_t base;
     vb_buf indent;             /* the indentation in force is a tail of this */
     size_t sp;
     cached_partial *cache;
@@ -565,14 +566,14 @@ static void r_fail_nomem(render *r)
 
 static inline void r_put(render *r, const char *s, size_t n)
 {
-    if (r->out.len + n > VB_MU_MAX_OUTPUT) {
+    if (r->out->len - r->base + n > VB_MU_MAX_OUTPUT) {
         if (!r->st)
             r->st = vb_error(r->ctx, VBILL_ERR_TEMPLATE,
                              "output larger than %zu MiB", VB_MU_MAX_OUTPUT >> 20);
         return;
     }
-    vb_buf_append(&r->out, s, n);
-    if (r->out.failed)
+    vb_buf_append(r->out, s, n);
+    if (r->out->failed)
         r_fail_nomem(r);
 }
 
@@ -985,6 +986,36 @@ char *vb_mustache_render(vbill_ctx *ctx, const vb_mustache *m, const cJSON *data
     return out;
 }
 
+vbill_status vb_mustache_render_into(vbill_ctx *ctx, const vb_mustache *m, const vb_jval *data,
+                                     const cJSON *partials, vb_buf *out)
+{
+    if (!m)
+        return vb_error(ctx, VBILL_ERR_ARG, "no compiled template");
+    render rs = {.ctx = ctx,
+                 .partials = cJSON_IsObject(partials) ? partials : NULL,
+                 .out = out,
+                 .base = out->len},
+           *r = &rs;
+    r->stack = r->stack0;
+    r->cap = sizeof r->stack0 / sizeof r->stack0[0];
+    r->stack[r->sp++] = data;
+    frame top = {0, 0, 0, NULL};
+    r_nodes(r, m, 0, m->n, &top);
+    if (out->failed)
+        r_fail_nomem(r);
+    if (r->st && out->data) { /* nothing of a failed render stays */
+        out->len = r->base;
+        out->data[out->len] = '\0';
+    }
+    vb_buf_free(&r->indent);
+    for (size_t i = 0; i < r->ncache; i++)
+        vb_mustache_free(r->cache[i].m);
+    free(r->cache);
+    if (r->stack != r->stack0)
+        free(r->stack);
+    return r->st;
+}
+
 char *vb_mustache_render_tree(vbill_ctx *ctx, const vb_mustache *m, const vb_jval *data,
                               const cJSON *partials, size_t *out_len, vbill_status *status)
 {
@@ -993,33 +1024,18 @@ char *vb_mustache_render_tree(vbill_ctx *ctx, const vb_mustache *m, const vb_jva
         status = &dummy;
     if (out_len)
         *out_len = 0;
-    if (!m) {
-        *status = vb_error(ctx, VBILL_ERR_ARG, "no compiled template");
+    vb_buf b = {0};
+    *status = vb_mustache_render_into(ctx, m, data, partials, &b);
+    if (*status) {
+        vb_buf_free(&b);
         return NULL;
     }
-    render rs = {.ctx = ctx, .partials = cJSON_IsObject(partials) ? partials : NULL}, *r = &rs;
-    r->stack = r->stack0;
-    r->cap = sizeof r->stack0 / sizeof r->stack0[0];
-    r->stack[r->sp++] = data;
-    frame top = {0, 0, 0, NULL};
-    r_nodes(r, m, 0, m->n, &top);
-    char *out = NULL;
-    if (!r->st) {
-        size_t len = r->out.len;
-        out = vb_buf_take(&r->out);
-        if (!out)
-            r_fail_nomem(r);
-        else if (out_len)
-            *out_len = len;
-    }
-    vb_buf_free(&r->out);
-    vb_buf_free(&r->indent);
-    for (size_t i = 0; i < r->ncache; i++)
-        vb_mustache_free(r->cache[i].m);
-    free(r->cache);
-    if (r->stack != r->stack0)
-        free(r->stack);
-    *status = r->st;
+    size_t len = b.len;
+    char *out = vb_buf_take(&b);
+    if (!out)
+        *status = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    else if (out_len)
+        *out_len = len;
     return out;
 }
 
