@@ -303,6 +303,114 @@ START_TEST(malformed_rules_name_the_fault)
 }
 END_TEST
 
+/* Numbers simdjson cannot hold, deep nesting, NUL escapes and JSON escapes in the output. */
+START_TEST(json_edges)
+{
+    static const struct {
+        const char *to, *words;
+    } wide[] = {
+        {"\"monthly_fee\":1e400", "must be an integer"},
+        {"\"monthly_fee\":18446744073709551616", "out of range"},
+        {"\"monthly_fee\":-1e30", "out of range"},
+    };
+    vbill_status st;
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) {
+        char *rec = edit(EXAMPLE, "\"monthly_fee\":55000", wide[i].to);
+        ck_assert_ptr_null(call(vbill_fill, rec, &st));
+        const char *msg = vbill_ctx_errmsg(ctx);
+        ck_assert_msg(st == VBILL_ERR_RECORD && strstr(msg, "lines[1].monthly_fee") &&
+                          strstr(msg, wide[i].words),
+                      "case %zu: '%s'", i, msg);
+        free(rec);
+    }
+    /* Nesting: 100 levels in an unknown field pass, 600 are refused by name. */
+    for (int depth = 100; depth <= 600; depth += 500) {
+        size_t n = strlen(EXAMPLE) + 2 * (size_t)depth + 16;
+        char *rec = malloc(n);
+        int k = snprintf(rec, n, "%.*s,\"x\":", (int)strlen(EXAMPLE) - 1, EXAMPLE);
+        for (int d = 0; d < depth; d++)
+            rec[k++] = '[';
+        for (int d = 0; d < depth; d++)
+            rec[k++] = ']';
+        snprintf(rec + k, n - (size_t)k, "}");
+        cJSON *j = call(vbill_fill, rec, &st);
+        if (depth == 100) {
+            ck_assert_ptr_nonnull(j);
+        } else {
+            ck_assert_ptr_null(j);
+            ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "nested more than 512"));
+        }
+        cJSON_Delete(j);
+        free(rec);
+    }
+    /* A string ends at an escaped NUL, as C strings do. */
+    char *rec = edit(EXAMPLE, "\"김민수\"", "\"김민수\\u0000xyz\"");
+    cJSON *j = call(vbill_fill_context, rec, &st);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(str(j, "name"), "김민수");
+    cJSON_Delete(j);
+    free(rec);
+    /* Quotes, backslashes and controls in a slot come out escaped and read back the same
+     * (long enough to cross the eight-byte scan of the escaper). */
+    rec = edit(EXAMPLE, "\"5G 라이트\"",
+               "\"5G \\\"quoted\\\" \\\\ name\\twith tab and a long tail\"");
+    j = call(vbill_fill, rec, &st);
+    ck_assert_ptr_nonnull(j);
+    const char *plan = str(cJSON_GetObjectItemCaseSensitive(j, "slots"), "plan");
+    ck_assert_msg(strstr(plan, "5G \"quoted\" \\ name\twith tab and a long tail ") != NULL,
+                  "plan: '%s'", plan);
+    cJSON_Delete(j);
+    free(rec);
+}
+END_TEST
+
+/* vbill_fill builds only the computed values its slot templates name: each slot must equal
+ * the default template rendered over the full context, for every sample record. */
+START_TEST(fill_slots_equal_full_context_rendering)
+{
+    char *data = tu_slurp(tu_src("examples/data/subscribers.jsonl"), NULL);
+    int compared = 0;
+    for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+        vbill_status st;
+        cJSON *filled = call(vbill_fill, line, &st);
+        if (!filled)
+            continue;
+        char *context = NULL, *defaults = NULL;
+        ck_assert_int_eq(vbill_fill_context(ctx, line, strlen(line), 1, &context), VBILL_OK);
+        cJSON *c = cJSON_Parse(context);
+        const cJSON *scenario = cJSON_GetObjectItemCaseSensitive(c, "scenario");
+        if (cJSON_IsString(scenario)) {
+            ck_assert_int_eq(vbill_default_slots(ctx, scenario->valuestring, str(c, "locale"),
+                                                 &defaults),
+                             VBILL_OK);
+            cJSON *tmpls = cJSON_Parse(defaults);
+            const cJSON *slots = cJSON_GetObjectItemCaseSensitive(filled, "slots");
+            const cJSON *t;
+            int n = 0;
+            cJSON_ArrayForEach(t, tmpls)
+            {
+                char *want = NULL;
+                ck_assert_int_eq(vbill_mustache_render(ctx, t->valuestring, (size_t)-1, context,
+                                                       NULL, &want, NULL),
+                                 VBILL_OK);
+                ck_assert_str_eq(str(slots, t->string), want);
+                vbill_free(want);
+                n++;
+            }
+            ck_assert_int_eq(n, cJSON_GetArraySize(slots));
+            compared++;
+            cJSON_Delete(tmpls);
+        }
+        vbill_free(defaults);
+        cJSON_Delete(c);
+        vbill_free(context);
+        cJSON_Delete(filled);
+    }
+    ck_assert_int_ge(compared, 25);
+    free(data);
+}
+END_TEST
+
 START_TEST(status_names)
 {
     ck_assert_ptr_nonnull(strstr(vbill_strerror(VBILL_ERR_RECORD), "VBILL_ERR_RECORD"));
@@ -327,6 +435,8 @@ int main(void)
     tcase_add_test(tc, huge_amounts_are_exact);
     tcase_add_test(tc, scenarios_and_custom_rules);
     tcase_add_test(tc, malformed_rules_name_the_fault);
+    tcase_add_test(tc, json_edges);
+    tcase_add_test(tc, fill_slots_equal_full_context_rendering);
     tcase_add_test(tc, status_names);
     suite_add_tcase(s, tc);
     return tu_run(s);
