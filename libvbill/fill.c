@@ -551,13 +551,15 @@ VBILL_API vbill_status vbill_fill(vbill_ctx *ctx, const char *record_json, size_
             st = context_build(ctx, &r, set->want);
         vb_buf text = {0}; /* one buffer for every slot's rendering */
         for (int i = 0; set && !st && i < set->n; i++) {
+            /* Emptied and terminated: an empty slot must not show the previous one. */
             text.len = 0;
+            vb_buf_append(&text, "", 0);
             st = vb_mustache_render_into(ctx, set->compiled[i], r.root, NULL, &text);
             if (!st) {
                 vb_buf_puts(&b, i ? "," : "");
                 vb_buf_json_string(&b, set->defs[i].name);
                 vb_buf_puts(&b, ":");
-                vb_buf_json_string(&b, text.data ? text.data : "");
+                vb_buf_json_string(&b, text.data);
             }
         }
         vb_buf_free(&text);

@@ -364,11 +364,13 @@ START_TEST(json_edges)
 }
 END_TEST
 
-/* vbill_fill builds only the computed values its slot templates name: each slot must equal
- * the default template rendered over the full context, for every sample record. */
+/* vbill_fill builds only the computed values its slot templates name and renders every slot
+ * into one buffer: each slot must equal the default template rendered over the full context. */
 START_TEST(fill_slots_equal_full_context_rendering)
 {
-    char *data = tu_slurp(tu_src("examples/data/subscribers.jsonl"), NULL);
+    /* The sample subscribers, then the binding vectors (empty slots among them). */
+    const char *const files[] = {"examples/data/subscribers.jsonl", "tests/vectors/fill.jsonl"};
+    char *data = tu_slurp(tu_src(files[_i]), NULL);
     int compared = 0;
     for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
         vbill_status st;
@@ -406,7 +408,7 @@ START_TEST(fill_slots_equal_full_context_rendering)
         vbill_free(context);
         cJSON_Delete(filled);
     }
-    ck_assert_int_ge(compared, 25);
+    ck_assert_int_ge(compared, 10);
     free(data);
 }
 END_TEST
@@ -436,7 +438,7 @@ int main(void)
     tcase_add_test(tc, scenarios_and_custom_rules);
     tcase_add_test(tc, malformed_rules_name_the_fault);
     tcase_add_test(tc, json_edges);
-    tcase_add_test(tc, fill_slots_equal_full_context_rendering);
+    tcase_add_loop_test(tc, fill_slots_equal_full_context_rendering, 0, 2);
     tcase_add_test(tc, status_names);
     suite_add_tcase(s, tc);
     return tu_run(s);
