@@ -511,6 +511,7 @@ VBILL_API vbill_status vbill_fill(vbill_ctx *ctx, const char *record_json, size_
     if (st)
         return st;
     vb_buf b = {0};
+    vb_buf_reserve(&b, 2048); /* a three-line record's result, without regrowing */
     emit_classification(&b, &r);
     char start[11], end[11];
     vb_date_format(r.period_start, start);

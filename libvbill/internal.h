@@ -64,6 +64,8 @@ static inline void vb_buf_append(vb_buf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 static inline void vb_buf_puts(vb_buf *b, const char *s) { vb_buf_append(b, s, strlen(s)); }
+/* Makes room for cap bytes in all (one allocation instead of doubling up to it). */
+void vb_buf_reserve(vb_buf *b, size_t cap);
 void vb_buf_printf(vb_buf *b, const char *fmt, ...) VB_PRINTF(2, 3);
 /* Hands the buffer's string to the caller (NULL if an allocation failed) and resets b. */
 char *vb_buf_take(vb_buf *b);

@@ -9,16 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct block {
-    struct block *next;
-    size_t size, used;
-    alignas(max_align_t) unsigned char data[];
-} block;
-
-struct vb_jdoc {
-    block *blocks;   /* the newest first; a reset keeps only the largest */
-    void *parser;    /* simdjson's, made on the first parse */
+struct vb_jblock {
+    struct vb_jblock *next;
+    size_t size;
+    alignas(VB_JALIGN) unsigned char data[];
 };
+typedef struct vb_jblock block;
+_Static_assert(VB_JALIGN >= alignof(max_align_t), "arena alignment");
 
 #define FIRST_BLOCK 16384
 
@@ -48,31 +45,28 @@ void vb_jdoc_reset(vb_jdoc *d)
             free(b);
     }
     d->blocks = keep;
+    d->cur = d->end = NULL;
     if (keep) {
         keep->next = NULL;
-        keep->used = 0;
+        d->cur = keep->data;
+        d->end = keep->data + keep->size;
     }
 }
 
-void *vb_jalloc(vb_jdoc *d, size_t size)
+void *vb_jalloc_grow(vb_jdoc *d, size_t size)
 {
-    size = (size + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
-    block *b = d->blocks;
-    if (!b || b->size - b->used < size) {
-        size_t want = b ? b->size * 2 : FIRST_BLOCK;
-        while (want < size)
-            want *= 2;
-        block *nb = malloc(sizeof *nb + want);
-        if (!nb)
-            return NULL;
-        nb->size = want;
-        nb->used = 0;
-        nb->next = b;
-        d->blocks = b = nb;
-    }
-    void *p = b->data + b->used;
-    b->used += size;
-    return p;
+    size_t want = d->blocks ? d->blocks->size * 2 : FIRST_BLOCK;
+    while (want < size)
+        want *= 2;
+    block *nb = malloc(sizeof *nb + want);
+    if (!nb)
+        return NULL;
+    nb->size = want;
+    nb->next = d->blocks;
+    d->blocks = nb;
+    d->cur = nb->data + size;
+    d->end = nb->data + want;
+    return nb->data;
 }
 
 vb_jfault vb_jdoc_parse(vb_jdoc *d, const char *json, size_t len, vb_jval **root)
@@ -82,16 +76,6 @@ vb_jfault vb_jdoc_parse(vb_jdoc *d, const char *json, size_t len, vb_jval **root
     if (!d->parser && !(d->parser = vb_jparser_new()))
         return VB_JNOMEM;
     return vb_jparser_run(d->parser, d, json, len, root);
-}
-
-vb_jval *vb_jnew(vb_jdoc *d, vb_jtype type)
-{
-    vb_jval *v = vb_jalloc(d, sizeof *v);
-    if (v) {
-        memset(v, 0, sizeof *v);
-        v->type = type;
-    }
-    return v;
 }
 
 vb_jval *vb_jstr(vb_jdoc *d, const char *s, size_t len)

@@ -54,7 +54,13 @@ struct vb_jval {
     };
 };
 
-typedef struct vb_jdoc vb_jdoc;
+/* Open only for the inline allocation below; use the functions. */
+typedef struct vb_jdoc {
+    unsigned char *cur, *end;   /* the unused part of the newest block */
+    struct vb_jblock *blocks;   /* the newest first; a reset keeps only the largest */
+    void *parser;               /* simdjson's, made on the first parse */
+} vb_jdoc;
+#define VB_JALIGN 16
 
 vb_jdoc *vb_jdoc_new(void);
 void vb_jdoc_free(vb_jdoc *d);
@@ -76,14 +82,33 @@ typedef enum vb_jfault {
  * a reset.  On success *root is the tree. */
 vb_jfault vb_jdoc_parse(vb_jdoc *d, const char *json, size_t len, vb_jval **root);
 
+/* Arena memory: size bytes, VB_JALIGN-aligned; NULL on allocation failure.  The fast path is
+ * inline: it runs for every value of every record. */
+void *vb_jalloc_grow(vb_jdoc *d, size_t size);
+static inline void *vb_jalloc(vb_jdoc *d, size_t size)
+{
+    size = (size + VB_JALIGN - 1) & ~(size_t)(VB_JALIGN - 1);
+    if (!d->cur || (size_t)(d->end - d->cur) < size)
+        return vb_jalloc_grow(d, size);
+    void *p = d->cur;
+    d->cur += size;
+    return p;
+}
+
 /* Values owned by d.  NULL on allocation failure.  Strings are copied. */
-vb_jval *vb_jnew(vb_jdoc *d, vb_jtype type);
+static inline vb_jval *vb_jnew(vb_jdoc *d, vb_jtype type)
+{
+    vb_jval *v = (vb_jval *)vb_jalloc(d, sizeof *v);
+    if (v) {
+        memset(v, 0, sizeof *v);
+        v->type = (uint8_t)type;
+    }
+    return v;
+}
 vb_jval *vb_jstr(vb_jdoc *d, const char *s, size_t len);
 vb_jval *vb_jint(vb_jdoc *d, int64_t v);
 vb_jval *vb_jnum(vb_jdoc *d, double v);
 vb_jval *vb_jbool(vb_jdoc *d, bool v);
-/* Raw arena memory (for the parser's own use). */
-void *vb_jalloc(vb_jdoc *d, size_t size);
 
 /* Appends v to an object under key (not copied: a literal or a string owned by d), or to an
  * array (key NULL).  Returns false when parent or v is NULL (an earlier allocation failed).

@@ -42,6 +42,20 @@ void vb_buf_append_grow(vb_buf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
+void vb_buf_reserve(vb_buf *b, size_t cap)
+{
+    if (b->failed || b->cap >= cap)
+        return;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->failed = true;
+        return;
+    }
+    p[b->len] = '\0';
+    b->data = p;
+    b->cap = cap;
+}
+
 void vb_buf_printf(vb_buf *b, const char *fmt, ...)
 {
     char small[256];
