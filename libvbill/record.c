@@ -482,6 +482,8 @@ static vbill_status parse_rest(vbill_ctx *ctx, vb_record *r)
  * the problem; only such records take this path. */
 static vb_jfault parse_wide_numbers(vb_record *r, const char *json, size_t len)
 {
+    if (utf8_check((const unsigned char *)json, len, false) < 0) /* cJSON does not check */
+        return VB_JUTF8;
     cJSON *c = vb_json_parse(json, len);
     if (!c)
         return VB_JSYNTAX;
