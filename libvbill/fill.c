@@ -124,27 +124,24 @@ typedef struct filler {
     vb_buf scratch;
 } filler;
 
-/* Adds obj[key k] = v when k is wanted.  False on NOMEM. */
-static bool put(filler *f, vb_jval *obj, int k, vb_jval *v)
-{
-    return vb_jadd(obj, key_names[k], v);
-}
+/* Adds obj[key k] = v (the put_* helpers check that k is wanted).  False on NOMEM. */
+static bool put(vb_jval *obj, int k, vb_jval *v) { return vb_jadd(obj, key_names[k], v); }
 
 static bool wanted(const filler *f, int k) { return (f->want >> k) & 1; }
 
 static bool put_int(filler *f, vb_jval *obj, int k, int64_t v)
 {
-    return !wanted(f, k) || put(f, obj, k, vb_jint(f->r->doc, v));
+    return !wanted(f, k) || put(obj, k, vb_jint(f->r->doc, v));
 }
 
 static bool put_bool(filler *f, vb_jval *obj, int k, bool v)
 {
-    return !wanted(f, k) || put(f, obj, k, vb_jbool(f->r->doc, v));
+    return !wanted(f, k) || put(obj, k, vb_jbool(f->r->doc, v));
 }
 
 static bool put_str(filler *f, vb_jval *obj, int k, const char *s)
 {
-    return !wanted(f, k) || put(f, obj, k, vb_jstr(f->r->doc, s, strlen(s)));
+    return !wanted(f, k) || put(obj, k, vb_jstr(f->r->doc, s, strlen(s)));
 }
 
 /* Puts the scratch buffer's text under key k and empties the buffer. */
@@ -152,7 +149,7 @@ static bool put_scratch(filler *f, vb_jval *obj, int k)
 {
     vb_buf *b = &f->scratch;
     bool ok = !b->failed &&
-              (!wanted(f, k) || put(f, obj, k, vb_jstr(f->r->doc, b->data ? b->data : "", b->len)));
+              (!wanted(f, k) || put(obj, k, vb_jstr(f->r->doc, b->data ? b->data : "", b->len)));
     b->len = 0;
     return ok;
 }
@@ -172,7 +169,7 @@ static bool put_date(filler *f, vb_jval *obj, int k, vb_date d)
         return true;
     char s[11];
     vb_date_format(d, s);
-    return put(f, obj, k, vb_jstr(f->r->doc, s, 10));
+    return put(obj, k, vb_jstr(f->r->doc, s, 10));
 }
 
 /* A validated integer member (record.c accepts 85000 and 85000.0 alike). */
@@ -261,10 +258,10 @@ static bool add_root_values(filler *f)
     vb_jdrop(root, root_keys);
     bool ok = put_str(f, root, K_LOCALE, r->locale) && put_str(f, root, K_CURRENCY, r->currency) &&
               (!wanted(f, K_SCENARIO) ||
-               put(f, root, K_SCENARIO, r->scenario ? vb_jstr(d, r->scenario, strlen(r->scenario))
+               put(root, K_SCENARIO, r->scenario ? vb_jstr(d, r->scenario, strlen(r->scenario))
                                                     : vb_jnew(d, VB_JNULL))) &&
               put_int(f, root, K_AGE, r->age) && put_bool(f, root, K_SENIOR, r->senior) &&
-              (!wanted(f, K_SPEED) || put(f, root, K_SPEED, vb_jnum(d, r->speed))) &&
+              (!wanted(f, K_SPEED) || put(root, K_SPEED, vb_jnum(d, r->speed))) &&
               put_int(f, root, K_CYCLE_DAYS, r->cycle_days) &&
               put_int(f, root, K_THIS_MONTH, r->this_month) &&
               put_int(f, root, K_NEXT_MONTH, r->next_month) &&
@@ -276,13 +273,13 @@ static bool add_root_values(filler *f)
                       vb_date_days(r->period_end) - vb_date_days(r->period_start) + 1);
     if (ok && wanted(f, K_FLAGS)) {
         vb_jval *flags = vb_jnew(d, VB_JARRAY);
-        ok = put(f, root, K_FLAGS, flags);
+        ok = put(root, K_FLAGS, flags);
         if (ok && r->total_mismatch)
             ok = vb_jadd(flags, NULL, vb_jstr(d, "total_mismatch", 14));
     }
     if (ok && wanted(f, K_PERIOD)) {
         vb_jval *period = vb_jnew(d, VB_JOBJECT);
-        ok = put(f, root, K_PERIOD, period) && put_date(f, period, K_START, r->period_start) &&
+        ok = put(root, K_PERIOD, period) && put_date(f, period, K_START, r->period_start) &&
              put_date(f, period, K_END, r->period_end);
     }
     scratch->len = 0;

@@ -154,11 +154,9 @@ vb_mustache *vb_mustache_compile(vbill_ctx *ctx, const char *name, const char *t
  * compiled template is immutable: renders from several threads are safe. */
 char *vb_mustache_render(vbill_ctx *ctx, const vb_mustache *m, const cJSON *data,
                          const cJSON *partials, size_t *out_len, vbill_status *status);
-/* The same over an arena tree (jdoc.h), as the fill path holds its records. */
+/* Renders over an arena tree (jdoc.h), as the fill path holds its records, appending to out
+ * (on failure out is as it was). */
 struct vb_jval;
-char *vb_mustache_render_tree(vbill_ctx *ctx, const vb_mustache *m, const struct vb_jval *data,
-                              const cJSON *partials, size_t *out_len, vbill_status *status);
-/* Appends the rendering to out (on failure out is as it was). */
 vbill_status vb_mustache_render_into(vbill_ctx *ctx, const vb_mustache *m,
                                      const struct vb_jval *data, const cJSON *partials,
                                      vb_buf *out);

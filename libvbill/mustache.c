@@ -966,26 +966,6 @@ static void r_nodes(render *r, const vb_mustache *m, size_t from, size_t to, con
     }
 }
 
-char *vb_mustache_render(vbill_ctx *ctx, const vb_mustache *m, const cJSON *data,
-                         const cJSON *partials, size_t *out_len, vbill_status *status)
-{
-    vbill_status dummy;
-    if (!status)
-        status = &dummy;
-    vb_jdoc *d = vb_jdoc_new();
-    const vb_jval *tree = d && data ? vb_jfrom_cjson(d, data) : NULL;
-    char *out = NULL;
-    if (!d || (data && !tree)) {
-        *status = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
-        if (out_len)
-            *out_len = 0;
-    } else {
-        out = vb_mustache_render_tree(ctx, m, tree, partials, out_len, status);
-    }
-    vb_jdoc_free(d);
-    return out;
-}
-
 vbill_status vb_mustache_render_into(vbill_ctx *ctx, const vb_mustache *m, const vb_jval *data,
                                      const cJSON *partials, vb_buf *out)
 {
@@ -1016,16 +996,23 @@ vbill_status vb_mustache_render_into(vbill_ctx *ctx, const vb_mustache *m, const
     return r->st;
 }
 
-char *vb_mustache_render_tree(vbill_ctx *ctx, const vb_mustache *m, const vb_jval *data,
-                              const cJSON *partials, size_t *out_len, vbill_status *status)
+char *vb_mustache_render(vbill_ctx *ctx, const vb_mustache *m, const cJSON *data,
+                         const cJSON *partials, size_t *out_len, vbill_status *status)
 {
     vbill_status dummy;
     if (!status)
         status = &dummy;
     if (out_len)
         *out_len = 0;
+    /* The engine renders over the arena tree: cJSON data is copied into one first. */
+    vb_jdoc *d = vb_jdoc_new();
+    const vb_jval *tree = d && data ? vb_jfrom_cjson(d, data) : NULL;
     vb_buf b = {0};
-    *status = vb_mustache_render_into(ctx, m, data, partials, &b);
+    if (!d || (data && !tree))
+        *status = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    else
+        *status = vb_mustache_render_into(ctx, m, tree, partials, &b);
+    vb_jdoc_free(d);
     if (*status) {
         vb_buf_free(&b);
         return NULL;
