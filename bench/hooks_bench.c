@@ -71,8 +71,7 @@ static int run(const char *label, int n, bool keepalive, const char *sync, doubl
              "\"timeout_ms\":5000}]}", sync, port);
     vbill_ctx *ctx;
     vbill_hooks *h;
-    vbill_ctx_new(&ctx);
-    if (vbill_hooks_open(ctx, dir, cfg, &h) != VBILL_OK) {
+    if (vbill_ctx_new(&ctx) != VBILL_OK || vbill_hooks_open(ctx, dir, cfg, &h) != VBILL_OK) {
         fprintf(stderr, "hooks_bench: %s\n", vbill_ctx_errmsg(ctx));
         return 1;
     }
@@ -83,7 +82,7 @@ static int run(const char *label, int n, bool keepalive, const char *sync, doubl
         snprintf(data, sizeof data, "{\"subscriber_id\":\"S-%06d\",\"watched\":0.75,"
                  "\"scenario\":\"mobile_new_bundle\",\"this_month\":60960}", i);
         if (vbill_hooks_emit(h, "bill.viewed", NULL, data, NULL) != VBILL_OK) {
-            fprintf(stderr, "hooks_bench: %s\n", vbill_ctx_errmsg(ctx));
+            fprintf(stderr, "hooks_bench: %s\n", vbill_hooks_errmsg(h));
             return 1;
         }
     }
@@ -91,9 +90,12 @@ static int run(const char *label, int n, bool keepalive, const char *sync, doubl
     size_t total = 0, pending = 1;
     while (pending) {
         size_t k = 0;
-        vbill_hooks_pump(h, 1000, &k);
+        if (vbill_hooks_pump(h, 1000, &k) != VBILL_OK ||
+            vbill_hooks_pending(h, &pending, NULL) != VBILL_OK) {
+            fprintf(stderr, "hooks_bench: %s\n", vbill_hooks_errmsg(h));
+            return 1;
+        }
         total += k;
-        vbill_hooks_pending(h, &pending, NULL);
     }
     double t2 = now_s();
     *emit_us = (t1 - t0) / n * 1e6;

@@ -33,10 +33,12 @@ int main(int argc, char **argv)
         secs = 2.0;
     vbill_ctx *ctx = NULL;
     vbill_keys *keys = NULL;
+    vbill_bill *bill = NULL;
     char *kj = NULL, *tok = NULL;
     if (vbill_ctx_new(&ctx) || vbill_keys_generate(ctx, NULL, &kj) ||
         vbill_keys_from_json(ctx, kj, (size_t)-1, &keys) ||
-        vbill_link_issue(ctx, keys, REC, sizeof REC - 1, 0, 86400, &tok)) {
+        vbill_bill_new(ctx, REC, sizeof REC - 1, 0, &bill) ||
+        vbill_link_issue(ctx, keys, bill, 0, 86400, &tok)) {
         fprintf(stderr, "link_bench: setup failed: %s\n", vbill_ctx_errmsg(ctx));
         return 1;
     }

@@ -14,6 +14,7 @@
  */
 #include "config.h"
 #include "auth.h"
+#include "mustache.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -57,6 +58,7 @@ struct vbill_keys {
     size_t n;
     size_t signing;
     int64_t session_ttl;
+    char errmsg[256]; /* of calls on the keys without a context */
 };
 
 /* What a verified link token holds. */
@@ -406,10 +408,21 @@ VBILL_API vbill_status vbill_keys_load(vbill_ctx *ctx, const char *path, vbill_k
 
 VBILL_API vbill_status vbill_keys_set_session_ttl(vbill_keys *keys, int64_t seconds)
 {
-    if (!keys || seconds < 1 || seconds > 86400 * 31)
+    if (!keys)
         return VBILL_ERR_ARG;
+    keys->errmsg[0] = '\0';
+    if (seconds < 1 || seconds > 86400 * 31) {
+        snprintf(keys->errmsg, sizeof keys->errmsg,
+                 "session lifetime %lld s is out of range 1 s to 31 days", (long long)seconds);
+        return VBILL_ERR_ARG;
+    }
     keys->session_ttl = seconds;
     return VBILL_OK;
+}
+
+VBILL_API const char *vbill_keys_errmsg(const vbill_keys *keys)
+{
+    return keys ? keys->errmsg : "no keys";
 }
 
 VBILL_API vbill_status vbill_keys_generate(vbill_ctx *ctx, const char *existing_json,
@@ -525,8 +538,11 @@ static bool link_tag(const vb_key *k, const uint8_t *hdr, const uint8_t *pt, siz
     return ok;
 }
 
+/* A new token for ident.  The birth-date check is ident's birth hashed with the signing key,
+ * or, when keep_birth is given, that hash carried over from an old token of the same key. */
 static vbill_status make_token(vbill_ctx *ctx, const vbill_keys *keys, const vb_identity *ident,
-                               int64_t now, int64_t ttl, const uint8_t *avoid_tag, char **out)
+                               int64_t now, int64_t ttl, const uint8_t *avoid_tag,
+                               const uint8_t *keep_birth, char **out)
 {
     const vb_key *k = &keys->k[keys->signing];
     int64_t expiry = now + ttl;
@@ -543,17 +559,22 @@ static vbill_status make_token(vbill_ctx *ctx, const vbill_keys *keys, const vb_
     pt[4] = (uint8_t)(cs >> 8);
     pt[5] = (uint8_t)cs;
     pt[6] = (uint8_t)clen;
-    char digits[7];
-    int yy = ident->birth.y % 100, mm = ident->birth.m % 100, dd = ident->birth.d % 100;
-    digits[0] = (char)('0' + yy / 10);
-    digits[1] = (char)('0' + yy % 10);
-    digits[2] = (char)('0' + mm / 10);
-    digits[3] = (char)('0' + mm % 10);
-    digits[4] = (char)('0' + dd / 10);
-    digits[5] = (char)('0' + dd % 10);
-    digits[6] = '\0';
-    bool ok = birth_hash(k, ident->id, cs, digits, pt + 9);
-    OPENSSL_cleanse(digits, sizeof digits);
+    bool ok = true;
+    if (keep_birth) {
+        memcpy(pt + 9, keep_birth, BIRTH_LEN);
+    } else {
+        char digits[7];
+        int yy = ident->birth.y % 100, mm = ident->birth.m % 100, dd = ident->birth.d % 100;
+        digits[0] = (char)('0' + yy / 10);
+        digits[1] = (char)('0' + yy % 10);
+        digits[2] = (char)('0' + mm / 10);
+        digits[3] = (char)('0' + mm % 10);
+        digits[4] = (char)('0' + dd / 10);
+        digits[5] = (char)('0' + dd % 10);
+        digits[6] = '\0';
+        ok = birth_hash(k, ident->id, cs, digits, pt + 9);
+        OPENSSL_cleanse(digits, sizeof digits);
+    }
     if (!ok)
         return vb_error(ctx, VBILL_ERR_KEY, "link for %s: HMAC failed (OpenSSL)", ident->id);
     n = FIXED_PT - 1;
@@ -594,22 +615,24 @@ static vbill_status make_token(vbill_ctx *ctx, const vbill_keys *keys, const vb_
 }
 
 VBILL_API vbill_status vbill_link_issue(vbill_ctx *ctx, const vbill_keys *keys,
-                                        const char *record_json, size_t len, int64_t now,
-                                        int64_t ttl_seconds, char **out_token)
+                                        const vbill_bill *bill, int64_t now, int64_t ttl_seconds,
+                                        char **out_token)
 {
+    vb_clear_error(ctx);
     if (!out_token)
         return vb_error(ctx, VBILL_ERR_ARG, "no token to return");
     *out_token = NULL;
-    if (!keys || !record_json)
-        return vb_error(ctx, VBILL_ERR_ARG, "link issue: keys and a record are needed");
+    if (!keys || !bill)
+        return vb_error(ctx, VBILL_ERR_ARG, "link issue: keys and a bill are needed");
     if (ttl_seconds < 1)
         return vb_error(ctx, VBILL_ERR_ARG, "link issue: the lifetime must be at least 1 s");
-    vb_identity ident;
-    vbill_status st = vb_record_identity(ctx, record_json, len, 0, &ident);
-    if (!st)
-        st = make_token(ctx, keys, &ident, clock_now(now), ttl_seconds, NULL, out_token);
-    OPENSSL_cleanse(&ident.birth, sizeof ident.birth);
-    return st;
+    if (!bill->ident.has_birth)
+        return vb_error(ctx, VBILL_ERR_UNSUPPORTED,
+                        "link issue: bill '%s' was read from JSON and holds no birth date: "
+                        "issue its link from the bill made from the record",
+                        bill->ident.id);
+    return make_token(ctx, keys, &bill->ident, clock_now(now), ttl_seconds, NULL, NULL,
+                      out_token);
 }
 
 /* Parses and authenticates a link token; the expiry is checked when check_expiry. */
@@ -712,29 +735,35 @@ VBILL_API vbill_status vbill_link_verify(vbill_ctx *ctx, const vbill_keys *keys,
 }
 
 VBILL_API vbill_status vbill_link_reissue(vbill_ctx *ctx, const vbill_keys *keys,
-                                          const char *old_token, const char *record_json,
-                                          size_t len, int64_t now, int64_t ttl_seconds,
-                                          char **out_token)
+                                          const char *old_token, const vbill_bill *bill,
+                                          int64_t now, int64_t ttl_seconds, char **out_token)
 {
+    vb_clear_error(ctx);
     if (!out_token)
         return vb_error(ctx, VBILL_ERR_ARG, "no token to return");
     *out_token = NULL;
-    if (!record_json || ttl_seconds < 1)
-        return vb_error(ctx, VBILL_ERR_ARG, "link reissue: a record and a lifetime are needed");
+    if (!bill || ttl_seconds < 1)
+        return vb_error(ctx, VBILL_ERR_ARG, "link reissue: a bill and a lifetime are needed");
     link_info li;
     vbill_status st = parse_link(ctx, keys, old_token, now, false, &li);
     if (st)
         return st;
-    vb_identity ident;
-    st = vb_record_identity(ctx, record_json, len, 0, &ident);
-    if (!st && (strcmp(ident.id, li.id) != 0 ||
-                vb_date_days(ident.cycle_start) != li.cycle_start))
+    const vb_identity *ident = &bill->ident;
+    if (strcmp(ident->id, li.id) != 0 || vb_date_days(ident->cycle_start) != li.cycle_start)
         st = vb_error(ctx, VBILL_ERR_ARG,
-                      "link reissue: record %s is not the subscriber and cycle of link %s",
-                      ident.id, li.link_hex);
+                      "link reissue: bill %s is not the subscriber and cycle of link %s",
+                      ident->id, li.link_hex);
+    /* Without the birth date the old token's keyed hash is carried over; it is keyed by the
+     * key that signed it, so only while that key still signs. */
+    else if (!ident->has_birth && li.key != &keys->k[keys->signing])
+        st = vb_error(ctx, VBILL_ERR_UNSUPPORTED,
+                      "link reissue: link %s was signed with an older key: re-issue it from the "
+                      "bill made from the record",
+                      li.link_hex);
     if (!st)
-        st = make_token(ctx, keys, &ident, clock_now(now), ttl_seconds, li.tag, out_token);
-    OPENSSL_cleanse(&ident.birth, sizeof ident.birth);
+        st = make_token(ctx, keys, ident, clock_now(now), ttl_seconds, li.tag,
+                        ident->has_birth ? NULL : li.birth, out_token);
+    OPENSSL_cleanse(&li, sizeof li);
     return st;
 }
 
@@ -782,9 +811,15 @@ static void lock_event(vbill_ctx *ctx, vbill_store *store, const link_info *li, 
     free(ev);
 }
 
-static vbill_status store_fail(vbill_ctx *ctx, const char *what)
+/* A store operation failed: the message (with the store's own reason, when it gives one)
+ * goes to the context of the call and to the store. */
+static vbill_status store_fail(vbill_ctx *ctx, vbill_store *store, const char *what)
 {
-    return vb_error(ctx, VBILL_ERR_STORE, "state store: %s failed", what);
+    const char *why = store->ops.version >= 2 && store->ops.errmsg ? store->ops.errmsg(store->impl)
+                                                                    : NULL;
+    snprintf(store->errmsg, sizeof store->errmsg, "state store: %s failed%s%.300s", what,
+             why && *why ? ": " : "", why ? why : "");
+    return vb_error(ctx, VBILL_ERR_STORE, "%s", store->errmsg);
 }
 
 /* The keyed hash that binds a session to its client address (made on issue, checked on
@@ -868,7 +903,7 @@ VBILL_API vbill_status vbill_auth_check(vbill_ctx *ctx, const vbill_keys *keys,
     if (store->ops.get(im, ku, now, &until) || store->ops.get(im, kf, now, &fails) ||
         store->ops.get(im, kc, now, &cfails)) {
         OPENSSL_cleanse(d, sizeof d);
-        return store_fail(ctx, "reading the counters");
+        return store_fail(ctx, store, "reading the counters");
     }
     if (fails >= store->hard) {
         OPENSSL_cleanse(d, sizeof d);
@@ -894,7 +929,7 @@ VBILL_API vbill_status vbill_auth_check(vbill_ctx *ctx, const vbill_keys *keys,
     int64_t f = 0, c = 0;
     if (store->ops.incr(im, kf, 1, link_ttl, now, &f)) {
         OPENSSL_cleanse(d, sizeof d);
-        return store_fail(ctx, "counting the attempt");
+        return store_fail(ctx, store, "counting the attempt");
     }
     if (f > store->hard) {
         (void)store->ops.incr(im, kf, -1, link_ttl, now, &f);
@@ -906,7 +941,7 @@ VBILL_API vbill_status vbill_auth_check(vbill_ctx *ctx, const vbill_keys *keys,
     if (store->ops.incr(im, kc, 1, store->client_window, now, &c)) {
         (void)store->ops.incr(im, kf, -1, link_ttl, now, &f);
         OPENSSL_cleanse(d, sizeof d);
-        return store_fail(ctx, "counting the attempt");
+        return store_fail(ctx, store, "counting the attempt");
     }
     uint8_t h[BIRTH_LEN];
     bool ok = birth_hash(li.key, li.id, li.cycle_start, d, h);
@@ -934,7 +969,7 @@ VBILL_API vbill_status vbill_auth_check(vbill_ctx *ctx, const vbill_keys *keys,
     if (f % store->soft == 0) {
         int64_t lock_until = now + store->cooling;
         if (store->ops.set(im, ku, lock_until, store->cooling, now))
-            return store_fail(ctx, "locking the link");
+            return store_fail(ctx, store, "locking the link");
         lock_event(ctx, store, &li, false, lock_until, f);
         char when[21];
         iso_time(lock_until, when);
@@ -961,7 +996,7 @@ VBILL_API vbill_status vbill_link_unlock(vbill_ctx *ctx, const vbill_keys *keys,
     store_key(kf, sizeof kf, "l", li.link_hex, "f");
     store_key(ku, sizeof ku, "l", li.link_hex, "u");
     if (store->ops.del(store->impl, kf) || store->ops.del(store->impl, ku))
-        return store_fail(ctx, "unlocking the link");
+        return store_fail(ctx, store, "unlocking the link");
     vb_log(ctx, VBILL_LOG_INFO, "link %s unlocked", li.link_hex);
     return VBILL_OK;
 }
@@ -1006,7 +1041,7 @@ VBILL_API vbill_status vbill_session_verify(vbill_ctx *ctx, const vbill_keys *ke
         int64_t fails = 0;
         store_key(kf, sizeof kf, "l", li.link_hex, "f");
         if (store->ops.get(store->impl, kf, now, &fails))
-            return store_fail(ctx, "reading the counters");
+            return store_fail(ctx, store, "reading the counters");
         if (fails >= store->hard)
             return vb_error(ctx, VBILL_ERR_SESSION, "session: link %s is locked", li.link_hex);
     }
@@ -1114,24 +1149,22 @@ static char *render_text(vbill_ctx *ctx, const char *name, const char *tmpl, con
     return out;
 }
 
-VBILL_API vbill_status vbill_message_build(vbill_ctx *ctx, const char *record_json, size_t len,
+VBILL_API vbill_status vbill_message_build(vbill_ctx *ctx, const vbill_bill *bill,
                                            const char *url, const char *tmpl, char **out)
 {
+    vb_clear_error(ctx);
     if (!out)
         return vb_error(ctx, VBILL_ERR_ARG, "no message to return");
     *out = NULL;
-    if (!record_json || !url)
-        return vb_error(ctx, VBILL_ERR_ARG, "message: a record and a URL are needed");
+    if (!bill || !url)
+        return vb_error(ctx, VBILL_ERR_ARG, "message: a bill and a URL are needed");
     vbill_status st = VBILL_OK;
-    cJSON *c = vb_context_build(ctx, record_json, len, 0, &st);
-    if (!c)
-        return st;
-    if (!cJSON_AddStringToObject(c, "url", url)) {
+    cJSON *c = cJSON_Duplicate(bill->context, true);
+    if (!c || !cJSON_AddStringToObject(c, "url", url)) {
         cJSON_Delete(c);
         return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
     }
-    const cJSON *loc = cJSON_GetObjectItemCaseSensitive(c, "locale");
-    const char *locale = cJSON_IsString(loc) ? loc->valuestring : "ko-KR";
+    const char *locale = bill->ident.locale;
     char *text = NULL;
     if (tmpl) {
         text = render_text(ctx, "message", tmpl, c, &st);

@@ -2,7 +2,7 @@
 #ifndef VB_AUTH_H
 #define VB_AUTH_H
 
-#include "internal.h"
+#include "bill.h"
 
 struct vbill_store {
     vbill_store_ops ops;
@@ -11,6 +11,7 @@ struct vbill_store {
     int64_t cooling, client_window;
     vbill_lock_fn lock_fn;
     void *lock_user;
+    char errmsg[512]; /* of the last failed operation (vbill_store_errmsg) */
 };
 
 /* Makes a store around ops/impl with the default limits; closes impl on failure. */

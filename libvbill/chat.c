@@ -3,7 +3,8 @@
  * answer, or a request for a person, becomes a chat.requested escalation whose reply
  * depends on operator hours in the carrier's time zone. */
 #include "config.h"
-#include "hooks.h"
+#include "bill.h"
+#include "mustache.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -101,7 +102,7 @@ static bool tzif_offset(const unsigned char *d, size_t len, int64_t t, long *off
     return false;
 }
 
-bool vb_tz_offset(const char *tz, int64_t t, long *offset)
+static bool tz_offset(const char *tz, int64_t t, long *offset)
 {
     if (!tz || !*tz)
         return false;
@@ -283,31 +284,20 @@ static const char *const replies[][3] = {
      "ja"},
 };
 
-VBILL_API vbill_status vbill_chat_answer(vbill_ctx *ctx, const char *context_json,
+VBILL_API vbill_status vbill_chat_answer(vbill_ctx *ctx, const vbill_bill *bill,
                                          const char *question, const char *faq_json,
                                          double position_s, int64_t now, char **answer_json)
 {
-    if (!answer_json || !context_json || !question)
+    vb_clear_error(ctx);
+    if (!answer_json || !bill || !question)
         return vb_error(ctx, VBILL_ERR_ARG, "vbill_chat_answer: NULL argument");
     *answer_json = NULL;
     if (strlen(question) > 4000)
         return vb_error(ctx, VBILL_ERR_ARG, "chat: question longer than 4000 bytes");
     vbill_status st = VBILL_OK;
-    cJSON *c = vb_json_parse(context_json, (size_t)-1);
+    const cJSON *c = bill->context;
     cJSON *faq = NULL, *builtin = NULL, *out = NULL;
     char *nq = NULL;
-    if (!cJSON_IsObject(c)) {
-        st = vb_error(ctx, VBILL_ERR_JSON, "chat: the context is not a JSON object");
-        goto done;
-    }
-    /* a raw record (it has the birth date and lacks the computed values): build its context */
-    if (cJSON_GetObjectItemCaseSensitive(c, "birth") ||
-        !cJSON_GetObjectItemCaseSensitive(c, "this_month_text")) {
-        cJSON_Delete(c);
-        c = vb_context_build(ctx, context_json, (size_t)-1, 0, &st);
-        if (!c)
-            goto done;
-    }
     if (faq_json) {
         faq = vb_json_parse(faq_json, (size_t)-1);
         if (!cJSON_IsObject(faq)) {
@@ -405,7 +395,7 @@ VBILL_API vbill_status vbill_chat_answer(vbill_ctx *ctx, const char *context_jso
     if (now == 0)
         now = (int64_t)time(NULL);
     long off;
-    if (!vb_tz_offset(tz, now, &off)) {
+    if (!tz_offset(tz, now, &off)) {
         st = vb_error(ctx, VBILL_ERR_JSON, "chat: unknown time zone '%.64s' (an IANA name such "
                       "as Asia/Seoul, or an offset such as +09:00)", tz);
         goto done;
@@ -471,7 +461,6 @@ print:
         st = vb_error(ctx, VBILL_ERR_NOMEM, "chat: out of memory");
 done:
     free(nq);
-    cJSON_Delete(c);
     cJSON_Delete(faq);
     cJSON_Delete(builtin);
     cJSON_Delete(out);

@@ -5,10 +5,11 @@
  * would load, so both go through one parser.
  */
 #include "config.h"
-#include "record.h"
+#include "classify.h"
 
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,8 +43,7 @@ struct vb_rules {
     double senior_speed;
 };
 
-struct vb_rules *vb_rules_default(void);
-void vb_rules_free(struct vb_rules *r);
+static void rules_free(struct vb_rules *r);
 
 static const char default_rules_json[] =
     "{\n"
@@ -62,7 +62,7 @@ static const char default_rules_json[] =
 
 VBILL_API const char *vbill_default_rules(void) { return default_rules_json; }
 
-void vb_rules_free(struct vb_rules *r)
+static void rules_free(struct vb_rules *r)
 {
     if (r) {
         free(r->rules);
@@ -234,13 +234,10 @@ static struct vb_rules *rules_parse(vbill_ctx *ctx, const char *json, size_t len
         }
         const cJSON *sc = cJSON_GetObjectItemCaseSensitive(rule, "scenario");
         const cJSON *when = cJSON_GetObjectItemCaseSensitive(rule, "when");
-        bool ok = cJSON_IsString(sc) && sc->valuestring[0] &&
-                  strlen(sc->valuestring) < sizeof r->scenario;
-        for (const char *p = ok ? sc->valuestring : ""; *p && ok; p++)
-            ok = isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.';
-        if (!ok) {
+        if (!cJSON_IsString(sc) || !vb_valid_scenario_id(sc->valuestring)) {
             snprintf(wherebuf, sizeof wherebuf, "rules[%d].scenario", rs->n);
-            snprintf(why, sizeof why, "required: 1 to 63 characters of A-Z a-z 0-9 _ - .");
+            snprintf(why, sizeof why, "required: 1 to 63 characters of A-Z a-z 0-9 _ - . "
+                     "starting with a letter or digit");
             goto bad;
         }
         snprintf(r->scenario, sizeof r->scenario, "%s", sc->valuestring);
@@ -268,14 +265,26 @@ static struct vb_rules *rules_parse(vbill_ctx *ctx, const char *json, size_t len
 bad:
     *status = vb_error(ctx, VBILL_ERR_RULES, "rule set: %s: %s", where, why);
     cJSON_Delete(root);
-    vb_rules_free(rs);
+    rules_free(rs);
     return NULL;
 }
 
-struct vb_rules *vb_rules_default(void)
+/* The built-in rules, parsed once for the process and never freed: a context without rules
+ * of its own (ctx->rules NULL) uses them. */
+static struct vb_rules *builtin_rules;
+static void builtin_parse(void)
 {
     vbill_status st;
-    return rules_parse(NULL, default_rules_json, (size_t)-1, &st);
+    builtin_rules = rules_parse(NULL, default_rules_json, (size_t)-1, &st);
+}
+
+static const struct vb_rules *rules_of(const vbill_ctx *ctx)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (ctx->rules)
+        return ctx->rules;
+    pthread_once(&once, builtin_parse);
+    return builtin_rules;
 }
 
 VBILL_API vbill_status vbill_ctx_set_rules(vbill_ctx *ctx, const char *json, size_t len)
@@ -286,8 +295,10 @@ VBILL_API vbill_status vbill_ctx_set_rules(vbill_ctx *ctx, const char *json, siz
     struct vb_rules *rs = rules_parse(ctx, json, len, &st);
     if (!rs)
         return st;
-    vb_rules_free(ctx->rules);
+    if (ctx->rules_free)
+        ctx->rules_free(ctx->rules);
     ctx->rules = rs;
+    ctx->rules_free = rules_free; /* context.c frees what it cannot know */
     if (rs->has_senior_age)
         ctx->senior_age = rs->senior_age;
     if (rs->has_senior_speed)
@@ -343,8 +354,8 @@ void vb_classify_record(vbill_ctx *ctx, vb_record *r)
     }
     counts[C_BUNDLED] = r->bundled;
     r->scenario = NULL;
-    const struct vb_rules *rs = ctx->rules;
-    for (int i = 0; i < rs->n && !r->scenario; i++) {
+    const struct vb_rules *rs = rules_of(ctx);
+    for (int i = 0; rs && i < rs->n && !r->scenario; i++) {
         bool all = true;
         for (int k = 0; k < rs->rules[i].ncond && all; k++)
             all = cond_holds(&rs->rules[i].cond[k], counts);

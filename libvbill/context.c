@@ -1,4 +1,6 @@
-/* context.c: the context object, status codes, error messages, version and logging. */
+/* context.c: the context object, status codes, error messages, version and logging.
+ * The ground layer: it calls nothing above util and jdoc.  What higher layers keep on a
+ * context (rules, compiled templates) they free through the function they stored with it. */
 #include "config.h"
 #include "internal.h"
 #include "jdoc.h"
@@ -6,11 +8,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct vb_rules *vb_rules_default(void);
-void vb_rules_free(struct vb_rules *r);
-void vb_fill_cache_free(struct vb_mustache_cache *c);
-
 VBILL_API const char *vbill_version(void) { return PACKAGE_VERSION; }
+
+VBILL_API unsigned vbill_version_num(void) { return VBILL_VERSION_NUM; }
+
+VBILL_API int vbill_has(const char *feature)
+{
+    static const char *const parts[] = {
+        "records", "mustache", "auth", "hooks", "chat",
+#ifdef VBILL_HAVE_VIDEO
+        "video",
+#endif
+#ifdef VBILL_HAVE_REDIS
+        "redis",
+#endif
+    };
+    for (size_t i = 0; feature && i < VB_ARRAY_LEN(parts); i++)
+        if (strcmp(parts[i], feature) == 0)
+            return 1;
+    return 0;
+}
 
 VBILL_API void vbill_free(void *ptr) { free(ptr); }
 
@@ -40,6 +57,8 @@ VBILL_API const char *vbill_strerror(vbill_status status)
         [VBILL_ERR_NOT_FOUND] = "VBILL_ERR_NOT_FOUND: not found",
         [VBILL_ERR_KEY] = "VBILL_ERR_KEY: missing or malformed key",
         [VBILL_ERR_SESSION] = "VBILL_ERR_SESSION: invalid session",
+        [VBILL_ERR_UNSUPPORTED] = "VBILL_ERR_UNSUPPORTED: not supported by this build or object",
+        [VBILL_ERR_BUSY] = "VBILL_ERR_BUSY: handle already in a call on this thread",
     };
     if ((unsigned)status < VB_ARRAY_LEN(names) && names[status])
         return names[status];
@@ -57,11 +76,6 @@ VBILL_API vbill_status vbill_ctx_new(vbill_ctx **out)
     ctx->log_level = VBILL_LOG_WARN;
     ctx->senior_age = 60;
     ctx->senior_speed = 0.8;
-    ctx->rules = vb_rules_default();
-    if (!ctx->rules) {
-        free(ctx);
-        return VBILL_ERR_NOMEM;
-    }
     *out = ctx;
     return VBILL_OK;
 }
@@ -70,8 +84,10 @@ VBILL_API void vbill_ctx_free(vbill_ctx *ctx)
 {
     if (!ctx)
         return;
-    vb_rules_free(ctx->rules);
-    vb_fill_cache_free(ctx->tmpl_cache);
+    if (ctx->rules_free)
+        ctx->rules_free(ctx->rules);
+    if (ctx->tmpl_cache_free)
+        ctx->tmpl_cache_free(ctx->tmpl_cache);
     vb_jdoc_free(ctx->jdoc_spare);
     free(ctx->partials_dir);
     free(ctx);

@@ -5,13 +5,12 @@
  */
 #include "config.h"
 #include "format.h"
-#include "record.h"
+#include "mustache.h"
+#include "fill.h"
 #include "slots.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-void vb_fill_cache_free(struct vb_mustache_cache *c);
 
 /* ---- arithmetic ---- */
 
@@ -376,7 +375,7 @@ struct vb_mustache_cache {
     vb_slot_set *sets;
 };
 
-void vb_fill_cache_free(struct vb_mustache_cache *c)
+static void fill_cache_free(struct vb_mustache_cache *c)
 {
     if (!c)
         return;
@@ -392,9 +391,12 @@ void vb_fill_cache_free(struct vb_mustache_cache *c)
 static const vb_slot_set *slot_set(vbill_ctx *ctx, const char *scenario, const char *locale,
                                    vbill_status *st)
 {
-    if (!ctx->tmpl_cache && !(ctx->tmpl_cache = calloc(1, sizeof *ctx->tmpl_cache))) {
-        *st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
-        return NULL;
+    if (!ctx->tmpl_cache) {
+        if (!(ctx->tmpl_cache = calloc(1, sizeof *ctx->tmpl_cache))) {
+            *st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+        ctx->tmpl_cache_free = fill_cache_free; /* context.c frees what it cannot know */
     }
     /* Records name their scenario and locale by pointers into the rule set and a static
      * table: find the set by those first (confirmed by the strings: a reloaded rule set may
@@ -438,21 +440,16 @@ static const vb_slot_set *slot_set(vbill_ctx *ctx, const char *scenario, const c
 
 /* ---- public calls ---- */
 
-cJSON *vb_context_build(vbill_ctx *ctx, const char *record_json, size_t len, long line,
-                        vbill_status *status)
+vbill_status vb_record_process(vbill_ctx *ctx, const char *json, size_t len, long line,
+                               vb_record *r)
 {
-    vb_record r;
-    vbill_status st = vb_record_process(ctx, record_json, len, line, &r);
-    if (st) {
-        *status = st;
-        return NULL;
-    }
-    cJSON *c = NULL;
-    if (!(st = vb_fill_context_build(ctx, &r)) && !(c = vb_jto_cjson(r.root)))
-        st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
-    vb_record_free(&r);
-    *status = st;
-    return c;
+    vbill_status st = vb_record_parse(ctx, json, len, line, r);
+    if (st)
+        return st;
+    vb_classify_record(ctx, r);
+    if ((st = vb_fill_compute(ctx, r)))
+        vb_record_free(r);
+    return st;
 }
 
 static void emit_classification(vb_buf *b, const vb_record *r)
@@ -569,21 +566,6 @@ VBILL_API vbill_status vbill_fill(vbill_ctx *ctx, const char *record_json, size_
         return st;
     }
     return finish(ctx, &b, out_json);
-}
-
-VBILL_API vbill_status vbill_fill_context(vbill_ctx *ctx, const char *record_json, size_t len,
-                                          long line, char **out_json)
-{
-    if (!ctx || !out_json)
-        return vb_error(ctx, VBILL_ERR_ARG, "vbill_fill_context: NULL argument");
-    *out_json = NULL;
-    vbill_status st;
-    cJSON *c = vb_context_build(ctx, record_json, len, line, &st);
-    if (!c)
-        return st;
-    *out_json = vb_json_print(c);
-    cJSON_Delete(c);
-    return *out_json ? VBILL_OK : vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
 }
 
 VBILL_API vbill_status vbill_default_slots(vbill_ctx *ctx, const char *scenario,

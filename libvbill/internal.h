@@ -26,11 +26,15 @@ struct vbill_ctx {
     vbill_log_fn log_fn;
     void *log_user;
     vbill_log_level log_level;
-    struct vb_rules *rules;           /* classify.c; never NULL */
+    /* classify.c: the context's own rule set (NULL: the built-in one) and how to free it */
+    struct vb_rules *rules;
+    void (*rules_free)(struct vb_rules *);
     int senior_age;
     double senior_speed;
     char *partials_dir;
-    struct vb_mustache_cache *tmpl_cache; /* fill.c: compiled default slot templates */
+    /* fill.c: compiled default slot templates and how to free them */
+    struct vb_mustache_cache *tmpl_cache;
+    void (*tmpl_cache_free)(struct vb_mustache_cache *);
     struct vb_jdoc *jdoc_spare;       /* record.c: a parsed-record arena kept for reuse */
 };
 
@@ -79,6 +83,18 @@ const char *vb_int_text(int64_t v, char buf[VB_INT_TEXT], size_t *len);
 /* Appends s as a JSON string literal (quoted and escaped). */
 void vb_buf_json_string(vb_buf *b, const char *s);
 
+/* ---- text ------------------------------------------------------------------------- */
+
+/* Checks well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).  With
+ * no_controls, also refuses C0 controls, DEL and C1 controls.  Returns the number of code
+ * points, or -1. */
+long vb_utf8_check(const unsigned char *s, size_t n, bool no_controls);
+/* A subscriber id: 1 to 64 characters of A-Z a-z 0-9 . _ - (SPEC.md section 2). */
+bool vb_valid_id(const char *id);
+/* A scenario id: 1 to 63 characters of A-Z a-z 0-9 _ - . starting with a letter or digit
+ * (it names a template folder: never "." or ".."). */
+bool vb_valid_scenario_id(const char *s);
+
 /* ---- files ------------------------------------------------------------------------ */
 
 /* Reads a whole file of at most max bytes (NUL-terminated).  NULL with errno on failure;
@@ -91,6 +107,22 @@ int vb_write_file_atomic(const char *path, const void *data, size_t len);
  * caller renames it over path when done or unlinks it on failure.  Returns a malloc'd
  * string, or NULL. */
 char *vb_temp_path_for(const char *path);
+
+/* ---- paths ------------------------------------------------------------------------ */
+
+/* malloc'd "a/b" (NULL on allocation failure). */
+char *vb_path_join(const char *a, const char *b);
+/* mkdir -p. 0 or -1 with errno. */
+int vb_mkdirs(const char *path);
+/* rm -rf (best effort; never follows a symbolic link). */
+void vb_rmtree(const char *path);
+
+/* ---- time ------------------------------------------------------------------------- */
+
+/* Unix time in milliseconds. */
+int64_t vb_now_ms(void);
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+void vb_rfc3339_ms(int64_t ms, char out[32]);
 
 /* ---- SQLite ----------------------------------------------------------------------- */
 
@@ -118,51 +150,5 @@ cJSON *vb_json_parse(const char *text, size_t len);
 cJSON *vb_json_int(int64_t v);
 /* Prints compactly; NULL on allocation failure. */
 char *vb_json_print(const cJSON *v);
-
-/* ---- records, filling (record.c, classify.c, fill.c) ---------------------------------
- * vb_context_build parses, validates, classifies and fills a record and returns the full
- * Mustache context object (see vbill_fill_context).  The scenario id is the context's
- * "scenario" member (null when none). */
-cJSON *vb_context_build(vbill_ctx *ctx, const char *record_json, size_t len, long line,
-                        vbill_status *status);
-
-/* What other concerns (links, hooks, rendering) need to know of a record, validated as
- * vbill_fill validates it.  The birth date is here for the knowledge check only (auth.c):
- * it must never be logged, put in a message, a URL or stored in plain text. */
-typedef struct vb_identity {
-    char id[65];
-    char scenario[64];   /* "" when the record matches no scenario */
-    char locale[8];      /* ko-KR, ja-JP or en-US */
-    char phone[32];      /* "" when absent */
-    vb_date birth, issue_date, cycle_start, cycle_end;
-    int age;
-    bool senior;
-    double speed;        /* 1.0, or the senior speed */
-} vb_identity;
-vbill_status vb_record_identity(vbill_ctx *ctx, const char *record_json, size_t len, long line,
-                                vb_identity *out);
-
-/* ---- Mustache (mustache.c) ---------------------------------------------------------- */
-
-typedef struct vb_mustache vb_mustache;
-/* Compiles a template once for many renders.  NULL on a malformed template, with the
- * message (naming the position) in ctx and *status set.  `name` (may be NULL) is put in
- * error messages, e.g. a slot name. */
-vb_mustache *vb_mustache_compile(vbill_ctx *ctx, const char *name, const char *tmpl, size_t len,
-                                 vbill_status *status);
-/* Renders over data; partials is NULL or a cJSON object of name -> template string.  A
- * compiled template is immutable: renders from several threads are safe. */
-char *vb_mustache_render(vbill_ctx *ctx, const vb_mustache *m, const cJSON *data,
-                         const cJSON *partials, size_t *out_len, vbill_status *status);
-/* Renders over an arena tree (jdoc.h), as the fill path holds its records, appending to out
- * (on failure out is as it was). */
-struct vb_jval;
-vbill_status vb_mustache_render_into(vbill_ctx *ctx, const vb_mustache *m,
-                                     const struct vb_jval *data, const cJSON *partials,
-                                     vb_buf *out);
-void vb_mustache_free(vb_mustache *m);
-/* Calls fn with every name part the template looks up ("a.b" gives "a" and "b").  Returns
- * false when it includes partials or parents, whose names it cannot see. */
-bool vb_mustache_names(const vb_mustache *m, void (*fn)(void *arg, const char *name), void *arg);
 
 #endif

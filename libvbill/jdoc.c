@@ -29,7 +29,8 @@ void vb_jdoc_free(vb_jdoc *d)
         next = b->next;
         free(b);
     }
-    vb_jparser_free(d->parser);
+    if (d->parser_free)
+        d->parser_free(d->parser);
     free(d);
 }
 
@@ -67,15 +68,6 @@ void *vb_jalloc_grow(vb_jdoc *d, size_t size)
     d->cur = nb->data + size;
     d->end = nb->data + want;
     return nb->data;
-}
-
-vb_jfault vb_jdoc_parse(vb_jdoc *d, const char *json, size_t len, vb_jval **root)
-{
-    *root = NULL;
-    vb_jdoc_reset(d);
-    if (!d->parser && !(d->parser = vb_jparser_new()))
-        return VB_JNOMEM;
-    return vb_jparser_run(d->parser, d, json, len, root);
 }
 
 vb_jval *vb_jstr(vb_jdoc *d, const char *s, size_t len)

@@ -58,7 +58,8 @@ struct vb_jval {
 typedef struct vb_jdoc {
     unsigned char *cur, *end;   /* the unused part of the newest block */
     struct vb_jblock *blocks;   /* the newest first; a reset keeps only the largest */
-    void *parser;               /* simdjson's, made on the first parse */
+    void *parser;               /* simdjson's, made on the first parse (jparse.cc) */
+    void (*parser_free)(void *);
 } vb_jdoc;
 #define VB_JALIGN 16
 
@@ -79,7 +80,7 @@ typedef enum vb_jfault {
 #define VB_JMAX_DEPTH 512
 
 /* Parses len bytes of JSON (one value, white space around it allowed) into a new tree after
- * a reset.  On success *root is the tree. */
+ * a reset.  On success *root is the tree.  (jparse.cc: simdjson) */
 vb_jfault vb_jdoc_parse(vb_jdoc *d, const char *json, size_t len, vb_jval **root);
 
 /* Arena memory: size bytes, VB_JALIGN-aligned; NULL on allocation failure.  The fast path is
@@ -143,12 +144,6 @@ static inline bool vb_jis(const vb_jval *v, vb_jtype t) { return v && v->type ==
 /* Conversions for the parts of the library that keep cJSON: a deep copy each way. */
 cJSON *vb_jto_cjson(const vb_jval *v);
 vb_jval *vb_jfrom_cjson(vb_jdoc *d, const cJSON *v);
-
-/* The simdjson side (jparse.cc), used by vb_jdoc_parse only. */
-void *vb_jparser_new(void);
-void vb_jparser_free(void *parser);
-vb_jfault vb_jparser_run(void *parser, vb_jdoc *d, const char *json, size_t len,
-                         vb_jval **root);
 
 #ifdef __cplusplus
 }

@@ -79,9 +79,7 @@ vb_jval *convert(vb_jdoc *d, simdjson::dom::element e)
     return vb_jnew(d, VB_JNULL);
 }
 
-} // namespace
-
-extern "C" void *vb_jparser_new(void)
+void *parser_new(void)
 {
     parser *p = new (std::nothrow) parser;
     if (p && p->dom.allocate(4096, VB_JMAX_DEPTH) != simdjson::SUCCESS) {
@@ -91,10 +89,9 @@ extern "C" void *vb_jparser_new(void)
     return p;
 }
 
-extern "C" void vb_jparser_free(void *p) { delete static_cast<parser *>(p); }
+void parser_free(void *p) { delete static_cast<parser *>(p); }
 
-extern "C" vb_jfault vb_jparser_run(void *pp, vb_jdoc *d, const char *json, size_t len,
-                                     vb_jval **root)
+vb_jfault parser_run(void *pp, vb_jdoc *d, const char *json, size_t len, vb_jval **root)
 {
     parser *p = static_cast<parser *>(pp);
     /* simdjson reads up to SIMDJSON_PADDING bytes past the end: parse a padded copy. */
@@ -127,4 +124,18 @@ extern "C" vb_jfault vb_jparser_run(void *pp, vb_jdoc *d, const char *json, size
     }
     *root = convert(d, doc);
     return *root ? VB_JOK : VB_JNOMEM;
+}
+
+} // namespace
+
+extern "C" vb_jfault vb_jdoc_parse(vb_jdoc *d, const char *json, size_t len, vb_jval **root)
+{
+    *root = nullptr;
+    vb_jdoc_reset(d);
+    if (!d->parser) {
+        if (!(d->parser = parser_new()))
+            return VB_JNOMEM;
+        d->parser_free = parser_free; /* jdoc.c frees what it cannot know */
+    }
+    return parser_run(d->parser, d, json, len, root);
 }

@@ -9,7 +9,7 @@
  * never written during a render, so threads may share it.
  */
 #include "config.h"
-#include "internal.h"
+#include "mustache.h"
 #include "jdoc.h"
 
 #include <errno.h>

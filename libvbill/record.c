@@ -43,49 +43,6 @@ static vbill_status fail(vbill_ctx *ctx, const vb_record *r, const char *prefix,
                     prefix && *field ? "." : "", field, problem);
 }
 
-/* ---- UTF-8 ---- */
-
-/* Checks well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).  With
- * no_controls, also refuses C0 controls, DEL and C1 controls.  Returns the number of code
- * points, or -1. */
-static long utf8_check(const unsigned char *s, size_t n, bool no_controls)
-{
-    long count = 0;
-    for (size_t i = 0; i < n; count++) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            if (no_controls && (c < 0x20 || c == 0x7f))
-                return -1;
-            i++;
-            continue;
-        }
-        int len;
-        unsigned cp, min;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return -1;
-        }
-        if (i + (size_t)len > n)
-            return -1;
-        for (int k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return -1;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return -1;
-        if (no_controls && cp >= 0x80 && cp <= 0x9f)
-            return -1;
-        i += (size_t)len;
-    }
-    return count;
-}
-
 /* "prefix.key[i]" (or "key[i]") into out, without printf: this runs for every line and
  * every charge of every record. */
 static void index_path(char *out, size_t size, const char *prefix, const char *key, int i)
@@ -291,24 +248,17 @@ static vbill_status parse_id_and_name(vbill_ctx *ctx, vb_record *r)
     if (!vb_jis(v, VB_JSTRING))
         return fail(ctx, r, NULL, "id", "must be a string, not %s", type_name(v));
     const char *id = v->str;
-    size_t n = strlen(id);
-    bool ok = n >= 1 && n <= 64;
-    for (size_t i = 0; ok && i < n; i++) {
-        char c = id[i];
-        ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-             c == '.' || c == '_' || c == '-';
-    }
-    if (!ok)
+    if (!vb_valid_id(id))
         return fail(ctx, r, NULL, "id", "must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
     r->id = id;
 
     vbill_status st = get_string(ctx, r, r->root, NULL, "name", true, &r->name);
     if (st)
         return st;
-    n = strlen(r->name);
+    size_t n = strlen(r->name);
     if (n < 1 || n > 100)
         return fail(ctx, r, NULL, "name", "must be 1 to 100 bytes of UTF-8 (it has %zu)", n);
-    if (utf8_check((const unsigned char *)r->name, n, true) < 0)
+    if (vb_utf8_check((const unsigned char *)r->name, n, true) < 0)
         return fail(ctx, r, NULL, "name", "must be valid UTF-8 without control characters");
     return VBILL_OK;
 }
@@ -372,7 +322,7 @@ static vbill_status parse_line(vbill_ctx *ctx, vb_record *r, int i, vb_jval *obj
         (st = get_enum(ctx, r, obj, p, "kind", true, kinds, 0, &kind)) ||
         (st = get_enum(ctx, r, obj, p, "event", true, events, 0, &event)))
         return st;
-    if (l->id && utf8_check((const unsigned char *)l->id, strlen(l->id), true) < 0)
+    if (l->id && vb_utf8_check((const unsigned char *)l->id, strlen(l->id), true) < 0)
         return fail(ctx, r, p, "id", "must be valid UTF-8 without control characters");
     l->kind = kind == 0 ? VB_KIND_MOBILE : VB_KIND_HOME;
     l->event = (vb_event)event;
@@ -456,7 +406,7 @@ static vbill_status parse_rest(vbill_ctx *ctx, vb_record *r)
                              &s)) ||
             (st = get_int(ctx, r, payment, "payment", "day", false, 1, 31, NULL, &day)))
             return st;
-        if (s && (strlen(s) > 8 || utf8_check((const unsigned char *)s, strlen(s), true) < 0))
+        if (s && (strlen(s) > 8 || vb_utf8_check((const unsigned char *)s, strlen(s), true) < 0))
             return fail(ctx, r, "payment", "account_last4", "must be at most 8 plain characters");
     }
     if ((st = get_array(ctx, r, r->root, NULL, "benefits", false, &benefits)))
@@ -482,7 +432,7 @@ static vbill_status parse_rest(vbill_ctx *ctx, vb_record *r)
  * the problem; only such records take this path. */
 static vb_jfault parse_wide_numbers(vb_record *r, const char *json, size_t len)
 {
-    if (utf8_check((const unsigned char *)json, len, false) < 0) /* cJSON does not check */
+    if (vb_utf8_check((const unsigned char *)json, len, false) < 0) /* cJSON does not check */
         return VB_JUTF8;
     cJSON *c = vb_json_parse(json, len);
     if (!c)
@@ -520,7 +470,7 @@ vbill_status vb_record_parse(vbill_ctx *ctx, const char *json, size_t len, long 
     if (fault) {
         if (fault == VB_JNOMEM)
             st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
-        else if (fault == VB_JUTF8 || utf8_check((const unsigned char *)json, len, false) < 0)
+        else if (fault == VB_JUTF8 || vb_utf8_check((const unsigned char *)json, len, false) < 0)
             st = fail(ctx, r, NULL, "(record)", "not valid UTF-8");
         else if (fault == VB_JDEPTH)
             st = fail(ctx, r, NULL, "(record)", "nested more than %d levels deep", VB_JMAX_DEPTH);
@@ -560,43 +510,4 @@ int vb_age_on(vb_date birth, vb_date on)
     if (on.m < birth.m || (on.m == birth.m && on.d < birth.d))
         age--;
     return age;
-}
-
-vbill_status vb_record_process(vbill_ctx *ctx, const char *json, size_t len, long line,
-                               vb_record *r)
-{
-    vbill_status st = vb_record_parse(ctx, json, len, line, r);
-    if (st)
-        return st;
-    vb_classify_record(ctx, r);
-    if ((st = vb_fill_compute(ctx, r)))
-        vb_record_free(r);
-    return st;
-}
-
-vbill_status vb_record_identity(vbill_ctx *ctx, const char *record_json, size_t len, long line,
-                                vb_identity *out)
-{
-    if (!out)
-        return vb_error(ctx, VBILL_ERR_ARG, "no identity to fill");
-    memset(out, 0, sizeof *out);
-    vb_record r;
-    vbill_status st = vb_record_process(ctx, record_json, len, line, &r);
-    if (st)
-        return st;
-    snprintf(out->id, sizeof out->id, "%s", r.id);
-    snprintf(out->scenario, sizeof out->scenario, "%s", r.scenario ? r.scenario : "");
-    snprintf(out->locale, sizeof out->locale, "%s", r.locale);
-    const vb_jval *phone = vb_jget(r.root, "phone");
-    if (vb_jis(phone, VB_JSTRING))
-        snprintf(out->phone, sizeof out->phone, "%s", phone->str);
-    out->birth = r.birth;
-    out->issue_date = r.issue_date;
-    out->cycle_start = r.cycle_start;
-    out->cycle_end = r.cycle_end;
-    out->age = r.age;
-    out->senior = r.senior;
-    out->speed = r.speed;
-    vb_record_free(&r);
-    return VBILL_OK;
 }

@@ -73,21 +73,6 @@ void vb_record_free(vb_record *r);
 /* "record 'ID' (line N)", "record 'ID'" or "record at line N" (no usable id), for messages. */
 void vb_record_label(const vb_record *r, char *buf, size_t size);
 
-/* Classifies a parsed record with the context's rules: scenario, age, senior, speed. */
-void vb_classify_record(vbill_ctx *ctx, vb_record *r);
-
-/* Computes the pro-rated values (SPEC.md section 4).  VBILL_ERR_OVERFLOW names the record
- * when an amount would overflow. */
-vbill_status vb_fill_compute(vbill_ctx *ctx, vb_record *r);
-
-/* Turns r->root into the Mustache context in place (adds computed and formatted values,
- * removes the birth date).  Afterwards r->root is the context. */
-vbill_status vb_fill_context_build(vbill_ctx *ctx, vb_record *r);
-
-/* Runs parse + classify + fill on one input. */
-vbill_status vb_record_process(vbill_ctx *ctx, const char *json, size_t len, long line,
-                               vb_record *r);
-
 /* Full years from birth to on (a 29 February birthday counts from 1 March in common years). */
 int vb_age_on(vb_date birth, vb_date on);
 

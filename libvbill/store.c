@@ -38,12 +38,15 @@ VBILL_API vbill_status vbill_store_new_custom(vbill_ctx *ctx, const vbill_store_
     if (!out)
         return vb_error(ctx, VBILL_ERR_ARG, "no store to return");
     *out = NULL;
-    if (!ops || ops->version != VBILL_STORE_OPS_VERSION || !ops->incr || !ops->get ||
-        !ops->set || !ops->del)
+    if (!ops || ops->version < 1 || ops->version > VBILL_STORE_OPS_VERSION || !ops->incr ||
+        !ops->get || !ops->set || !ops->del)
         return vb_error(ctx, VBILL_ERR_ARG,
-                        "store ops: version must be %d and incr, get, set, del must be set",
+                        "store ops: version must be 1 to %d and incr, get, set, del must be set",
                         VBILL_STORE_OPS_VERSION);
-    return vb_store_wrap(ctx, ops, impl, out);
+    vbill_store_ops copy = *ops;
+    if (copy.version < 2)
+        copy.errmsg = NULL; /* not in a version 1 struct: never read past it */
+    return vb_store_wrap(ctx, &copy, impl, out);
 }
 
 VBILL_API void vbill_store_free(vbill_store *store)
@@ -59,15 +62,27 @@ VBILL_API vbill_status vbill_store_set_limits(vbill_store *store, int soft,
                                               int64_t cooling_seconds, int hard, int client_max,
                                               int64_t client_window_seconds)
 {
-    if (!store || soft < 1 || hard < 1 || soft > hard || cooling_seconds < 1 || client_max < 1 ||
-        client_window_seconds < 1)
+    if (!store)
         return VBILL_ERR_ARG;
+    store->errmsg[0] = '\0';
+    if (soft < 1 || hard < 1 || soft > hard || cooling_seconds < 1 || client_max < 1 ||
+        client_window_seconds < 1) {
+        snprintf(store->errmsg, sizeof store->errmsg,
+                 "limits: every value must be at least 1 and soft (%d) at most hard (%d)", soft,
+                 hard);
+        return VBILL_ERR_ARG;
+    }
     store->soft = soft;
     store->hard = hard;
     store->cooling = cooling_seconds;
     store->client_max = client_max;
     store->client_window = client_window_seconds;
     return VBILL_OK;
+}
+
+VBILL_API const char *vbill_store_errmsg(const vbill_store *store)
+{
+    return store ? store->errmsg : "no store";
 }
 
 VBILL_API void vbill_store_set_lock_hook(vbill_store *store, vbill_lock_fn fn, void *user)
@@ -164,8 +179,10 @@ static vbill_status sq_del(void *impl, const char *key)
     return sq_step_done(s->del, NULL);
 }
 
+static const char *sq_errmsg(void *impl) { return sqlite3_errmsg(((sq_store *)impl)->db); }
+
 static const vbill_store_ops sq_ops = {VBILL_STORE_OPS_VERSION, sq_incr, sq_get, sq_set, sq_del,
-                                       sq_close};
+                                       sq_close, sq_errmsg};
 
 VBILL_API vbill_status vbill_store_open_sqlite(vbill_ctx *ctx, const char *path,
                                                vbill_store **out)

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "auth.h"
 
+#ifdef VBILL_HAVE_REDIS
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,8 +127,14 @@ static vbill_status rd_del(void *impl, const char *key)
     return rd_int_reply(rd_cmd(s, 2, argv), NULL);
 }
 
+static const char *rd_errmsg(void *impl)
+{
+    const rd_store *s = impl;
+    return s->c && s->c->err ? s->c->errstr : "unexpected reply";
+}
+
 static const vbill_store_ops rd_ops = {VBILL_STORE_OPS_VERSION, rd_incr, rd_get, rd_set, rd_del,
-                                       rd_close};
+                                       rd_close, rd_errmsg};
 
 VBILL_API vbill_status vbill_store_open_redis(vbill_ctx *ctx, const char *host, int port,
                                               const char *prefix, vbill_store **out)
@@ -167,3 +174,18 @@ VBILL_API vbill_status vbill_store_open_redis(vbill_ctx *ctx, const char *host, 
     }
     return vb_store_wrap(ctx, &rd_ops, s, out);
 }
+
+#else /* built with --disable-redis */
+
+VBILL_API vbill_status vbill_store_open_redis(vbill_ctx *ctx, const char *host, int port,
+                                              const char *prefix, vbill_store **out)
+{
+    (void)host, (void)port, (void)prefix;
+    vb_clear_error(ctx);
+    if (out)
+        *out = NULL;
+    return vb_error(ctx, VBILL_ERR_UNSUPPORTED,
+                    "Redis store: this libvbill was built without Redis (configure --disable-redis)");
+}
+
+#endif

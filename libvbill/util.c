@@ -2,6 +2,7 @@
 #include "config.h"
 #include "internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -383,4 +385,145 @@ int vb_sqlite_setup(sqlite3 *db, const char *sql)
         struct timespec pause = {0, 5 * 1000000L};
         nanosleep(&pause, NULL);
     }
+}
+
+/* ---- UTF-8 ---- */
+
+long vb_utf8_check(const unsigned char *s, size_t n, bool no_controls)
+{
+    long count = 0;
+    for (size_t i = 0; i < n; count++) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            if (no_controls && (c < 0x20 || c == 0x7f))
+                return -1;
+            i++;
+            continue;
+        }
+        int len;
+        unsigned cp, min;
+        if ((c & 0xe0) == 0xc0) {
+            len = 2, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return -1;
+        }
+        if (i + (size_t)len > n)
+            return -1;
+        for (int k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return -1;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return -1;
+        if (no_controls && cp >= 0x80 && cp <= 0x9f)
+            return -1;
+        i += (size_t)len;
+    }
+    return count;
+}
+
+bool vb_valid_id(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = id[i];
+        ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '_' || c == '-';
+    }
+    return ok;
+}
+
+bool vb_valid_scenario_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    bool ok = n >= 1 && n <= 63 && isalnum((unsigned char)s[0]);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '-' || s[i] == '.';
+    return ok;
+}
+
+/* ---- paths ----------------------------------------------------------------------- */
+
+char *vb_path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = malloc(la + lb + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, a, la);
+    size_t n = la;
+    if (n == 0 || p[n - 1] != '/')
+        p[n++] = '/';
+    memcpy(p + n, b, lb + 1);
+    return p;
+}
+
+int vb_mkdirs(const char *path)
+{
+    char *p = strdup(path);
+    if (!p)
+        return -1;
+    for (char *s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                free(p);
+                return -1;
+            }
+            *s = '/';
+        }
+    }
+    int rc = mkdir(p, 0777);
+    free(p);
+    return (rc != 0 && errno != EEXIST) ? -1 : 0;
+}
+
+void vb_rmtree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        unlink(path);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *c = vb_path_join(path, e->d_name);
+        if (!c)
+            continue;
+        struct stat st;
+        if (lstat(c, &st) == 0 && S_ISDIR(st.st_mode))
+            vb_rmtree(c);
+        else
+            unlink(c);
+        free(c);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+/* ---- time ------------------------------------------------------------------------ */
+
+int64_t vb_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void vb_rfc3339_ms(int64_t ms, char out[32])
+{
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    int64_t rem = secs - days * 86400;
+    vb_date d = vb_date_from_days(days);
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", d.y, d.m, d.d, (int)(rem / 3600),
+             (int)(rem / 60 % 60), (int)(rem % 60), (int)(ms - secs * 1000));
 }

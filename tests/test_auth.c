@@ -38,6 +38,43 @@ static const char *REC_EN =
 static vbill_ctx *ctx;
 static vbill_keys *keys;
 static char *keyjson;
+
+/* The link calls on the bill of a record (a record that makes no bill gives its error). */
+static vbill_status issue_rec(vbill_ctx *c, const vbill_keys *k, const char *rec, size_t len,
+                              int64_t now, int64_t ttl, char **tok)
+{
+    vbill_bill *bill = NULL;
+    *tok = NULL;
+    vbill_status st = vbill_bill_new(c, rec, len, 0, &bill);
+    if (st == VBILL_OK)
+        st = vbill_link_issue(c, k, bill, now, ttl, tok);
+    vbill_bill_free(bill);
+    return st;
+}
+
+static vbill_status reissue_rec(vbill_ctx *c, const vbill_keys *k, const char *old,
+                                const char *rec, size_t len, int64_t now, int64_t ttl, char **tok)
+{
+    vbill_bill *bill = NULL;
+    *tok = NULL;
+    vbill_status st = vbill_bill_new(c, rec, len, 0, &bill);
+    if (st == VBILL_OK)
+        st = vbill_link_reissue(c, k, old, bill, now, ttl, tok);
+    vbill_bill_free(bill);
+    return st;
+}
+
+static vbill_status message_rec(vbill_ctx *c, const char *rec, size_t len, const char *url,
+                                const char *tmpl, char **out)
+{
+    vbill_bill *bill = NULL;
+    *out = NULL;
+    vbill_status st = vbill_bill_new(c, rec, len, 0, &bill);
+    if (st == VBILL_OK)
+        st = vbill_message_build(c, bill, url, tmpl, out);
+    vbill_bill_free(bill);
+    return st;
+}
 static char *tmpdir;
 static vbill_store *store;
 
@@ -103,7 +140,7 @@ static void teardown(void)
 static char *issue(const vbill_keys *k, const char *rec, int64_t now)
 {
     char *tok = NULL;
-    ck_assert_int_eq(note(vbill_link_issue(ctx, k, rec, strlen(rec), now, TTL, &tok)), VBILL_OK);
+    ck_assert_int_eq(note(issue_rec(ctx, k, rec, strlen(rec), now, TTL, &tok)), VBILL_OK);
     ck_assert_ptr_nonnull(tok);
     return tok;
 }
@@ -583,14 +620,14 @@ START_TEST(lock_after_five_hard_after_ten)
         ck_assert_int_eq(check(tok, DIGITS_A, "10.0.0.4", later, NULL), VBILL_ERR_AUTH_LOCKED);
     /* A re-issued link starts afresh (the old one stays locked). */
     char *fresh = NULL;
-    ck_assert_int_eq(note(vbill_link_reissue(ctx, keys, tok, REC_A, strlen(REC_A), t, TTL, &fresh)),
+    ck_assert_int_eq(note(reissue_rec(ctx, keys, tok, REC_A, strlen(REC_A), t, TTL, &fresh)),
                      VBILL_OK);
     ck_assert_str_ne(fresh, tok);
     ck_assert_int_eq(check(fresh, DIGITS_A, "10.0.0.4", t, NULL), VBILL_OK);
     ck_assert_int_eq(check(tok, DIGITS_A, "10.0.0.4", t, NULL), VBILL_ERR_AUTH_LOCKED);
     /* Re-issue needs the same subscriber. */
     char *wrong = NULL;
-    ck_assert_int_eq(note(vbill_link_reissue(ctx, keys, tok, REC_B, strlen(REC_B), t, TTL, &wrong)),
+    ck_assert_int_eq(note(reissue_rec(ctx, keys, tok, REC_B, strlen(REC_B), t, TTL, &wrong)),
                      VBILL_ERR_ARG);
     ck_assert_ptr_null(wrong);
     /* The help desk can unlock the old link. */
@@ -791,7 +828,7 @@ START_TEST(sms_text)
     char url[256], *msg = NULL;
     /* A short base URL: one SMS (at most 90 bytes in EUC-KR). */
     snprintf(url, sizeof url, "https://kt.co/v/%s", tok);
-    ck_assert_int_eq(note(vbill_message_build(ctx, REC_A, strlen(REC_A), url, NULL, &msg)),
+    ck_assert_int_eq(note(message_rec(ctx, REC_A, strlen(REC_A), url, NULL, &msg)),
                      VBILL_OK);
     ck_assert_ptr_nonnull(strstr(msg, url));
     ck_assert_ptr_nonnull(strstr(msg, "김*수"));
@@ -802,7 +839,7 @@ START_TEST(sms_text)
     vbill_free(msg);
     /* A long one: the long form (LMS), still with the URL and the amount. */
     snprintf(url, sizeof url, "https://video-bill.example-carrier.co.kr/view/%s", tok);
-    ck_assert_int_eq(note(vbill_message_build(ctx, REC_A, strlen(REC_A), url, NULL, &msg)),
+    ck_assert_int_eq(note(message_rec(ctx, REC_A, strlen(REC_A), url, NULL, &msg)),
                      VBILL_OK);
     ck_assert_ptr_nonnull(strstr(msg, url));
     ck_assert_ptr_nonnull(strstr(msg, "60,960원"));
@@ -811,13 +848,13 @@ START_TEST(sms_text)
     ck_assert_uint_le(n, 2000); /* an LMS holds 2,000 bytes */
     vbill_free(msg);
     /* English. */
-    ck_assert_int_eq(note(vbill_message_build(ctx, REC_EN, strlen(REC_EN), url, NULL, &msg)),
+    ck_assert_int_eq(note(message_rec(ctx, REC_EN, strlen(REC_EN), url, NULL, &msg)),
                      VBILL_OK);
     ck_assert_ptr_nonnull(strstr(msg, url));
     ck_assert_ptr_nonnull(strstr(msg, "J*** S***"));
     vbill_free(msg);
     /* A custom template goes through the Mustache engine. */
-    vbill_status st = note(vbill_message_build(ctx, REC_A, strlen(REC_A), url,
+    vbill_status st = note(message_rec(ctx, REC_A, strlen(REC_A), url,
                                                "{{name_masked}}: {{{url}}}", &msg));
     if (st == VBILL_OK) {
         char want[400];
@@ -830,7 +867,7 @@ START_TEST(sms_text)
         fprintf(stderr, "note: custom SMS template not tested: %s\n", vbill_ctx_errmsg(ctx));
     }
     /* A bad record is refused with the record's error. */
-    ck_assert_int_ne(note(vbill_message_build(ctx, "{}", 2, url, NULL, &msg)), VBILL_OK);
+    ck_assert_int_ne(note(message_rec(ctx, "{}", 2, url, NULL, &msg)), VBILL_OK);
     ck_assert_ptr_null(msg);
     vbill_free(tok);
 }
@@ -839,12 +876,35 @@ END_TEST
 START_TEST(bad_arguments)
 {
     char *tok = NULL;
-    ck_assert_int_eq(vbill_link_issue(ctx, keys, REC_A, strlen(REC_A), T0, 0, &tok), VBILL_ERR_ARG);
-    ck_assert_int_eq(vbill_link_issue(ctx, NULL, REC_A, strlen(REC_A), T0, TTL, &tok),
+    ck_assert_int_eq(issue_rec(ctx, keys, REC_A, strlen(REC_A), T0, 0, &tok), VBILL_ERR_ARG);
+    ck_assert_int_eq(issue_rec(ctx, NULL, REC_A, strlen(REC_A), T0, TTL, &tok),
                      VBILL_ERR_ARG);
-    vbill_status st = vbill_link_issue(ctx, keys, "{", 1, T0, TTL, &tok);
+    /* A bill read back from bill.json holds no birth date: it cannot issue a first link. */
+    vbill_bill *bill = tu_bill(ctx, REC_A), *back = NULL;
+    char *json = NULL;
+    ck_assert_int_eq(vbill_bill_to_json(ctx, bill, &json), VBILL_OK);
+    ck_assert_int_eq(vbill_bill_from_json(ctx, json, (size_t)-1, &back), VBILL_OK);
+    ck_assert_int_eq(vbill_bill_can_issue_link(bill), 1);
+    ck_assert_int_eq(vbill_bill_can_issue_link(back), 0);
+    ck_assert_int_eq(vbill_link_issue(ctx, keys, back, T0, TTL, &tok), VBILL_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "no birth date"));
+    /* ... but it can re-issue while the old link's key still signs: the check carries over */
+    char *old = NULL, *fresh = NULL;
+    ck_assert_int_eq(vbill_link_issue(ctx, keys, bill, T0, TTL, &old), VBILL_OK);
+    ck_assert_int_eq(vbill_link_reissue(ctx, keys, old, back, T0, TTL, &fresh), VBILL_OK);
+    ck_assert_str_ne(old, fresh);
+    ck_assert_int_eq(vbill_auth_check(ctx, keys, store, fresh, "000000", "c", T0, NULL),
+                     VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(vbill_auth_check(ctx, keys, store, fresh, DIGITS_A, "c", T0, NULL), VBILL_OK);
+    vbill_free(old);
+    vbill_free(fresh);
+    vbill_free(json);
+    vbill_bill_free(bill);
+    vbill_bill_free(back);
+    tok = NULL;
+    vbill_status st = issue_rec(ctx, keys, "{", 1, T0, TTL, &tok);
     ck_assert(st == VBILL_ERR_JSON || st == VBILL_ERR_RECORD);
-    ck_assert_int_eq(vbill_link_issue(ctx, keys, "{\"id\":\"x\"}", 10, T0, TTL, &tok),
+    ck_assert_int_eq(issue_rec(ctx, keys, "{\"id\":\"x\"}", 10, T0, TTL, &tok),
                      VBILL_ERR_RECORD);
     ck_assert_ptr_null(tok);
     ck_assert_int_eq(vbill_auth_check(ctx, keys, NULL, "x", "1", "c", T0, NULL), VBILL_ERR_ARG);

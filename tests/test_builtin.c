@@ -98,7 +98,7 @@ START_TEST(generates_a_valid_template)
     cJSON *slots = cJSON_GetObjectItem(t, "slots");
     ck_assert_int_eq(cJSON_GetArraySize(slots), 6);
     char *fill = NULL;
-    ck_assert_int_eq(vbill_fill_context(ctx, record, (size_t)-1, 1, &fill), VBILL_OK);
+    ck_assert_int_eq(tu_fill_context(ctx, record, (size_t)-1, 1, &fill), VBILL_OK);
     double prev_to = 0;
     for (int i = 0; i < 6; i++) {
         cJSON *s = cJSON_GetArrayItem(slots, i);

@@ -96,10 +96,12 @@ START_TEST(envelope_is_cloudevents_without_birth)
     got g = {0};
     ck_assert_int_eq(vbill_hooks_set_callback(h, "mine", NULL, on_event, &g), VBILL_OK);
     char *data = NULL, *id = NULL;
-    ck_assert_int_eq(vbill_hooks_event_data(ctx, TU_SPEC_EXAMPLE, "https://v.example/b/x",
+    vbill_bill *bill = tu_bill(ctx, TU_SPEC_EXAMPLE);
+    ck_assert_int_eq(vbill_hooks_event_data(ctx, bill, "https://v.example/b/x",
                                             "{\"question\":\"why?\",\"position\":31.5,"
                                             "\"x\":{\"birth_date\":\"1958-03-14\"}}", &data),
                      VBILL_OK);
+    vbill_bill_free(bill);
     ck_assert_ptr_null(strstr(data, "1958"));
     ck_assert_ptr_null(strstr(data, "01012345678"));
     ck_assert_int_eq(vbill_hooks_emit(h, "chat.requested", NULL, data, &id), VBILL_OK);
@@ -142,7 +144,14 @@ START_TEST(invalid_events_are_refused)
     ck_assert_int_eq(vbill_hooks_emit(h, "Bill Viewed", "S-1", NULL, &id), VBILL_ERR_HOOK);
     ck_assert_int_eq(vbill_hooks_emit(h, "bill.", "S-1", NULL, &id), VBILL_ERR_HOOK);
     ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", NULL, "{}", &id), VBILL_ERR_HOOK);
-    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "subscriber id"));
+    /* The handle owns the message; the context it was opened with is left alone. */
+    ck_assert_ptr_nonnull(strstr(vbill_hooks_errmsg(h), "subscriber id"));
+    ck_assert_str_eq(vbill_ctx_errmsg(ctx), "");
+    /* ... and a call that succeeds clears it. */
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", NULL, &id), VBILL_OK);
+    ck_assert_str_eq(vbill_hooks_errmsg(h), "");
+    vbill_free(id);
+    id = NULL;
     ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S 1", NULL, &id), VBILL_ERR_HOOK);
     ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", "[1]", &id), VBILL_ERR_HOOK);
     ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", "{", &id), VBILL_ERR_JSON);
@@ -164,7 +173,7 @@ START_TEST(invalid_events_are_refused)
     vbill_free(id);
     char *st = NULL;
     ck_assert_int_eq(vbill_hooks_status(h, &st), VBILL_OK);
-    ck_assert_ptr_nonnull(strstr(st, "\"events\":1"));
+    ck_assert_ptr_nonnull(strstr(st, "\"events\":2"));
     vbill_free(st);
     vbill_hooks_free(h);
 }
@@ -355,10 +364,17 @@ START_TEST(still_of_a_frame)
         vbill_hooks *h = NULL;
         ck_assert_int_eq(vbill_hooks_open(ctx, dir, NULL, &h), VBILL_OK);
         char *id = NULL;
+        ck_assert_int_eq(vbill_still_jpeg(ctx, video, 1.2, 0, &jpeg, &len), VBILL_OK);
         ck_assert_int_eq(vbill_hooks_emit_still(h, "chat.requested", "S-1",
-                                                "{\"position\":1.2}", video, 1.2, &id),
+                                                "{\"position\":1.2}", jpeg, len, &id),
                          VBILL_OK);
         vbill_free(id);
+        /* what is not a JPEG is refused, and the handle says why */
+        ck_assert_int_eq(vbill_hooks_emit_still(h, "chat.requested", "S-1", NULL,
+                                                (const unsigned char *)"GIF89a", 6, &id),
+                         VBILL_ERR_ARG);
+        ck_assert_ptr_nonnull(strstr(vbill_hooks_errmsg(h), "not a JPEG"));
+        vbill_free(jpeg);
         vbill_hooks_free(h);
     }
     unsigned char *jpeg = NULL;

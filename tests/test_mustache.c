@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "mustache.h"
 #include "testutil.h"
 
 static vbill_ctx *ctx;

@@ -1,6 +1,6 @@
 /*
  * test_records.c: records, classification and filling through the public API
- * (vbill_classify, vbill_fill, vbill_fill_context, rule sets).
+ * (vbill_classify, vbill_fill, tu_fill_context, rule sets).
  */
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -97,7 +97,7 @@ END_TEST
 START_TEST(context_has_formatted_values_and_no_birth)
 {
     char *out = NULL;
-    ck_assert_int_eq(vbill_fill_context(ctx, EXAMPLE, strlen(EXAMPLE), 1, &out), VBILL_OK);
+    ck_assert_int_eq(tu_fill_context(ctx, EXAMPLE, strlen(EXAMPLE), 1, &out), VBILL_OK);
     ck_assert_ptr_null(strstr(out, "1958"));
     ck_assert_ptr_null(strstr(out, "580314"));
     cJSON *j = cJSON_Parse(out);
@@ -118,7 +118,7 @@ START_TEST(english_and_japanese_formats)
                     "\"locale\":\"en-US\",\"currency\":\"USD\"");
     char *en2 = edit(en, "\"name\":\"김민수\"", "\"name\":\"John Smith\"");
     char *out = NULL;
-    ck_assert_int_eq(vbill_fill_context(ctx, en2, strlen(en2), 1, &out), VBILL_OK);
+    ck_assert_int_eq(tu_fill_context(ctx, en2, strlen(en2), 1, &out), VBILL_OK);
     cJSON *j = cJSON_Parse(out);
     ck_assert_str_eq(str(j, "name_masked"), "J*** S****");
     ck_assert_str_eq(str(j, "period_text"), "Nov 14 – Nov 30");
@@ -128,14 +128,14 @@ START_TEST(english_and_japanese_formats)
     cJSON_Delete(j);
     vbill_free(out);
     char *enk = edit(EXAMPLE, "\"locale\":\"ko-KR\"", "\"locale\":\"en-US\"");
-    ck_assert_int_eq(vbill_fill_context(ctx, enk, strlen(enk), 1, &out), VBILL_OK);
+    ck_assert_int_eq(tu_fill_context(ctx, enk, strlen(enk), 1, &out), VBILL_OK);
     j = cJSON_Parse(out);
     ck_assert_str_eq(str(j, "this_month_text"), "KRW 60,960");
     cJSON_Delete(j);
     vbill_free(out);
     char *ja = edit(EXAMPLE, "\"locale\":\"ko-KR\",\"currency\":\"KRW\"",
                     "\"locale\":\"ja-JP\",\"currency\":\"JPY\"");
-    ck_assert_int_eq(vbill_fill_context(ctx, ja, strlen(ja), 1, &out), VBILL_OK);
+    ck_assert_int_eq(tu_fill_context(ctx, ja, strlen(ja), 1, &out), VBILL_OK);
     j = cJSON_Parse(out);
     ck_assert_str_eq(str(j, "this_month_text"), "60,960円");
     ck_assert_str_eq(str(j, "period_text"), "11月14日～11月30日");
@@ -345,7 +345,7 @@ START_TEST(json_edges)
     }
     /* A string ends at an escaped NUL, as C strings do. */
     char *rec = edit(EXAMPLE, "\"김민수\"", "\"김민수\\u0000xyz\"");
-    cJSON *j = call(vbill_fill_context, rec, &st);
+    cJSON *j = call(tu_fill_context, rec, &st);
     ck_assert_ptr_nonnull(j);
     ck_assert_str_eq(str(j, "name"), "김민수");
     cJSON_Delete(j);
@@ -378,7 +378,7 @@ START_TEST(fill_slots_equal_full_context_rendering)
         if (!filled)
             continue;
         char *context = NULL, *defaults = NULL;
-        ck_assert_int_eq(vbill_fill_context(ctx, line, strlen(line), 1, &context), VBILL_OK);
+        ck_assert_int_eq(tu_fill_context(ctx, line, strlen(line), 1, &context), VBILL_OK);
         cJSON *c = cJSON_Parse(context);
         const cJSON *scenario = cJSON_GetObjectItemCaseSensitive(c, "scenario");
         if (cJSON_IsString(scenario)) {

@@ -56,8 +56,9 @@ static void teardown(void)
 static char *issue(void)
 {
     char *tok = NULL;
-    ck_assert_int_eq(vbill_link_issue(ctx, keys, REC, strlen(REC), T0, 30 * 86400, &tok),
-                     VBILL_OK);
+    vbill_bill *bill = tu_bill(ctx, REC);
+    ck_assert_int_eq(vbill_link_issue(ctx, keys, bill, T0, 30 * 86400, &tok), VBILL_OK);
+    vbill_bill_free(bill);
     return tok;
 }
 
@@ -455,12 +456,17 @@ static vbill_status mem_del(void *impl, const char *key)
 }
 static void mem_close(void *impl) { ((mem_store *)impl)->closed++; }
 
+static const char *mem_errmsg(void *impl)
+{
+    return ((mem_store *)impl)->n >= 64 ? "mem store: no room for a new key" : "";
+}
+
 START_TEST(custom_store)
 {
     static mem_store m;
     memset(&m, 0, sizeof m);
     vbill_store_ops ops = {VBILL_STORE_OPS_VERSION, mem_incr, mem_get, mem_set, mem_del,
-                           mem_close};
+                           mem_close, mem_errmsg};
     vbill_store *s = NULL;
     ck_assert_int_eq(vbill_store_new_custom(ctx, &ops, &m, &s), VBILL_OK);
     limiter_contract(s);
@@ -476,7 +482,14 @@ START_TEST(custom_store)
     ck_assert_int_eq(vbill_store_new_custom(ctx, &ops, &m, &s), VBILL_OK);
     char *tok = issue();
     ck_assert_int_eq(check(s, tok, DIGITS, T0), VBILL_ERR_STORE);
+    /* The store's own reason reaches the call's message and the store's. */
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "mem store: no room for a new key"));
+    ck_assert_ptr_nonnull(strstr(vbill_store_errmsg(s), "mem store: no room for a new key"));
     vbill_free(tok);
+    vbill_store_free(s);
+    /* A version 1 struct (no errmsg member) is still taken. */
+    ops.version = 1;
+    ck_assert_int_eq(vbill_store_new_custom(ctx, &ops, &m, &s), VBILL_OK);
     vbill_store_free(s);
     vbill_store_free(NULL);
 }

@@ -218,6 +218,47 @@ static bool is_personal(const vbill_template *t, int frame)
     return p;
 }
 
+/* The render calls on the bill of a record (a record that makes no bill gives its error). */
+static vbill_bill *bill_of(vbill_ctx *ctx, const char *rec, size_t len, vbill_status *st)
+{
+    vbill_bill *bill = NULL;
+    *st = vbill_bill_new(ctx, rec, len, 0, &bill);
+    return bill;
+}
+
+static vbill_status render_mp4_rec(vbill_ctx *ctx, const vbill_template *t, const char *rec,
+                                   size_t len, double speed, const char *out)
+{
+    vbill_status st;
+    vbill_bill *bill = bill_of(ctx, rec, len, &st);
+    if (bill)
+        st = vbill_render_mp4(ctx, t, bill, speed, out);
+    vbill_bill_free(bill);
+    return st;
+}
+
+static vbill_status render_hls_rec(vbill_ctx *ctx, const vbill_template *t, const char *rec,
+                                   size_t len, double speed, const char *dir, const char *base)
+{
+    vbill_status st;
+    vbill_bill *bill = bill_of(ctx, rec, len, &st);
+    if (bill)
+        st = vbill_render_hls(ctx, t, bill, speed, dir, base);
+    vbill_bill_free(bill);
+    return st;
+}
+
+static vbill_status render_segment_rec(vbill_ctx *ctx, const vbill_template *t, const char *rec,
+                                       size_t len, double speed, int seg, const char *out)
+{
+    vbill_status st;
+    vbill_bill *bill = bill_of(ctx, rec, len, &st);
+    if (bill)
+        st = vbill_render_segment(ctx, t, bill, speed, seg, out);
+    vbill_bill_free(bill);
+    return st;
+}
+
 static vbill_template *open_prepared(const char *dir)
 {
     vbill_ctx *ctx;
@@ -225,8 +266,8 @@ static vbill_template *open_prepared(const char *dir)
     ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
     vbill_status st = vbill_template_open(ctx, dir, &t);
     ck_assert_msg(st == VBILL_OK, "open %s: %s", dir, vbill_ctx_errmsg(ctx));
-    st = vbill_template_prepare(ctx, t);
-    ck_assert_msg(st == VBILL_OK, "prepare %s: %s", dir, vbill_ctx_errmsg(ctx));
+    st = vbill_template_prepare(t);
+    ck_assert_msg(st == VBILL_OK, "prepare %s: %s", dir, vbill_template_errmsg(t));
     vbill_ctx_free(ctx);
     return t;
 }
@@ -315,11 +356,11 @@ START_TEST(prepare_cached)
     struct stat a, b;
     ck_assert_int_eq(stat(cache_of(shared, "meta.json"), &a), 0);
     vbill_ctx *ctx;
-    vbill_ctx_new(&ctx);
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
     vbill_template *t = NULL;
     ck_assert_int_eq(vbill_template_open(ctx, shared_dir, &t), VBILL_OK);
     ck_assert_int_eq(vbill_template_is_prepared(t), 1); /* cache hit on open */
-    ck_assert_int_eq(vbill_template_prepare(ctx, t), VBILL_OK);
+    ck_assert_int_eq(vbill_template_prepare(t), VBILL_OK);
     ck_assert_int_eq(stat(cache_of(t, "meta.json"), &b), 0);
     ck_assert(a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec);
     /* only the cache directory itself: no temporary left over */
@@ -399,10 +440,10 @@ static void check_render(const vbill_template *t, const char *prepared, const ch
 START_TEST(render_mp4_frames)
 {
     vbill_ctx *ctx;
-    vbill_ctx_new(&ctx);
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
     char out[600];
     snprintf(out, sizeof out, "%s/young.mp4", tmp);
-    vbill_status st = vbill_render_mp4(ctx, shared, rec_young, (size_t)-1, 0, out);
+    vbill_status st = render_mp4_rec(ctx, shared, rec_young, (size_t)-1, 0, out);
     ck_assert_msg(st == VBILL_OK, "%s", vbill_ctx_errmsg(ctx));
     stream_info *si = calloc(1, sizeof *si);
     probe_file(out, si);
@@ -426,10 +467,10 @@ END_TEST
 START_TEST(render_slow_auto)
 {
     vbill_ctx *ctx;
-    vbill_ctx_new(&ctx);
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
     char out[600];
     snprintf(out, sizeof out, "%s/senior.mp4", tmp);
-    vbill_status st = vbill_render_mp4(ctx, shared, rec_senior, (size_t)-1, 0, out);
+    vbill_status st = render_mp4_rec(ctx, shared, rec_senior, (size_t)-1, 0, out);
     ck_assert_msg(st == VBILL_OK, "%s", vbill_ctx_errmsg(ctx));
     stream_info *si = calloc(1, sizeof *si);
     probe_file(out, si);
@@ -440,12 +481,12 @@ START_TEST(render_slow_auto)
     int boxes[2][6] = {{10, 180, 300, 40, 25, 50}, {20, 20, 200, 40, 88, 113}};
     check_render(shared, cache_of(shared, "slow.mp4"), out, 150, boxes, 2);
     /* a speed that was not prepared, a record of another scenario: clear errors */
-    ck_assert_int_eq(vbill_render_mp4(ctx, shared, rec_senior, (size_t)-1, 0.5, out),
+    ck_assert_int_eq(render_mp4_rec(ctx, shared, rec_senior, (size_t)-1, 0.5, out),
                      VBILL_ERR_ARG);
-    ck_assert_int_eq(vbill_render_mp4(ctx, shared, rec_other, (size_t)-1, 1.0, out),
+    ck_assert_int_eq(render_mp4_rec(ctx, shared, rec_other, (size_t)-1, 1.0, out),
                      VBILL_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "mobile_new_bundle"));
-    st = vbill_render_mp4(ctx, shared, "{\"id\":", (size_t)-1, 1.0, out);
+    st = render_mp4_rec(ctx, shared, "{\"id\":", (size_t)-1, 1.0, out);
     ck_assert(st == VBILL_ERR_JSON || st == VBILL_ERR_RECORD);
     vbill_ctx_free(ctx);
 }
@@ -456,10 +497,10 @@ END_TEST
 START_TEST(render_hls)
 {
     vbill_ctx *ctx;
-    vbill_ctx_new(&ctx);
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
     char dir[600], pl[700];
     snprintf(dir, sizeof dir, "%s/hls-young", tmp);
-    vbill_status st = vbill_render_hls(ctx, shared, rec_young, (size_t)-1, 1.0, dir, NULL);
+    vbill_status st = render_hls_rec(ctx, shared, rec_young, (size_t)-1, 1.0, dir, NULL);
     ck_assert_msg(st == VBILL_OK, "%s", vbill_ctx_errmsg(ctx));
     snprintf(pl, sizeof pl, "%s/index.m3u8", dir);
     size_t len;
@@ -521,14 +562,14 @@ START_TEST(render_hls)
     char one[700], ref[700];
     snprintf(one, sizeof one, "%s/one.ts", tmp);
     snprintf(ref, sizeof ref, "%s/p%05d.ts", dir, first);
-    st = vbill_render_segment(ctx, shared, rec_young, (size_t)-1, 1.0, first, one);
+    st = render_segment_rec(ctx, shared, rec_young, (size_t)-1, 1.0, first, one);
     ck_assert_msg(st == VBILL_OK, "%s", vbill_ctx_errmsg(ctx));
     size_t l1, l2;
     char *b1 = tu_slurp(one, &l1), *b2 = tu_slurp(ref, &l2);
     ck_assert(l1 == l2 && !memcmp(b1, b2, l1));
     free(b1);
     free(b2);
-    ck_assert_int_eq(vbill_render_segment(ctx, shared, rec_young, (size_t)-1, 1.0, 0, one),
+    ck_assert_int_eq(render_segment_rec(ctx, shared, rec_young, (size_t)-1, 1.0, 0, one),
                      VBILL_ERR_NOT_FOUND);
     vbill_ctx_free(ctx);
 }
@@ -542,8 +583,8 @@ static void *render_thread(void *arg)
 {
     job *j = arg;
     vbill_ctx *ctx;
-    vbill_ctx_new(&ctx);
-    j->st = vbill_render_mp4(ctx, shared, j->rec, (size_t)-1, 1.0, j->out);
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
+    j->st = render_mp4_rec(ctx, shared, j->rec, (size_t)-1, 1.0, j->out);
     vbill_ctx_free(ctx);
     return NULL;
 }
@@ -595,9 +636,9 @@ static void shape(const char *name, const char *ffargs, int expect_frames, doubl
     ck_assert_double_eq_tol(si->adur, dur, 0.03);
     free(si);
     vbill_ctx *ctx;
-    vbill_ctx_new(&ctx);
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
     snprintf(out, sizeof out, "%s/out.mp4", dir);
-    vbill_status st = vbill_render_mp4(ctx, t, rec_young, (size_t)-1, 1.0, out);
+    vbill_status st = render_mp4_rec(ctx, t, rec_young, (size_t)-1, 1.0, out);
     ck_assert_msg(st == VBILL_OK, "%s: %s", name, vbill_ctx_errmsg(ctx));
     check_render(t, cache_of(t, "normal.mp4"), out, expect_frames, boxes, 1);
     vbill_ctx_free(ctx);
@@ -642,7 +683,7 @@ static void expect_reject(const char *json, vbill_status want, const char *needl
     snprintf(p, sizeof p, "%s/template.json", dir);
     write_text(p, json);
     vbill_ctx *ctx;
-    vbill_ctx_new(&ctx);
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
     vbill_template *t = (vbill_template *)1;
     vbill_status st = vbill_template_open(ctx, dir, &t);
     ck_assert_msg(st == want, "%s: got %d (%s)", json, st, vbill_ctx_errmsg(ctx));
@@ -687,7 +728,7 @@ START_TEST(malformed_templates)
     write_text(p, HEAD SLOT("a", "1", "3", "[0,0,100,100]", "") "," SLOT("b", "2", "4",
                "[150,50,100,100]", "") "]}");
     vbill_ctx *ctx;
-    vbill_ctx_new(&ctx);
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
     vbill_template *t = NULL;
     ck_assert_int_eq(vbill_template_open(ctx, dir, &t), VBILL_OK);
     vbill_template_free(t);
@@ -703,9 +744,9 @@ START_TEST(malformed_templates)
        "head -c $(( $(stat -c %%s '%s/fs.mp4') / 2 )) '%s/fs.mp4' > '%s/base.mp4'",
        shared_dir, dir, dir, dir, dir);
     ck_assert_int_eq(vbill_template_open(ctx, dir, &t), VBILL_OK);
-    ck_assert_int_eq(vbill_template_prepare(ctx, t), VBILL_ERR_MEDIA);
-    ck_assert_msg(strstr(vbill_ctx_errmsg(ctx), "truncated"), "message: %s",
-                  vbill_ctx_errmsg(ctx));
+    ck_assert_int_eq(vbill_template_prepare(t), VBILL_ERR_MEDIA);
+    ck_assert_msg(strstr(vbill_template_errmsg(t), "truncated"), "message: %s",
+                  vbill_template_errmsg(t));
     vbill_template_free(t);
     char cache[700];
     snprintf(cache, sizeof cache, "%s/.vbill-prepared", dir);
@@ -719,18 +760,18 @@ END_TEST
 START_TEST(no_partial_output)
 {
     vbill_ctx *ctx;
-    vbill_ctx_new(&ctx);
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
     char ro[600], out[700];
     snprintf(ro, sizeof ro, "%s/ro", tmp);
     mkdir(ro, 0555);
     snprintf(out, sizeof out, "%s/x.mp4", ro);
     if (geteuid() != 0) {
-        ck_assert_int_eq(vbill_render_mp4(ctx, shared, rec_young, (size_t)-1, 1.0, out),
+        ck_assert_int_eq(render_mp4_rec(ctx, shared, rec_young, (size_t)-1, 1.0, out),
                          VBILL_ERR_IO);
         ck_assert_int_eq(count_files(ro, ""), 2); /* . and .. */
     }
     snprintf(out, sizeof out, "%s/missing/dir/x.mp4", tmp);
-    ck_assert_int_eq(vbill_render_mp4(ctx, shared, rec_young, (size_t)-1, 1.0, out), VBILL_ERR_IO);
+    ck_assert_int_eq(render_mp4_rec(ctx, shared, rec_young, (size_t)-1, 1.0, out), VBILL_ERR_IO);
     /* a full disk: the child may write at most 100 kB */
     char full[600];
     snprintf(full, sizeof full, "%s/full", tmp);
@@ -742,8 +783,8 @@ START_TEST(no_partial_output)
         struct rlimit rl = {100000, 100000};
         setrlimit(RLIMIT_FSIZE, &rl);
         vbill_ctx *c2;
-        vbill_ctx_new(&c2);
-        vbill_status st = vbill_render_mp4(c2, shared, rec_young, (size_t)-1, 1.0, out);
+        ck_assert_int_eq(vbill_ctx_new(&c2), VBILL_OK);
+        vbill_status st = render_mp4_rec(c2, shared, rec_young, (size_t)-1, 1.0, out);
         _exit(st == VBILL_ERR_IO ? 0 : st == VBILL_OK ? 1 : 2);
     }
     int status = 0;

@@ -94,3 +94,23 @@ int tu_run(Suite *s)
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+vbill_bill *tu_bill(vbill_ctx *ctx, const char *record_json)
+{
+    vbill_bill *bill = NULL;
+    vbill_status st = vbill_bill_new(ctx, record_json, (size_t)-1, 0, &bill);
+    ck_assert_msg(st == VBILL_OK, "vbill_bill_new: %s", vbill_ctx_errmsg(ctx));
+    return bill;
+}
+
+vbill_status tu_fill_context(vbill_ctx *ctx, const char *record_json, size_t len, long line,
+                             char **out_json)
+{
+    vbill_bill *bill = NULL;
+    *out_json = NULL;
+    vbill_status st = vbill_bill_new(ctx, record_json, len, line, &bill);
+    if (st == VBILL_OK)
+        st = vbill_bill_context(ctx, bill, out_json);
+    vbill_bill_free(bill);
+    return st;
+}

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "vbill.h"
+
 /* SPEC.md's worked example record (scenario mobile_new_bundle, age 68 on 2026-12-05;
  * this month 60,960, next month 139,000; birth 1958-03-14, so the digits are 580314). */
 extern const char TU_SPEC_EXAMPLE[];
@@ -18,6 +20,13 @@ char *tu_slurp(const char *path, size_t *len);
 char *tu_tmpdir(void);
 /* Removes a directory tree (best effort). */
 void tu_rmtree(const char *path);
+/* The bill of a record (aborts the test with the library's message on failure). */
+vbill_bill *tu_bill(vbill_ctx *ctx, const char *record_json);
+/* The fill context of a record, as JSON (what vbill_fill_context gave before the bill):
+ * vbill_bill_new + vbill_bill_context. */
+vbill_status tu_fill_context(vbill_ctx *ctx, const char *record_json, size_t len, long line,
+                             char **out_json);
+
 /* Runs the suite with the Check runner and returns the process exit status. */
 struct Suite;
 int tu_run(struct Suite *s);

@@ -44,13 +44,18 @@ int main(int argc, char **argv)
     }
     vbill_ctx *ctx;
     vbill_hooks *hooks = NULL;
+    vbill_bill *bill = NULL;
     char *answer_json = NULL, *event_id = NULL, *config = NULL, *data = NULL;
     cJSON *answer = NULL, *conf = NULL;
     int rc = 1;
     if (vbill_ctx_new(&ctx) != VBILL_OK)
         return 1;
+    if (vbill_bill_new(ctx, record, strlen(record), 0, &bill) != VBILL_OK) {
+        fprintf(stderr, "record: %s\n", vbill_ctx_errmsg(ctx));
+        goto out;
+    }
     /* position_s -1: not watching; now 0: the current time (office hours decide the mode). */
-    if (vbill_chat_answer(ctx, record, argv[2], NULL, -1, 0, &answer_json) != VBILL_OK) {
+    if (vbill_chat_answer(ctx, bill, argv[2], NULL, -1, 0, &answer_json) != VBILL_OK) {
         fprintf(stderr, "chat: %s\n", vbill_ctx_errmsg(ctx));
         goto out;
     }
@@ -85,7 +90,7 @@ int main(int argc, char **argv)
     data = cJSON_PrintUnformatted(cJSON_GetObjectItem(event, "data"));
     if (vbill_hooks_emit(hooks, cJSON_GetObjectItem(event, "type")->valuestring, NULL, data,
                          &event_id) != VBILL_OK) {
-        fprintf(stderr, "emit: %s\n", vbill_ctx_errmsg(ctx));
+        fprintf(stderr, "emit: %s\n", vbill_hooks_errmsg(hooks));
         goto out;
     }
     /* A server would call vbill_hooks_start() once; a program like this one pumps. */
@@ -94,7 +99,10 @@ int main(int argc, char **argv)
     while (vbill_hooks_pending(hooks, &pending, NULL) == VBILL_OK && pending &&
            time(NULL) <= deadline) {
         size_t delivered = 0;
-        vbill_hooks_pump(hooks, 1000, &delivered);
+        if (vbill_hooks_pump(hooks, 1000, &delivered) != VBILL_OK) {
+            fprintf(stderr, "pump: %s\n", vbill_hooks_errmsg(hooks));
+            goto out;
+        }
         if (!delivered)
             nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
     }
@@ -106,6 +114,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     vbill_hooks_free(hooks);
+    vbill_bill_free(bill);
     cJSON_Delete(answer);
     cJSON_Delete(conf);
     free(config);

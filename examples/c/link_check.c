@@ -46,6 +46,7 @@ int main(int argc, char **argv)
     vbill_ctx *ctx;
     vbill_keys *keys = NULL;
     vbill_store *store = NULL;
+    vbill_bill *bill = NULL;
     char *keyfile = NULL, *token = NULL, *info = NULL, *sms = NULL, *session = NULL;
     int rc = 1;
     if (vbill_ctx_new(&ctx) != VBILL_OK)
@@ -60,8 +61,13 @@ int main(int argc, char **argv)
         rc = fail(ctx, "store");
         goto out;
     }
+    /* The bill: the record validated, classified and filled once; every step below takes it. */
+    if (vbill_bill_new(ctx, record, strlen(record), 0, &bill) != VBILL_OK) {
+        rc = fail(ctx, "record");
+        goto out;
+    }
     /* A link valid for 7 days; now = 0 means the current time. */
-    if (vbill_link_issue(ctx, keys, record, strlen(record), 0, 7 * 86400, &token) != VBILL_OK) {
+    if (vbill_link_issue(ctx, keys, bill, 0, 7 * 86400, &token) != VBILL_OK) {
         rc = fail(ctx, "issue");
         goto out;
     }
@@ -74,7 +80,7 @@ int main(int argc, char **argv)
     printf("verified: %s\n", info);
     char url[512];
     snprintf(url, sizeof url, "https://bill.example.com/v/%s", token);
-    if (vbill_message_build(ctx, record, strlen(record), url, NULL, &sms) != VBILL_OK) {
+    if (vbill_message_build(ctx, bill, url, NULL, &sms) != VBILL_OK) {
         rc = fail(ctx, "sms");
         goto out;
     }
@@ -103,6 +109,7 @@ out:
     vbill_free(token);
     vbill_free(keyfile);
     vbill_store_free(store);
+    vbill_bill_free(bill);
     vbill_keys_free(keys);
     vbill_ctx_free(ctx);
     free(record);

@@ -40,16 +40,25 @@ int main(int argc, char **argv)
     }
     vbill_ctx *ctx;
     vbill_template *t = NULL;
+    vbill_bill *bill = NULL;
     int rc = 1;
     if (vbill_ctx_new(&ctx) != VBILL_OK)
         return 1;
-    if (vbill_template_open(ctx, argv[1], &t) != VBILL_OK ||
-        vbill_template_prepare(ctx, t) != VBILL_OK) { /* a no-op when already cached */
+    /* The bill: the record validated, classified and filled once. */
+    if (vbill_bill_new(ctx, record, strlen(record), 0, &bill) != VBILL_OK) {
+        fprintf(stderr, "record: %s\n", vbill_ctx_errmsg(ctx));
+        goto out;
+    }
+    if (vbill_template_open(ctx, argv[1], &t) != VBILL_OK) {
         fprintf(stderr, "template: %s\n", vbill_ctx_errmsg(ctx));
         goto out;
     }
+    if (vbill_template_prepare(t) != VBILL_OK) { /* a no-op when already cached */
+        fprintf(stderr, "template: %s\n", vbill_template_errmsg(t));
+        goto out;
+    }
     /* speed 0: automatic, the slow variant for seniors.  The file appears atomically. */
-    vbill_status st = vbill_render_mp4(ctx, t, record, strlen(record), 0, argv[3]);
+    vbill_status st = vbill_render_mp4(ctx, t, bill, 0, argv[3]);
     if (st == VBILL_ERR_NOT_TARGET) {
         printf("no video bill this cycle: %s\n", vbill_ctx_errmsg(ctx));
         rc = 0;
@@ -63,6 +72,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     vbill_template_free(t);
+    vbill_bill_free(bill);
     vbill_ctx_free(ctx);
     free(record);
     return rc;

@@ -129,3 +129,21 @@ vbill_ctx *cli_ctx(void)
     vbill_ctx_set_log(ctx, log_stderr, NULL, VBILL_LOG_WARN);
     return ctx;
 }
+
+vbill_bill *cli_bill(vbill_ctx *ctx, const char *path, vbill_status *st)
+{
+    size_t len = 0;
+    char *json = cli_read_file(path, 1 << 20, &len);
+    if (!json) {
+        *st = VBILL_ERR_IO;
+        return NULL;
+    }
+    vbill_bill *bill = NULL;
+    /* a serialised bill names its schema; anything else is a subscriber record */
+    if (strstr(json, "\"vbill_bill\""))
+        *st = vbill_bill_from_json(ctx, json, len, &bill);
+    else
+        *st = vbill_bill_new(ctx, json, len, 0, &bill);
+    free(json);
+    return bill;
+}

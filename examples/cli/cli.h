@@ -37,6 +37,10 @@ int cli_write_atomic(const char *path, const void *data, size_t len);
 /* The value of option `name` ("--rules") at argv[*i]: "--rules X" or "--rules=X".  Returns
  * NULL when argv[*i] is not that option; on "--rules" with nothing after it sets *missing. */
 const char *cli_opt(int argc, char **argv, int *i, const char *name, bool *missing);
+/* The bill of RECORD.json or BILL.json at path (a serialised bill is recognised by its
+ * "vbill_bill" member).  NULL with *st set: VBILL_ERR_IO when the file cannot be read (a
+ * message was printed), else the library's status with its message in ctx. */
+vbill_bill *cli_bill(vbill_ctx *ctx, const char *path, vbill_status *st);
 /* A vbill_ctx with the log sent to stderr (warnings and errors); exits 1 if it can't. */
 vbill_ctx *cli_ctx(void);
 

@@ -64,9 +64,9 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int fail_ctx(vbill_ctx *ctx, vbill_status st)
+static int fail_hooks(const vbill_hooks *h, vbill_status st)
 {
-    const char *m = vbill_ctx_errmsg(ctx);
+    const char *m = vbill_hooks_errmsg(h);
     return cli_fail(st == VBILL_ERR_ARG || st == VBILL_ERR_JSON ? EXIT_USAGE : EXIT_FAIL, "%s",
                     m && *m ? m : vbill_strerror(st));
 }
@@ -182,23 +182,22 @@ int cmd_hooks(int argc, char **argv)
     int rc = EXIT_OK;
     char *out = NULL;
     if (strcmp(cmd, "emit") == 0) {
-        char *data = NULL, *rec = NULL, *filled = NULL;
+        char *data = NULL, *filled = NULL;
         size_t len;
         if (npos == 3 && !(data = cli_read_file(pos[2], jsonl ? 64u << 20 : 1u << 20, &len))) {
             rc = EXIT_USAGE;
             goto done;
         }
         if (record) {
-            if (!(rec = cli_read_file(record, 1 << 20, &len))) {
-                free(data);
-                rc = EXIT_USAGE;
-                goto done;
-            }
-            st = vbill_hooks_event_data(ctx, rec, link, data, &filled);
-            free(rec);
+            vbill_bill *bill = cli_bill(ctx, record, &st);
+            if (bill)
+                st = vbill_hooks_event_data(ctx, bill, link, data, &filled);
+            vbill_bill_free(bill);
             if (st) {
                 free(data);
-                rc = cli_fail(EXIT_USAGE, "%s: %s", record, vbill_ctx_errmsg(ctx));
+                rc = st == VBILL_ERR_IO ? EXIT_USAGE
+                                        : cli_fail(EXIT_USAGE, "%s: %s", record,
+                                                   vbill_ctx_errmsg(ctx));
                 goto done;
             }
         }
@@ -221,7 +220,7 @@ int cmd_hooks(int argc, char **argv)
                 st = vbill_hooks_emit(h, pos[1], subject, p, &id);
                 if (st) {
                     rc = cli_fail(EXIT_USAGE, "%s line %ld: %s", pos[2], line,
-                                  vbill_ctx_errmsg(ctx));
+                                  vbill_hooks_errmsg(h));
                     continue;
                 }
                 printf("%s\n", id);
@@ -231,13 +230,17 @@ int cmd_hooks(int argc, char **argv)
             goto done;
         }
         const char *d = filled ? filled : data;
-        st = still ? vbill_hooks_emit_still(h, pos[1], subject, d, still, position_s, &out)
-                   : vbill_hooks_emit(h, pos[1], subject, d, &out);
+        unsigned char *jpeg = NULL;
+        size_t jpeg_len = 0;
+        if (still && vbill_still_jpeg(ctx, still, position_s, 0, &jpeg, &jpeg_len) != VBILL_OK)
+            fprintf(stderr, "vbill: warning: no still attached: %s\n", vbill_ctx_errmsg(ctx));
+        st = vbill_hooks_emit_still(h, pos[1], subject, d, jpeg, jpeg_len, &out);
+        vbill_free(jpeg);
         free(data);
         vbill_free(filled);
         if (st) {
             rc = cli_fail(st == VBILL_ERR_STORE || st == VBILL_ERR_IO ? EXIT_FAIL : EXIT_USAGE,
-                          "%s", vbill_ctx_errmsg(ctx));
+                          "%s", vbill_hooks_errmsg(h));
             goto done;
         }
         printf("%s\n", out);
@@ -252,12 +255,12 @@ int cmd_hooks(int argc, char **argv)
             st = vbill_hooks_pump(h, left > 0 ? (unsigned)left : 1, &n);
             total += n;
             if (st) {
-                rc = fail_ctx(ctx, st);
+                rc = fail_hooks(h, st);
                 goto done;
             }
             int64_t due = 0;
             if ((st = vbill_hooks_pending(h, &pending, &due))) {
-                rc = fail_ctx(ctx, st);
+                rc = fail_hooks(h, st);
                 goto done;
             }
             if (!until_empty || pending == 0 || interrupted || now_ms() >= end)
@@ -276,13 +279,13 @@ int cmd_hooks(int argc, char **argv)
         }
     } else if (strcmp(cmd, "status") == 0) {
         if ((st = vbill_hooks_status(h, &out))) {
-            rc = fail_ctx(ctx, st);
+            rc = fail_hooks(h, st);
             goto done;
         }
         printf("%s\n", out);
     } else if (strcmp(cmd, "dead") == 0) {
         if ((st = vbill_hooks_dead(h, &out))) {
-            rc = fail_ctx(ctx, st);
+            rc = fail_hooks(h, st);
             goto done;
         }
         /* one dead letter per line: easy to grep and count */
@@ -315,8 +318,8 @@ int cmd_hooks(int argc, char **argv)
         size_t n = 0;
         st = vbill_hooks_replay(h, all ? NULL : pos[1], &n);
         if (st) {
-            rc = st == VBILL_ERR_NOT_FOUND ? (cli_fail(20, "%s", vbill_ctx_errmsg(ctx)), 20)
-                                           : fail_ctx(ctx, st);
+            rc = st == VBILL_ERR_NOT_FOUND ? (cli_fail(20, "%s", vbill_hooks_errmsg(h)), 20)
+                                           : fail_hooks(h, st);
             goto done;
         }
         printf("{\"replayed\":%zu}\n", n);

@@ -227,17 +227,20 @@ static int link_issue(vbill_ctx *ctx, vbill_keys *keys, const link_opts *o, int6
     if (o->ttl && !parse_ttl(o->ttl, &ttl))
         return cli_fail(EXIT_USAGE, "--ttl: expected a lifetime like 30d, 12h, 90m, got %s",
                         o->ttl);
-    size_t len = 0;
-    char *rec = cli_read_file(o->pos[0], 1 << 20, &len);
-    if (!rec)
-        return EXIT_USAGE;
+    vbill_status st;
+    vbill_bill *bill = cli_bill(ctx, o->pos[0], &st);
+    if (!bill)
+        return st == VBILL_ERR_IO ? EXIT_USAGE
+                                  : cli_fail(link_status_exit(st) == EXIT_LINK ? EXIT_FAIL
+                                                                                : link_status_exit(st),
+                                             "%s", vbill_ctx_errmsg(ctx));
     char *tmpl = NULL;
     if (o->tmpl && !(tmpl = cli_read_file(o->tmpl, 1 << 16, NULL))) {
-        free(rec);
+        vbill_bill_free(bill);
         return EXIT_USAGE;
     }
     char *token = NULL, *url = NULL, *msg = NULL;
-    vbill_status st = vbill_link_issue(ctx, keys, rec, len, now, ttl, &token);
+    st = vbill_link_issue(ctx, keys, bill, now, ttl, &token);
     int rc = EXIT_OK;
     if (!st) {
         size_t bl = strlen(o->base_url);
@@ -250,7 +253,7 @@ static int link_issue(vbill_ctx *ctx, vbill_keys *keys, const link_opts *o, int6
             snprintf(url, n, "%s%s%s", o->base_url, slash ? "" : "/", token);
     }
     if (!st)
-        st = vbill_message_build(ctx, rec, len, url, tmpl, &msg);
+        st = vbill_message_build(ctx, bill, url, tmpl, &msg);
     if (st) {
         rc = cli_fail(link_status_exit(st) == EXIT_LINK ? EXIT_FAIL : link_status_exit(st), "%s",
                       vbill_ctx_errmsg(ctx));
@@ -260,7 +263,7 @@ static int link_issue(vbill_ctx *ctx, vbill_keys *keys, const link_opts *o, int6
     vbill_free(token);
     vbill_free(msg);
     free(url);
-    free(rec);
+    vbill_bill_free(bill);
     free(tmpl);
     return rc;
 }

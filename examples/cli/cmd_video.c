@@ -52,9 +52,9 @@ int cmd_template(int argc, char **argv)
     }
     if (!strcmp(verb, "prepare")) {
         bool was = vbill_template_is_prepared(t);
-        st = vbill_template_prepare(ctx, t);
+        st = vbill_template_prepare(t);
         if (st) {
-            rc = cli_fail(EXIT_FAIL, "%s", vbill_ctx_errmsg(ctx));
+            rc = cli_fail(EXIT_FAIL, "%s", vbill_template_errmsg(t));
             goto out;
         }
         fprintf(stderr, "vbill: %s\n", was ? "already prepared (cache hit)" : "prepared");
@@ -138,27 +138,30 @@ int cmd_render(int argc, char **argv)
             return cli_fail(EXIT_USAGE, "--segment N needs a number and -o OUT.ts (no --hls)");
         segment = (int)n;
     }
-    size_t len = 0;
-    char *json = cli_read_file(record, 1 << 20, &len);
-    if (!json)
-        return EXIT_USAGE;
     vbill_ctx *ctx = cli_ctx();
     vbill_template *t = NULL;
     int rc = EXIT_OK;
-    vbill_status st = vbill_template_open(ctx, tdir, &t);
-    if (!st)
-        st = vbill_template_prepare(ctx, t);
+    vbill_status st;
+    vbill_bill *bill = cli_bill(ctx, record, &st);
+    if (!bill) {
+        rc = st == VBILL_ERR_IO ? EXIT_USAGE : cli_fail(EXIT_REJECTED, "%s", vbill_ctx_errmsg(ctx));
+        goto done;
+    }
+    st = vbill_template_open(ctx, tdir, &t);
+    if (!st && (st = vbill_template_prepare(t)))
+        cli_fail(EXIT_FAIL, "%s", vbill_template_errmsg(t));
+    else if (st)
+        cli_fail(EXIT_FAIL, "%s", vbill_ctx_errmsg(ctx));
     if (st) {
-        rc = cli_fail(st == VBILL_ERR_TEMPLATE || st == VBILL_ERR_JSON ? EXIT_USAGE : EXIT_FAIL,
-                      "%s", vbill_ctx_errmsg(ctx));
+        rc = st == VBILL_ERR_TEMPLATE || st == VBILL_ERR_JSON ? EXIT_USAGE : EXIT_FAIL;
         goto done;
     }
     if (segment >= 0)
-        st = vbill_render_segment(ctx, t, json, len, speed, segment, out);
+        st = vbill_render_segment(ctx, t, bill, speed, segment, out);
     else if (out)
-        st = vbill_render_mp4(ctx, t, json, len, speed, out);
+        st = vbill_render_mp4(ctx, t, bill, speed, out);
     if (!st && hls)
-        st = vbill_render_hls(ctx, t, json, len, speed, hls, hls_base);
+        st = vbill_render_hls(ctx, t, bill, speed, hls, hls_base);
     if (st)
         rc = cli_fail(st == VBILL_ERR_JSON || st == VBILL_ERR_RECORD || st == VBILL_ERR_ARG ||
                               st == VBILL_ERR_NOT_TARGET
@@ -167,7 +170,7 @@ int cmd_render(int argc, char **argv)
                       "%s", vbill_ctx_errmsg(ctx));
 done:
     vbill_template_free(t);
+    vbill_bill_free(bill);
     vbill_ctx_free(ctx);
-    free(json);
     return rc;
 }

@@ -3,7 +3,8 @@
  * variant and the shared HLS segments.  One pass over the input; packets are streamed, so
  * memory does not grow with the video's length. */
 #include "config.h"
-#include "video/video.h"
+#include "video/encode.h"
+#include "video/segment.h"
 
 #include <errno.h>
 #include <math.h>
@@ -22,60 +23,6 @@
 #include <libavutil/opt.h>
 
 #define AUDIO_RATE 48000
-
-vbill_status vb_h264_encoder_open(vbill_ctx *ctx, int w, int h, AVRational fps, bool fast,
-                                  AVCodecContext **out)
-{
-    *out = NULL;
-    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
-    if (!codec)
-        return vb_error(ctx, VBILL_ERR_MEDIA, "H.264 encoder libx264 is not available");
-    AVCodecContext *enc = avcodec_alloc_context3(codec);
-    if (!enc)
-        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
-    enc->width = w;
-    enc->height = h;
-    enc->pix_fmt = AV_PIX_FMT_YUV420P;
-    enc->time_base = av_inv_q(fps);
-    enc->framerate = fps;
-    enc->max_b_frames = 0;
-    /* one thread per render: a server runs many renders side by side */
-    enc->thread_count = fast ? 1 : 0;
-    enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    /* keyint bounds log2_max_frame_num in the SPS: it must be the same on both sides, and
-     * larger than any planned GOP so that x264 never places a keyframe of its own. */
-    int keyint = (int)ceil(VB_GOP_SECONDS * av_q2d(fps)) * 2 + 10;
-    enc->gop_size = keyint;
-    char params[512];
-    /* Everything that reaches the SPS/PPS is fixed here explicitly; the presets differ only
-     * in search effort (subme, me, trellis, lookahead), which stays inside slice data. */
-    /* render side: the cheaper search spends more bits at the same CRF; 22.5 brings the
-     * personal GOPs back to the size of the shared ones (bench: SSIM in the windows 0.9749
-     * at CRF 21 and at 23 alike; personal HLS bytes 25.3% of the MP4 at 21, 22.5% at 23).
-     * Cheaper search (measured: ~5 s CPU for 24 s of 720p re-encoded; the
-     * cheaper subme=1/aq-mode=0 saved little CPU and cost 10% more bytes) */
-    const char *fastp = ":rc-lookahead=10:mbtree=0:subme=2:trellis=0:me=dia";
-    snprintf(params, sizeof params,
-             "keyint=%d:min-keyint=1:scenecut=0:bframes=0:b-pyramid=none:open-gop=0:ref=2:"
-             "weightp=0:8x8dct=1:cabac=1:stitchable=1:repeat-headers=0:aud=0:"
-             "nal-hrd=none:deblock=0,0:crf=%s%s",
-             keyint, fast ? "22.5" : "21", fast ? fastp : "");
-    AVDictionary *opts = NULL;
-    av_dict_set(&opts, "preset", fast ? "superfast" : "veryfast", 0);
-    av_dict_set(&opts, "profile", "high", 0);
-    av_dict_set(&opts, "forced-idr", "1", 0);
-    av_dict_set(&opts, "x264-params", params, 0);
-    int r = avcodec_open2(enc, codec, &opts);
-    av_dict_free(&opts);
-    if (r < 0) {
-        char eb[128];
-        avcodec_free_context(&enc);
-        return vb_error(ctx, VBILL_ERR_MEDIA, "cannot open the H.264 encoder: %s",
-                        vb_averr(r, eb));
-    }
-    *out = enc;
-    return VBILL_OK;
-}
 
 /* One output file: an MP4 being written. */
 typedef struct mux {
@@ -698,7 +645,7 @@ vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdi
         s = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if ((s = vb_hls_write_shared(ctx, t, 0, np, hn)) || (s = vb_hls_write_shared(ctx, t, 1, sp, hs)))
+    if ((s = vb_segment_write_shared(ctx, t, 0, np, hn)) || (s = vb_segment_write_shared(ctx, t, 1, sp, hs)))
         goto out;
     s = write_meta(p, tmpdir);
 out:
@@ -710,10 +657,12 @@ out:
     return s;
 }
 
-VBILL_API vbill_status vbill_template_prepare(vbill_ctx *ctx, vbill_template *t)
+VBILL_API vbill_status vbill_template_prepare(vbill_template *t)
 {
-    if (!ctx || !t)
-        return vb_error(ctx, VBILL_ERR_ARG, "vbill_template_prepare: NULL argument");
+    if (!t)
+        return VBILL_ERR_ARG;
+    vbill_ctx *ctx = t->ctx; /* the template's own: its message, the opener's log callback */
+    vb_clear_error(ctx);
     if (t->prepared)
         return VBILL_OK;
     char *root = vb_path_join(t->dir, VB_PREPARED_DIR);

@@ -24,65 +24,6 @@ const char *vb_averr(int err, char buf[128])
     return buf;
 }
 
-char *vb_path_join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = malloc(la + lb + 2);
-    if (!p)
-        return NULL;
-    memcpy(p, a, la);
-    size_t n = la;
-    if (n == 0 || p[n - 1] != '/')
-        p[n++] = '/';
-    memcpy(p + n, b, lb + 1);
-    return p;
-}
-
-int vb_mkdirs(const char *path)
-{
-    char *p = strdup(path);
-    if (!p)
-        return -1;
-    for (char *s = p + 1; *s; s++) {
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                free(p);
-                return -1;
-            }
-            *s = '/';
-        }
-    }
-    int rc = mkdir(p, 0777);
-    free(p);
-    return (rc != 0 && errno != EEXIST) ? -1 : 0;
-}
-
-void vb_rmtree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        unlink(path);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char *c = vb_path_join(path, e->d_name);
-        if (!c)
-            continue;
-        struct stat st;
-        if (lstat(c, &st) == 0 && S_ISDIR(st.st_mode))
-            vb_rmtree(c);
-        else
-            unlink(c);
-        free(c);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 /* ---- parsing ------------------------------------------------------------------------ */
 
 static vbill_status slot_error(vbill_ctx *ctx, int i, const char *name, const char *fmt,
@@ -523,6 +464,7 @@ VBILL_API vbill_status vbill_template_open(vbill_ctx *ctx, const char *dir, vbil
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, quiet_ffmpeg);
+    vb_clear_error(ctx);
     if (!ctx || !dir || !out)
         return vb_error(ctx, VBILL_ERR_ARG, "vbill_template_open: NULL argument");
     *out = NULL;
@@ -531,6 +473,12 @@ VBILL_API vbill_status vbill_template_open(vbill_ctx *ctx, const char *dir, vbil
         free(t);
         return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
     }
+    if (vbill_ctx_new(&t->ctx) != VBILL_OK) {
+        free(t->dir);
+        free(t);
+        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    }
+    vbill_ctx_set_log(t->ctx, ctx->log_fn, ctx->log_user, ctx->log_level);
     t->slow_speed = av_d2q(ctx->senior_speed > 0 ? ctx->senior_speed : 0.8, 100);
     vbill_status st;
     char *jp = vb_path_join(dir, "template.json");
@@ -628,5 +576,11 @@ VBILL_API void vbill_template_free(vbill_template *t)
     free(t->json_text);
     free(t->cache_dir);
     free(t->segments);
+    vbill_ctx_free(t->ctx);
     free(t);
+}
+
+VBILL_API const char *vbill_template_errmsg(const vbill_template *t)
+{
+    return t ? vbill_ctx_errmsg(t->ctx) : "no template";
 }

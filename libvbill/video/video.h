@@ -15,7 +15,7 @@
 #ifndef VB_VIDEO_H
 #define VB_VIDEO_H
 
-#include "internal.h"
+#include "mustache.h"
 #include "video/text.h"
 
 #include <libavutil/rational.h>
@@ -45,6 +45,7 @@ typedef struct vb_segment {
 } vb_segment;
 
 struct vbill_template {
+    vbill_ctx *ctx;        /* the template's own: messages of calls on it, logging */
     char *dir;
     char *scenario;
     char *video_path;      /* absolute or relative to the process, resolved from dir */
@@ -66,13 +67,6 @@ struct vbill_template {
     vb_segment *segments;
 };
 
-/* The fixed encoder settings shared by prepare and render (headers must be identical so
- * re-encoded GOPs splice into copied ones).  `fast` picks the cheaper motion search etc. of
- * the render side; nothing that reaches the SPS/PPS differs. */
-struct AVCodecContext;
-vbill_status vb_h264_encoder_open(vbill_ctx *ctx, int w, int h, AVRational fps, bool fast,
-                                  struct AVCodecContext **out);
-
 /* FFmpeg error text for messages. */
 const char *vb_averr(int err, char buf[128]);
 
@@ -86,15 +80,5 @@ vbill_status vb_template_plan(vbill_ctx *ctx, vbill_template *t, AVRational fps,
 /* prepare.c */
 vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdir);
 
-/* hls.c: splits a prepared MP4 into TS segments; personal ones skipped (prepare) */
-vbill_status vb_hls_write_shared(vbill_ctx *ctx, const vbill_template *t, int variant,
-                                 const char *mp4, const char *outdir);
-
-/* Small path helper: malloc'd "a/b". */
-char *vb_path_join(const char *a, const char *b);
-/* mkdir -p. 0 or -1 with errno. */
-int vb_mkdirs(const char *path);
-/* rm -rf (best effort). */
-void vb_rmtree(const char *path);
 
 #endif

@@ -1,7 +1,9 @@
-/* still.c: a JPEG still of the frame a customer saw, so the agent sees the same picture.
- * Decoded with libavcodec from the customer's own video, encoded with the mjpeg encoder. */
+/* still.c: a JPEG still of the frame a customer saw, so the agent sees the same picture:
+ * from a video file, or rendered from the template and the bill (the prepared frame with the
+ * bill's slot texts blended in, as the personal segment shows it).  Decoded with libavcodec,
+ * encoded with the mjpeg encoder. */
 #include "config.h"
-#include "hooks.h"
+#include "video/job.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -93,27 +95,18 @@ out:
     return st;
 }
 
-VBILL_API vbill_status vbill_still_jpeg(vbill_ctx *ctx, const char *video_path,
-                                        double position_s, int max_width,
-                                        unsigned char **jpeg, size_t *jpeg_len)
+/* The frame on screen at position_s of the video file at path, into best (its time stamp in
+ * *pts, in the stream time base *tb). */
+static vbill_status grab_frame(vbill_ctx *ctx, const char *video_path, double position_s,
+                               AVFrame *best, int64_t *best_pts, AVRational *tb)
 {
-    if (!jpeg || !jpeg_len || !video_path)
-        return vb_error(ctx, VBILL_ERR_ARG, "vbill_still_jpeg: NULL argument");
-    *jpeg = NULL;
-    *jpeg_len = 0;
-    if (!isfinite(position_s) || position_s < 0 || position_s > 86400)
-        return vb_error(ctx, VBILL_ERR_ARG, "still: position %g s is out of range", position_s);
-    if (max_width <= 0)
-        max_width = 640;
-    if (max_width > 4096)
-        max_width = 4096;
     vbill_status st = VBILL_OK;
     AVFormatContext *fmt = NULL;
     AVCodecContext *dec = NULL;
     AVPacket *pkt = av_packet_alloc();
-    AVFrame *frame = av_frame_alloc(), *best = av_frame_alloc();
+    AVFrame *frame = av_frame_alloc();
     bool have = false;
-    if (!pkt || !frame || !best) {
+    if (!pkt || !frame) {
         st = vb_error(ctx, VBILL_ERR_NOMEM, "still: out of memory");
         goto out;
     }
@@ -129,6 +122,7 @@ VBILL_API vbill_status vbill_still_jpeg(vbill_ctx *ctx, const char *video_path,
         goto out;
     }
     AVStream *vs = fmt->streams[si];
+    *tb = vs->time_base;
     dec = avcodec_alloc_context3(codec);
     if (!dec || avcodec_parameters_to_context(dec, vs->codecpar) < 0 ||
         avcodec_open2(dec, codec, NULL) < 0) {
@@ -170,6 +164,7 @@ VBILL_API vbill_status vbill_still_jpeg(vbill_ctx *ctx, const char *video_path,
             }
             av_frame_unref(best);
             av_frame_move_ref(best, frame);
+            *best_pts = pts;
             have = true;
             if (pts != AV_NOPTS_VALUE && pts == target) {
                 done = true;
@@ -181,17 +176,94 @@ VBILL_API vbill_status vbill_still_jpeg(vbill_ctx *ctx, const char *video_path,
                 break;
         }
     }
-    if (!have) {
+    if (!have)
         st = vb_error(ctx, VBILL_ERR_MEDIA, "still: no frame at %g s in %s", position_s,
                       video_path);
-        goto out;
-    }
-    st = encode_jpeg(ctx, best, max_width, jpeg, jpeg_len);
 out:
     av_packet_free(&pkt);
     av_frame_free(&frame);
-    av_frame_free(&best);
     avcodec_free_context(&dec);
     avformat_close_input(&fmt);
+    return st;
+}
+
+static vbill_status check_args(vbill_ctx *ctx, double position_s, int *max_width,
+                               unsigned char **jpeg, size_t *jpeg_len)
+{
+    if (!jpeg || !jpeg_len)
+        return vb_error(ctx, VBILL_ERR_ARG, "still: NULL argument");
+    *jpeg = NULL;
+    *jpeg_len = 0;
+    if (!isfinite(position_s) || position_s < 0 || position_s > 86400)
+        return vb_error(ctx, VBILL_ERR_ARG, "still: position %g s is out of range", position_s);
+    if (*max_width <= 0)
+        *max_width = 640;
+    if (*max_width > 4096)
+        *max_width = 4096;
+    return VBILL_OK;
+}
+
+VBILL_API vbill_status vbill_still_jpeg(vbill_ctx *ctx, const char *video_path,
+                                        double position_s, int max_width,
+                                        unsigned char **jpeg, size_t *jpeg_len)
+{
+    vb_clear_error(ctx);
+    vbill_status st = check_args(ctx, position_s, &max_width, jpeg, jpeg_len);
+    if (st)
+        return st;
+    if (!video_path)
+        return vb_error(ctx, VBILL_ERR_ARG, "vbill_still_jpeg: no video");
+    AVFrame *best = av_frame_alloc();
+    int64_t pts = 0;
+    AVRational tb;
+    if (!best)
+        return vb_error(ctx, VBILL_ERR_NOMEM, "still: out of memory");
+    st = grab_frame(ctx, video_path, position_s, best, &pts, &tb);
+    if (!st)
+        st = encode_jpeg(ctx, best, max_width, jpeg, jpeg_len);
+    av_frame_free(&best);
+    return st;
+}
+
+VBILL_API vbill_status vbill_render_still(vbill_ctx *ctx, const vbill_template *t,
+                                          const vbill_bill *bill, double speed, double position_s,
+                                          int max_width, unsigned char **jpeg, size_t *jpeg_len)
+{
+    vb_clear_error(ctx);
+    vbill_status st = check_args(ctx, position_s, &max_width, jpeg, jpeg_len);
+    if (st)
+        return st;
+    if (!ctx || !t || !bill)
+        return vb_error(ctx, VBILL_ERR_ARG, "vbill_render_still: NULL argument");
+    vb_job J = {.ctx = ctx, .t = t, .cur = -1}, *j = &J;
+    AVFrame *best = av_frame_alloc();
+    char *path = NULL;
+    if (!best) {
+        st = vb_error(ctx, VBILL_ERR_NOMEM, "still: out of memory");
+        goto out;
+    }
+    if ((st = vb_job_prepare(ctx, t, bill, speed, j)))
+        goto out;
+    path = vb_path_join(t->cache_dir, j->variant ? "slow.mp4" : "normal.mp4");
+    int64_t pts = 0;
+    AVRational tb;
+    if (!path) {
+        st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((st = grab_frame(ctx, path, position_s, best, &pts, &tb)))
+        goto out;
+    int r = av_frame_make_writable(best);
+    if (r < 0) {
+        st = vb_error(ctx, VBILL_ERR_NOMEM, "still: out of memory");
+        goto out;
+    }
+    int64_t f = av_rescale_q_rnd(pts, tb, j->ftb, AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
+    vb_job_blend(j, best, f);
+    st = encode_jpeg(ctx, best, max_width, jpeg, jpeg_len);
+out:
+    free(path);
+    av_frame_free(&best);
+    vb_job_free(j);
     return st;
 }

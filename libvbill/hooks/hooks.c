@@ -1,7 +1,9 @@
 /* hooks.c: events (CloudEvents 1.0 envelopes), sinks (webhook, Zendesk, RT, callback) and
  * their delivery from the outbox (outbox.c): the pump, retries, backoff, the worker. */
 #include "config.h"
-#include "hooks.h"
+#include "bill.h"
+#include "hooks/outbox.h"
+#include "mustache.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,25 +17,6 @@
 #include <openssl/rand.h>
 
 #define MAX_RESPONSE (1 << 20)
-
-/* ---- time ----------------------------------------------------------------------------- */
-
-int64_t vb_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void vb_rfc3339_ms(int64_t ms, char out[32])
-{
-    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-    int64_t rem = secs - days * 86400;
-    vb_date d = vb_date_from_days(days);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", d.y, d.m, d.d, (int)(rem / 3600),
-             (int)(rem / 60 % 60), (int)(rem % 60), (int)(ms - secs * 1000));
-}
 
 /* ---- sinks ------------------------------------------------------------------------------ */
 
@@ -58,7 +41,7 @@ typedef struct sink {
 } sink;
 
 struct vbill_hooks {
-    vbill_ctx *ctx;       /* the caller's */
+    vbill_ctx *ctx;       /* the handle's own: messages of calls on it (vbill_hooks_errmsg) */
     vbill_ctx *wctx;      /* the worker's own */
     vbill_ctx *actx;      /* vbill_hooks_auth_locked's own (it runs on other threads) */
     vb_outbox *aob;
@@ -405,6 +388,8 @@ out:
     return st;
 }
 
+static void stop_worker(vbill_hooks *h);
+
 /* ---- open / free ----------------------------------------------------------------------- */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -413,6 +398,7 @@ static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 VBILL_API vbill_status vbill_hooks_open(vbill_ctx *ctx, const char *state_dir,
                                         const char *config_json, vbill_hooks **out)
 {
+    vb_clear_error(ctx);
     if (!out)
         return vb_error(ctx, VBILL_ERR_ARG, "vbill_hooks_open: out is NULL");
     *out = NULL;
@@ -420,9 +406,11 @@ VBILL_API vbill_status vbill_hooks_open(vbill_ctx *ctx, const char *state_dir,
         return VBILL_ERR_ARG;
     pthread_once(&curl_once, curl_init_once);
     vbill_hooks *h = calloc(1, sizeof *h);
-    if (!h)
+    if (!h || vbill_ctx_new(&h->ctx) != VBILL_OK) {
+        free(h);
         return vb_error(ctx, VBILL_ERR_NOMEM, "hooks: out of memory");
-    h->ctx = ctx;
+    }
+    vbill_ctx_set_log(h->ctx, ctx->log_fn, ctx->log_user, ctx->log_level);
     h->deadline_ms = 24LL * 3600 * 1000;
     h->lease_ms = 60000;
     h->retry_base_ms = 1000;
@@ -443,11 +431,13 @@ VBILL_API vbill_status vbill_hooks_open(vbill_ctx *ctx, const char *state_dir,
     }
     if (config_json && (st = parse_config(h, config_json)))
         goto fail;
-    if (!(h->ob = vb_outbox_open(ctx, state_dir, h->sync_full, &st)))
+    if (!(h->ob = vb_outbox_open(h->ctx, state_dir, h->sync_full, &st)))
         goto fail;
     *out = h;
     return VBILL_OK;
 fail:
+    if (h->ctx->errmsg[0])
+        vb_error(ctx, st, "%s", h->ctx->errmsg);
     vbill_hooks_free(h);
     return st;
 }
@@ -456,7 +446,7 @@ VBILL_API void vbill_hooks_free(vbill_hooks *h)
 {
     if (!h)
         return;
-    vbill_hooks_stop(h);
+    stop_worker(h);
     for (size_t i = 0; i < h->nsinks; i++)
         sink_clear(&h->sinks[i]);
     free(h->sinks);
@@ -468,17 +458,26 @@ VBILL_API void vbill_hooks_free(vbill_hooks *h)
     pthread_mutex_destroy(&h->alock);
     vb_outbox_close(h->aob);
     vbill_ctx_free(h->actx);
+    vbill_ctx_free(h->ctx);
     pthread_mutex_destroy(&h->wake_lock);
     pthread_cond_destroy(&h->wake);
     free(h);
+}
+
+VBILL_API const char *vbill_hooks_errmsg(const vbill_hooks *h)
+{
+    return h ? vbill_ctx_errmsg(h->ctx) : "no hooks";
 }
 
 VBILL_API vbill_status vbill_hooks_set_callback(vbill_hooks *h, const char *name,
                                                 const char *events_json, vbill_hook_fn fn,
                                                 void *user)
 {
-    if (!h || !name || !*name || strlen(name) > 64 || !fn)
-        return vb_error(h ? h->ctx : NULL, VBILL_ERR_ARG,
+    if (!h)
+        return VBILL_ERR_ARG;
+    vb_clear_error(h->ctx);
+    if (!name || !*name || strlen(name) > 64 || !fn)
+        return vb_error(h->ctx, VBILL_ERR_ARG,
                         "vbill_hooks_set_callback: needs a name (1-64 characters) and a function");
     cJSON *events = NULL;
     if (events_json) {
@@ -792,40 +791,34 @@ VBILL_API vbill_status vbill_hooks_emit(vbill_hooks *h, const char *type, const 
 {
     if (!h)
         return VBILL_ERR_ARG;
+    vb_clear_error(h->ctx);
     return emit(h, type, subject, data_json, NULL, 0, out_id);
 }
 
 VBILL_API vbill_status vbill_hooks_emit_still(vbill_hooks *h, const char *type,
                                               const char *subject, const char *data_json,
-                                              const char *video_path, double position_s,
+                                              const unsigned char *jpeg, size_t jpeg_len,
                                               char **out_id)
 {
     if (!h)
         return VBILL_ERR_ARG;
-    unsigned char *jpeg = NULL;
-    size_t len = 0;
-    if (video_path) {
-        vbill_status st = vbill_still_jpeg(h->ctx, video_path, position_s, 0, &jpeg, &len);
-        if (st)
-            vb_log(h->ctx, VBILL_LOG_WARN, "event %s: no still attached: %s", type ? type : "",
-                   vbill_ctx_errmsg(h->ctx));
-    }
-    vbill_status st = emit(h, type, subject, data_json, jpeg, len, out_id);
-    free(jpeg);
-    return st;
+    vb_clear_error(h->ctx);
+    if (jpeg && (jpeg_len < 4 || jpeg_len > 4 * 1024 * 1024 || jpeg[0] != 0xFF || jpeg[1] != 0xD8))
+        return vb_error(h->ctx, VBILL_ERR_ARG, "event %s: the still is not a JPEG of at most "
+                        "4 MiB", type ? type : "");
+    return emit(h, type, subject, data_json, jpeg, jpeg ? jpeg_len : 0, out_id);
 }
 
-VBILL_API vbill_status vbill_hooks_event_data(vbill_ctx *ctx, const char *record_json,
+VBILL_API vbill_status vbill_hooks_event_data(vbill_ctx *ctx, const vbill_bill *bill,
                                               const char *link, const char *extra_json,
                                               char **out_json)
 {
-    if (!out_json || !record_json)
+    vb_clear_error(ctx);
+    if (!out_json || !bill)
         return vb_error(ctx, VBILL_ERR_ARG, "vbill_hooks_event_data: NULL argument");
     *out_json = NULL;
     vbill_status st = VBILL_OK;
-    cJSON *c = vb_context_build(ctx, record_json, (size_t)-1, 0, &st);
-    if (!c)
-        return st ? st : VBILL_ERR_RECORD;
+    const cJSON *c = bill->context;
     cJSON *d = cJSON_CreateObject();
     cJSON *extra = NULL;
     if (!d) {
@@ -834,7 +827,7 @@ VBILL_API vbill_status vbill_hooks_event_data(vbill_ctx *ctx, const char *record
     }
     static const char *const keys[] = {"id", "scenario", "locale", "currency", "period",
         "period_text", "name_masked", "this_month", "next_month", "bundle_prorated",
-        "this_month_text", "next_month_text", "payment_text", "flags", "age", "senior"};
+        "this_month_text", "next_month_text", "payment_text", "flags", "senior"};
     for (size_t i = 0; i < VB_ARRAY_LEN(keys); i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, keys[i]);
         if (v)
@@ -877,7 +870,6 @@ VBILL_API vbill_status vbill_hooks_event_data(vbill_ctx *ctx, const char *record
     if (!(*out_json = vb_json_print(d)))
         st = vb_error(ctx, VBILL_ERR_NOMEM, "hooks: out of memory");
 out:
-    cJSON_Delete(c);
     cJSON_Delete(d);
     cJSON_Delete(extra);
     return st;
@@ -1571,6 +1563,7 @@ VBILL_API vbill_status vbill_hooks_pump(vbill_hooks *h, unsigned max_ms, size_t 
         *delivered = 0;
     if (!h)
         return VBILL_ERR_ARG;
+    vb_clear_error(h->ctx);
     pthread_mutex_lock(&h->pump_lock);
     vbill_status st = pump(h, h->ctx, h->ob, max_ms, delivered);
     pthread_mutex_unlock(&h->pump_lock);
@@ -1581,6 +1574,7 @@ VBILL_API vbill_status vbill_hooks_pending(vbill_hooks *h, size_t *pending, int6
 {
     if (!h)
         return VBILL_ERR_ARG;
+    vb_clear_error(h->ctx);
     size_t p = 0;
     int64_t n = 0;
     vbill_status st = vb_outbox_pending(h->ob, h->ctx, &p, &n);
@@ -1646,6 +1640,7 @@ VBILL_API vbill_status vbill_hooks_start(vbill_hooks *h)
 {
     if (!h)
         return VBILL_ERR_ARG;
+    vb_clear_error(h->ctx);
     if (h->worker_running)
         return VBILL_OK;
     if (!h->state_dir)
@@ -1660,10 +1655,8 @@ VBILL_API vbill_status vbill_hooks_start(vbill_hooks *h)
     return VBILL_OK;
 }
 
-VBILL_API vbill_status vbill_hooks_stop(vbill_hooks *h)
+static void stop_worker(vbill_hooks *h)
 {
-    if (!h)
-        return VBILL_ERR_ARG;
     if (h->worker_running) {
         pthread_mutex_lock(&h->wake_lock);
         h->worker_stop = true;
@@ -1674,6 +1667,14 @@ VBILL_API vbill_status vbill_hooks_stop(vbill_hooks *h)
     }
     vbill_ctx_free(h->wctx);
     h->wctx = NULL;
+}
+
+VBILL_API vbill_status vbill_hooks_stop(vbill_hooks *h)
+{
+    if (!h)
+        return VBILL_ERR_ARG;
+    vb_clear_error(h->ctx);
+    stop_worker(h);
     return VBILL_OK;
 }
 
@@ -1683,6 +1684,7 @@ VBILL_API vbill_status vbill_hooks_status(vbill_hooks *h, char **out_json)
 {
     if (!h || !out_json)
         return VBILL_ERR_ARG;
+    vb_clear_error(h->ctx);
     return vb_outbox_status(h->ob, h->ctx, out_json);
 }
 
@@ -1690,6 +1692,7 @@ VBILL_API vbill_status vbill_hooks_dead(vbill_hooks *h, char **out_json)
 {
     if (!h || !out_json)
         return VBILL_ERR_ARG;
+    vb_clear_error(h->ctx);
     return vb_outbox_dead(h->ob, h->ctx, out_json);
 }
 
@@ -1697,6 +1700,7 @@ VBILL_API vbill_status vbill_hooks_replay(vbill_hooks *h, const char *id, size_t
 {
     if (!h)
         return VBILL_ERR_ARG;
+    vb_clear_error(h->ctx);
     int64_t now = vb_now_ms();
     vbill_status st = vb_outbox_replay(h->ob, h->ctx, id, now, now + h->deadline_ms, count);
     if (!st) {

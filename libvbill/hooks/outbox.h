@@ -1,6 +1,6 @@
-/* hooks.h: what hooks.c, outbox.c, chat.c and still.c share (internal). */
-#ifndef VB_HOOKS_H
-#define VB_HOOKS_H
+/* hooks/outbox.h: the durable SQLite outbox (outbox.c).  Internal. */
+#ifndef VB_HOOKS_OUTBOX_H
+#define VB_HOOKS_OUTBOX_H
 
 #include "internal.h"
 
@@ -50,17 +50,5 @@ vbill_status vb_outbox_status(vb_outbox *ob, vbill_ctx *ctx, char **out_json);
 vbill_status vb_outbox_dead(vb_outbox *ob, vbill_ctx *ctx, char **out_json);
 vbill_status vb_outbox_replay(vb_outbox *ob, vbill_ctx *ctx, const char *id, int64_t now,
                               int64_t deadline_ms, size_t *count);
-
-/* ---- shared helpers (hooks.c) ------------------------------------------------------ */
-
-int64_t vb_now_ms(void);
-/* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
-void vb_rfc3339_ms(int64_t ms, char out[32]);
-
-/* ---- chat.c --------------------------------------------------------------------------- */
-
-/* UTC offset in seconds of a time zone ("Asia/Seoul", "UTC", "+09:00", "-0530") at Unix
- * time t.  false when the zone is unknown. */
-bool vb_tz_offset(const char *tz, int64_t t, long *offset);
 
 #endif

@@ -3,7 +3,7 @@
  * pending -> in flight (leased) -> delivered, or to the dead letters once its deadline has
  * passed.  An in-flight row whose lease ran out (its process died) is due again. */
 #include "config.h"
-#include "hooks.h"
+#include "hooks/outbox.h"
 
 #include <errno.h>
 #include <stdlib.h>

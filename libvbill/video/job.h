@@ -1,9 +1,10 @@
-/* render.h: one render job (a record over a prepared template), shared by render.c (MP4)
- * and hls.c (segments, playlists).  Internal. */
-#ifndef VB_VIDEO_RENDER_H
-#define VB_VIDEO_RENDER_H
+/* job.h: one render job (a bill over a prepared template, job.c), driven by render.c (MP4),
+ * segment.c and hls.c (segments, playlists) and still.c (one frame).  Internal. */
+#ifndef VB_VIDEO_JOB_H
+#define VB_VIDEO_JOB_H
 
-#include "video/video.h"
+#include "bill.h"
+#include "video/encode.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -26,6 +27,7 @@ struct vb_job {
     vbill_ctx *ctx;
     const vbill_template *t;
     int variant;          /* 0 normal, 1 slow */
+    bool no_images;       /* set before vb_job_prepare: timing only, no slot images */
     char record_id[65];
     vb_overlay ov[VB_MAX_SLOTS];
     int nov;
@@ -46,11 +48,24 @@ struct vb_job {
     void *emit_user;
 };
 
-vbill_status vb_job_prepare_record(vbill_ctx *ctx, const vbill_template *t, const char *record,
-                                   size_t len, double speed, vb_job *j);
+/* Checks the bill against the template, picks the variant for speed (0: the bill's own) and
+ * draws the slot texts (unless j->no_images). */
+vbill_status vb_job_prepare(vbill_ctx *ctx, const vbill_template *t, const vbill_bill *bill,
+                            double speed, vb_job *j);
+/* An FFmpeg failure as VBILL_ERR_IO (disk full, permissions, missing file) or
+ * VBILL_ERR_MEDIA, with the message "what: FFmpeg's text". */
+vbill_status vb_job_media(vb_job *j, const char *what, int r);
+/* One frame's duration in the variant (0 normal, 1 slow) of a prepared template. */
+static inline AVRational vb_job_frame_time(const vbill_template *t, int variant)
+{
+    return variant ? av_div_q(av_inv_q(t->fps), t->slow_speed) : av_inv_q(t->fps);
+}
+/* Opens the variant's prepared MP4 (or the file at path) as the job's input. */
 vbill_status vb_job_open_input(vb_job *j);
 vbill_status vb_job_open_input_path(vb_job *j, const char *path);
 int64_t vb_job_frame_of(const vb_job *j, int64_t pts);
+/* Blends into f (writable, the prepared size) the slot texts shown on frame `frame`. */
+void vb_job_blend(const vb_job *j, AVFrame *f, int64_t frame);
 int vb_job_segment_of(const vb_job *j, int64_t frame);
 vbill_status vb_reenc_begin(vb_job *j, int seg);
 vbill_status vb_reenc_packet(vb_job *j, const AVPacket *pkt);

@@ -1,0 +1,176 @@
+/*
+ * vbill/video.h: video templates, preparing, rendering (MP4, HLS, one segment, a still),
+ * and the built-in templates.  Included by vbill.h; see vbill.h for the conventions.
+ *
+ * Optional part "video" (FFmpeg, libass): in a library built with --disable-video every
+ * call here returns VBILL_ERR_UNSUPPORTED (vbill_has("video") == 0).
+ */
+#ifndef VBILL_VIDEO_H
+#define VBILL_VIDEO_H
+
+#include "vbill/common.h"
+#include "vbill/records.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Video templates.  A template is a directory with template.json and a base video (any
+ * file FFmpeg decodes: H.264, HEVC, VP9, ProRes..., any frame rate, with or without audio):
+ *   { "scenario": "mobile_new_bundle", "video": "base.mp4",
+ *     "slots": [ { "name": "period", "text": "{{period_text}}", "from": 10.0, "to": 14.0,
+ *                  "box": [100, 480, 1080, 80], "size": 56, "color": "#FFFFFF",
+ *                  "background": "#00000099", "align": "left", "min_size": 30 } ] }
+ * text: Mustache over the bill's fill context (vbill_bill_context); from/to: seconds of
+ * the base video (the text is on the frames that start in [from, to)); box: x, y, width,
+ * height in pixels of the base video; size/min_size: font pixels (the text shrinks down to
+ * min_size, then wraps; it is never cut); colours #RRGGBB or #RRGGBBAA; background and
+ * align (left|center|right, default left) and min_size are optional.  Two slots may share
+ * a time or a place, not both.
+ *
+ * Preparing normalises the base video once into DIR/.vbill-prepared/<sha256>/ (the key
+ * covers the base video's bytes, template.json, the slow speed and the settings version):
+ * H.264 High yuv420p at a constant frame rate (the base's average rate; variable rates are
+ * resampled), fixed x264 settings without B-frames, closed GOPs with an IDR at the start and
+ * at the end of every slot window and about every 4 s elsewhere; AAC stereo 48 kHz (silent
+ * when the base has none), trimmed to the video's length.  An odd width or height loses its
+ * last column or row (4:2:0 needs even sizes; boxes keep their coordinates).  The slow
+ * variant (the context's senior speed, default 0.8) has the same frames shown longer and
+ * the audio time-stretched with its pitch kept.  The shared HLS segments are written too.
+ *
+ * Rendering burns a bill's slot texts into the prepared video: only the GOPs holding a
+ * slot window are decoded and re-encoded (with the prepare's encoder headers); every other
+ * packet and all audio are copied.  Outputs have exactly the prepared frame count and
+ * duration (duration / speed for the slow variant).
+ *
+ * Thread safety: a template is immutable once prepared; any number of threads may render
+ * from one template at once, each with its own vbill_ctx.  Opening and preparing are not
+ * thread-safe on the same template object.
+ */
+typedef struct vbill_template vbill_template;
+
+/* Opens the template in `dir`: parses and validates template.json (VBILL_ERR_TEMPLATE with
+ * a message naming the slot and the problem; VBILL_ERR_JSON), probes the base video
+ * (VBILL_ERR_MEDIA when it does not decode) and hashes it.  When a prepared form for the
+ * same content is already cached, the template is ready to render.  The slow variant's
+ * speed is ctx's senior speed at this call.  *out is freed with vbill_template_free. */
+/* Opens the template in `dir`: parses and validates template.json (VBILL_ERR_TEMPLATE with
+ * a message naming the slot and the problem; VBILL_ERR_JSON), probes the base video
+ * (VBILL_ERR_MEDIA when it does not decode) and hashes it.  When a prepared form for the
+ * same content is already cached, the template is ready to render.  The template keeps
+ * ctx's senior speed (its slow variant's speed) and logging callback as they are at this
+ * call.  *out is freed with vbill_template_free. */
+VBILL_API VBILL_NODISCARD vbill_status vbill_template_open(vbill_ctx *ctx, const char *dir,
+                                                           vbill_template **out);
+
+/* Prepares the template (see above) unless already prepared: idempotent, and a re-run with
+ * nothing changed only checks the cache.  The cache directory appears atomically.  Errors
+ * (the message in vbill_template_errmsg(t)): VBILL_ERR_MEDIA (undecodable base, encoder
+ * failure), VBILL_ERR_IO (cannot write DIR). */
+VBILL_API VBILL_NODISCARD vbill_status vbill_template_prepare(vbill_template *t);
+
+/* The message of the last failed call on t ("" after a success). */
+VBILL_API const char *vbill_template_errmsg(const vbill_template *t);
+
+/* 1 when the template is prepared (renders may start), else 0. */
+VBILL_API int vbill_template_is_prepared(const vbill_template *t);
+
+/* The scenario id the template is for (owned by t). */
+VBILL_API const char *vbill_template_scenario(const vbill_template *t);
+
+/* A JSON description: {"scenario","prepared","source":{width,height,duration}, and when
+ * prepared "cache","width","height","fps":[num,den],"frames","slow_speed",
+ * "segments":[[first frame, end frame, personal],...]}, "slots":[{name,text,from,to,box,
+ * size,min_size,color,background,align,frames:[first,end]}]}.  Segment indexes are those of
+ * vbill_render_segment.  Free with vbill_free; NULL on allocation failure. */
+VBILL_API char *vbill_template_info(const vbill_template *t);
+
+VBILL_API void vbill_template_free(vbill_template *t);
+
+/* Renders a bill's video to an MP4 file (faststart, H.264 + AAC), written under a
+ * temporary name and renamed: on failure nothing is left at out_path.  speed: 1.0 for
+ * normal, the template's slow speed (e.g. 0.8), or 0 for the bill's own (slow for seniors).
+ * Errors: VBILL_ERR_NOT_TARGET (the bill has no scenario), VBILL_ERR_ARG (another scenario
+ * than the template's, unprepared template, speed not prepared), VBILL_ERR_TEMPLATE (a slot
+ * text does not fit its box), VBILL_ERR_FONT, VBILL_ERR_MEDIA, VBILL_ERR_IO. */
+VBILL_API VBILL_NODISCARD vbill_status vbill_render_mp4(vbill_ctx *ctx, const vbill_template *t,
+                                                        const vbill_bill *bill, double speed,
+                                                        const char *out_path);
+
+/* Renders a bill's HLS stream into out_dir (created if needed): out_dir/index.m3u8 and
+ * the personal MPEG-TS segments out_dir/pNNNNN.ts; the shared segments are the template's
+ * (written once by prepare, in the cache's hls-normal/ or hls-slow/) and the playlist
+ * refers to them by shared_url + "/sNNNNN.ts", or when shared_url is NULL by a relative
+ * path from out_dir to the cache.  Timestamps are continuous (no discontinuity).  Errors as
+ * vbill_render_mp4. */
+VBILL_API VBILL_NODISCARD vbill_status vbill_render_hls(vbill_ctx *ctx, const vbill_template *t,
+                                                        const vbill_bill *bill, double speed,
+                                                        const char *out_dir,
+                                                        const char *shared_url);
+
+/* Writes the playlist of vbill_render_hls (out_dir/index.m3u8) without rendering a
+ * segment: the playlist of a bill rendered on demand, segment by segment. */
+VBILL_API VBILL_NODISCARD vbill_status vbill_render_playlist(vbill_ctx *ctx,
+                                                             const vbill_template *t,
+                                                             const vbill_bill *bill, double speed,
+                                                             const char *out_dir,
+                                                             const char *shared_url);
+
+/* Renders one personal segment (index from vbill_template_info, the same name pNNNNN.ts a
+ * playlist of vbill_render_hls refers to) to out_path: the call a viewer makes to render
+ * a bill on demand.  VBILL_ERR_NOT_FOUND when the segment is not personal. */
+VBILL_API VBILL_NODISCARD vbill_status vbill_render_segment(vbill_ctx *ctx,
+                                                            const vbill_template *t,
+                                                            const vbill_bill *bill, double speed,
+                                                            int segment, const char *out_path);
+
+/* A JPEG still (at most max_width pixels wide, 0 for 640) of the bill's video at
+ * position_s seconds of the rendition at `speed` (as vbill_render_mp4), rendered from the
+ * template and the bill (no rendered file needed): what the customer saw when they asked a
+ * question.  *jpeg is freed with vbill_free. */
+VBILL_API VBILL_NODISCARD vbill_status vbill_render_still(vbill_ctx *ctx, const vbill_template *t,
+                                                          const vbill_bill *bill, double speed,
+                                                          double position_s, int max_width,
+                                                          unsigned char **jpeg,
+                                                          size_t *jpeg_len);
+
+/* A JPEG still (at most max_width pixels wide, 0 for 640) of the frame shown at position_s
+ * seconds of a video file (MP4 or MPEG-TS only).  *jpeg is freed with vbill_free.
+ * VBILL_ERR_MEDIA when the file cannot be decoded or has no frame there. */
+VBILL_API VBILL_NODISCARD vbill_status vbill_still_jpeg(vbill_ctx *ctx, const char *video_path,
+                                                        double position_s, int max_width,
+                                                        unsigned char **jpeg, size_t *jpeg_len);
+
+/*
+ * Built-in templates: one default video template per scenario of the built-in rule set,
+ * generated by the library itself (no media is shipped).  Each is about two minutes of
+ * 1280x720, 30 fps H.264 with AAC: scenes that explain the period, the pro-rated charges,
+ * next month's bill, the plan and its benefits, the bundle and its discounts and the payment
+ * method (the scenes that fit the scenario), with Korean captions burnt in, a soft audio bed,
+ * and six slots (empty regions of the picture, 4-8 s each) whose Mustache texts are rendered
+ * over the bill's fill context and drawn by the renderer.
+ *
+ * Scenario ids: mobile_new_home_new, mobile_new_bundle, mobile_device_change_home,
+ * mobile_device_change, home_new_mobile, home_new, home_recontract.
+ */
+
+/* Writes DIR/template.json and DIR/base.mp4 of the built-in template of `scenario`,
+ * creating DIR (one level) when missing.  Both files appear atomically (temporary name,
+ * then rename); existing ones are replaced.  Takes a few seconds of CPU.
+ * Errors: VBILL_ERR_NOT_FOUND for an unknown scenario, VBILL_ERR_IO when DIR cannot be
+ * created or written, VBILL_ERR_MEDIA when encoding fails, VBILL_ERR_FONT when no font draws
+ * the captions.  Thread safety: distinct contexts may generate in parallel (into distinct
+ * directories). */
+VBILL_API VBILL_NODISCARD vbill_status vbill_template_builtin_write(vbill_ctx *ctx,
+                                                                    const char *scenario,
+                                                                    const char *dir);
+
+/* The scenario ids that have a built-in template, as a JSON array of strings (static
+ * storage, never NULL). */
+VBILL_API const char *vbill_template_builtin_list(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VBILL_VIDEO_H */
