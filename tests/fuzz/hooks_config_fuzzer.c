@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static vbill_ctx *ctx;
 static vbill_hooks *hooks;
+static vbill_bill *bill; /* of record, below */
 static char state[64];
 static int seen;
 static char *last; /* the last event delivered to the callback */
@@ -85,7 +86,8 @@ static void cleanup(void)
 
 static void init(void)
 {
-    if (vbill_ctx_new(&ctx) != VBILL_OK)
+    if (vbill_ctx_new(&ctx) != VBILL_OK ||
+        vbill_bill_new(ctx, record, sizeof record - 1, 0, &bill) != VBILL_OK)
         abort();
     snprintf(state, sizeof state, "/tmp/vbill-hooks-fuzz.%ld", (long)getpid());
     if (vbill_hooks_open(ctx, state, "{\"sync\":\"normal\",\"sinks\":[]}", &hooks) != VBILL_OK ||
@@ -135,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!ev || names_birth(ev))
                 abort();
             cJSON_Delete(ev);
-        } else if (id || vbill_ctx_errmsg(ctx)[0] == '\0') {
+        } else if (id || vbill_hooks_errmsg(hooks)[0] == '\0') {
             abort();
         }
         break;
@@ -147,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             *nl = '\0';
             q = nl + 1;
         }
-        vbill_status st = vbill_chat_answer(ctx, record, q, text, 1.0, 1796612400, &out);
+        vbill_status st = vbill_chat_answer(ctx, bill, q, text, 1.0, 1796612400, &out);
         if (st == VBILL_OK) {
             /* the birth year never appears unless the customer typed it */
             if (!out || (has_year(out) && !strstr(q, "1958") && !strstr(text, "1958")))

@@ -1,7 +1,7 @@
-/* record_fuzzer.c: any bytes through the record parser, classification, filling and the
- * Mustache context; they must be accepted or rejected, never crash, hang or leak.  What is
- * accepted must come out as a JSON object in valid UTF-8, and the context must not carry the
- * birth date. */
+/* record_fuzzer.c: any bytes through the record parser, classification, filling and the bill;
+ * they must be accepted or rejected, never crash, hang or leak.  What is accepted must come
+ * out as a JSON object in valid UTF-8; the bill must carry no birth date and must read back
+ * from its own serialisation. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -55,10 +55,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (vbill_fill(ctx, rec, size, 1, &out) == VBILL_OK) {
         check_output(out, false);
         vbill_free(out);
-        if (vbill_fill_context(ctx, rec, size, 1, &out) != VBILL_OK)
-            abort(); /* what fill accepts, the context must accept too */
+        vbill_bill *b = NULL, *back = NULL;
+        if (vbill_bill_new(ctx, rec, size, 1, &b) != VBILL_OK)
+            abort(); /* what fill accepts, the bill must accept too */
+        if (vbill_bill_context(ctx, b, &out) != VBILL_OK)
+            abort();
         check_output(out, true);
         vbill_free(out);
+        if (vbill_bill_to_json(ctx, b, &out) != VBILL_OK)
+            abort();
+        check_output(out, true);
+        if (strstr(out, "\"birth\"") || vbill_bill_from_json(ctx, out, (size_t)-1, &back) != VBILL_OK)
+            abort(); /* a bill always reads back from what it wrote */
+        vbill_free(out);
+        vbill_bill_free(back);
+        vbill_bill_free(b);
     } else if (out || vbill_ctx_errmsg(ctx)[0] == '\0') {
         abort(); /* a failure always says why and returns nothing */
     }
