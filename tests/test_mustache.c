@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "internal.h"
@@ -329,16 +330,25 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("mustache");
-    TCase *spec = tcase_create("spec");
-    tcase_add_checked_fixture(spec, setup, teardown);
-    tcase_add_test(spec, spec_comments);
-    tcase_add_test(spec, spec_delimiters);
-    tcase_add_test(spec, spec_interpolation);
-    tcase_add_test(spec, spec_inverted);
-    tcase_add_test(spec, spec_partials);
-    tcase_add_test(spec, spec_sections);
-    tcase_add_test(spec, spec_inheritance);
-    suite_add_tcase(s, spec);
+    /* The official specification is not part of the project: it lives beside it
+     * (../shared/conformance, or $VBILL_CONFORMANCE).  Where it is absent (a clone elsewhere,
+     * a release tarball) its cases are skipped, said here and by text_cli.py's SKIP. */
+    if (access(tu_conformance("mustache/interpolation.json"), R_OK) == 0) {
+        TCase *spec = tcase_create("spec");
+        tcase_add_checked_fixture(spec, setup, teardown);
+        tcase_add_test(spec, spec_comments);
+        tcase_add_test(spec, spec_delimiters);
+        tcase_add_test(spec, spec_interpolation);
+        tcase_add_test(spec, spec_inverted);
+        tcase_add_test(spec, spec_partials);
+        tcase_add_test(spec, spec_sections);
+        tcase_add_test(spec, spec_inheritance);
+        suite_add_tcase(s, spec);
+    } else {
+        printf("SKIP: the Mustache specification's cases: %s not found (set "
+               "VBILL_CONFORMANCE to the folder holding mustache/*.json)\n",
+               tu_conformance("mustache"));
+    }
     TCase *api = tcase_create("api");
     tcase_add_checked_fixture(api, setup, teardown);
     tcase_add_test(api, errors_name_the_position);

@@ -35,8 +35,10 @@ def spec_tests(tmp):
     for mod in MODULES:
         path = os.path.join(CONF, "mustache", mod + ".json")
         if not os.path.exists(path):
-            print("missing conformance file %s (set VBILL_CONFORMANCE)" % path)
-            sys.exit(99)
+            # The specification lives beside the project, not in it (a clone elsewhere or a
+            # release tarball has none): skipped, and said so.
+            print("SKIP: Mustache specification not found at %s (set VBILL_CONFORMANCE)" % path)
+            return None
         with open(path, encoding="utf-8") as f:
             suite = json.load(f)
         for i, t in enumerate(suite["tests"]):
@@ -123,8 +125,10 @@ def main():
         contract(tmp)
     for f in failures:
         print("FAIL", f)
-    print("%d spec tests through vbill text, %d failures" % (total, len(failures)))
-    return 1 if failures else 0
+    print("%d spec tests through vbill text, %d failures" % (total or 0, len(failures)))
+    if failures:
+        return 1
+    return 77 if total is None else 0  # the contract passed; the specification was skipped
 
 
 if __name__ == "__main__":
