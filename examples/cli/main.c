@@ -17,6 +17,7 @@ static const struct {
     {"keygen", cmd_keygen, "write a new link-signing key file to stdout"},
     {"link", cmd_link, "issue, verify and check signed links"},
     {"hooks", cmd_hooks, "queue, deliver and inspect help-desk events"},
+    {"batch", cmd_batch, "make the month's video bills into the bill store (sharded, resumable)"},
 };
 
 static void usage(FILE *out)
