@@ -12,6 +12,7 @@ enum {
     EXIT_FAIL = 1,
     EXIT_USAGE = 2,     /* usage error or unreadable input */
     EXIT_REJECTED = 3,  /* some records were rejected */
+    EXIT_RETRY_LATER = 75, /* EX_TEMPFAIL: try again later (disk full, store unreachable) */
 };
 
 /* Each subcommand: argv[0] is the subcommand's name. */
@@ -26,6 +27,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_link(int argc, char **argv);
 int cmd_hooks(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "vbill: <message>" on stderr; returns code, for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

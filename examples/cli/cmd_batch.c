@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #define MAX_LINE (1u << 20)
-#define EXIT_RETRY 75 /* EX_TEMPFAIL: disk full, store unreachable, shard busy, stopped */
 #define MAX_CYCLES 64
 
 static const char USAGE[] =
@@ -46,8 +45,10 @@ static const char USAGE[] =
     "                          or DIR/<scenario>.<locale>/); default: the built-in templates,\n"
     "                          generated and prepared into the store once\n"
     "  --render stored|on-demand   stored (default): render the HLS now; on-demand: only the\n"
-    "                          bill and its link (the viewer renders at the first view)\n"
-    "  --mp4                   also store the MP4 (at the bill's own speed)\n"
+    "                          bill and its link (the viewer renders at the first view); the\n"
+    "                          templates are prepared into the store either way\n"
+    "  --mp4                   also store the MP4 (bill.mp4; for seniors also bill-slow.mp4 at\n"
+    "                          their speed, pitch kept, to download)\n"
     "  --base-url URL          the links' prefix (default /v/, on the viewer's host)\n"
     "  --key-file FILE         the link keys (default $VBILL_KEY_FILE)\n"
     "  --ttl 30d               the links' lifetime (d, h, m, s)\n"
@@ -565,12 +566,11 @@ static result make_bill(batch *b, vbill_ctx *ctx, job *jb, char *why, size_t why
         r = retry_errno(errno) ? R_RETRY : R_FAILED;
         goto out;
     }
-    if (b->stored) {
-        t = template_for(b, ctx, bill);
-        if (!t || t->state != 1) {
-            snprintf(why, whylen, "%s", t ? t->error : "out of memory");
-            goto out;
-        }
+    /* on demand too: the viewer renders from the store's prepared template */
+    t = template_for(b, ctx, bill);
+    if (!t || t->state != 1) {
+        snprintf(why, whylen, "%s", t ? t->error : "out of memory");
+        goto out;
     }
     /* the link and its SMS */
     if ((st = vbill_bill_to_json(ctx, bill, &json)) ||
@@ -599,12 +599,17 @@ static result make_bill(batch *b, vbill_ctx *ctx, job *jb, char *why, size_t why
         r = retry_errno(werr) ? R_RETRY : R_FAILED;
         goto out;
     }
-    /* the video: HLS at normal speed (the page slows it down, pitch kept); the MP4 at the
-     * bill's own speed, slow for seniors */
+    /* the video at normal speed (the page slows it down with the pitch kept, on one
+     * timeline for captions and chapters); a senior's slow MP4 besides, to download */
     if (b->stored) {
         st = vbill_render_hls(ctx, t->t, bill, 1.0, tmp, t->shared);
         if (!st && b->mp4) {
             char *mp = store_path("%s/bill.mp4", tmp);
+            st = mp ? vbill_render_mp4(ctx, t->t, bill, 1.0, mp) : VBILL_ERR_NOMEM;
+            free(mp);
+        }
+        if (!st && b->mp4 && vbill_bill_senior(bill)) {
+            char *mp = store_path("%s/bill-slow.mp4", tmp);
             st = mp ? vbill_render_mp4(ctx, t->t, bill, 0, mp) : VBILL_ERR_NOMEM;
             free(mp);
         }
@@ -1410,14 +1415,12 @@ int cmd_batch(int argc, char **argv)
         if (stat(b->templates, &st) != 0 || !S_ISDIR(st.st_mode))
             return cli_fail(EXIT_USAGE, "--templates: %s is not a folder", b->templates);
     }
-    if (!b->stored && b->templates) /* the viewer renders; the store must hold them */
-        fprintf(stderr, "vbill: note: on-demand: templates are imported at the first view\n");
 
     /* the store and this shard's lock */
     char *bdir = store_path("%s/%s", b->store, STORE_BATCH);
     char *lockp = store_path("%s/shard-%d-of-%d.lock", bdir ? bdir : "", b->shard, b->shards);
     if (!bdir || !lockp || store_mkdirs(bdir, 0755) != 0) {
-        rc = cli_fail(retry_errno(errno) ? EXIT_RETRY : EXIT_USAGE, "cannot use the store %s: %s",
+        rc = cli_fail(retry_errno(errno) ? EXIT_RETRY_LATER : EXIT_USAGE, "cannot use the store %s: %s",
                       b->store, strerror(errno));
         free(bdir);
         free(lockp);
@@ -1425,7 +1428,7 @@ int cmd_batch(int argc, char **argv)
     }
     int lk = open(lockp, O_RDWR | O_CREAT, 0644);
     if (lk < 0 || flock(lk, LOCK_EX | LOCK_NB) != 0) {
-        rc = cli_fail(EXIT_RETRY, "shard %d/%d of %s is being made by another process: try "
+        rc = cli_fail(EXIT_RETRY_LATER, "shard %d/%d of %s is being made by another process: try "
                                   "again later", b->shard, b->shards, b->store);
         if (lk >= 0)
             close(lk);
@@ -1494,7 +1497,7 @@ int cmd_batch(int argc, char **argv)
     for (int i = 0; i < b->ncycles; i++)
         rej += b->cycles[i].rejected, fail += b->cycles[i].failed;
     if (b->retry_later)
-        rc = cli_fail(EXIT_RETRY, "stopped, retry later: %s", b->retry_why);
+        rc = cli_fail(EXIT_RETRY_LATER, "stopped, retry later: %s", b->retry_why);
     else if (fail)
         rc = cli_fail(EXIT_FAIL, "%ld bill(s) failed (see above)", fail);
     else

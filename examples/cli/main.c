@@ -18,7 +18,17 @@ static const struct {
     {"link", cmd_link, "issue, verify and check signed links"},
     {"hooks", cmd_hooks, "queue, deliver and inspect help-desk events"},
     {"batch", cmd_batch, "make the month's video bills into the bill store (sharded, resumable)"},
+    {"serve", cmd_serve, "answer the bills' links: check, watch page, video, events"},
 };
+
+#ifndef VBILL_HAVE_SERVE
+int cmd_serve(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return cli_fail(EXIT_USAGE, "serve: this vbill was built without libmicrohttpd "
+                                "(Debian: libmicrohttpd-dev)");
+}
+#endif
 
 static void usage(FILE *out)
 {

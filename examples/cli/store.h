@@ -14,7 +14,8 @@
  *         link.json                {"id","url","sms"} of the bill's link (mode 0600)
  *         index.m3u8, pNNNNN.ts    stored mode: the HLS playlist and the personal segments;
  *                                  the shared segments are referenced as <shared>/sNNNNN.ts
- *         bill.mp4                 with --mp4: the whole video at the bill's own speed
+ *         bill.mp4                 with --mp4: the whole video (normal speed); for a senior
+ *         bill-slow.mp4            also the slow one (their speed, the pitch kept)
  *         .state                   written last: what made the folder (record hash, mode)
  *         .announced               bill.generated has been queued for it
  *       links.jsonl                {"id","url","sms"} per bill (links-I-of-N.jsonl per shard)

@@ -551,8 +551,24 @@ VBILL_API char *vbill_template_info(const vbill_template *t)
         const vb_slot *s = &t->slots[i];
         vb_buf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
         vb_buf_json_string(&b, s->name);
+        vb_buf_puts(&b, ",\"text\":");
+        vb_buf_json_string(&b, s->text);
         vb_buf_printf(&b, ",\"from\":%.3f,\"to\":%.3f,\"box\":[%d,%d,%d,%d]", s->from, s->to,
                       s->box[0], s->box[1], s->box[2], s->box[3]);
+        /* the drawing as the renderer does it (for a page that draws the text itself) */
+        const vb_text_style *y = &s->style;
+        int min = y->min_size > 0 ? y->min_size : ((y->size * 6 + 5) / 10 > 12 ? (y->size * 6 + 5) / 10 : 12);
+        if (min > y->size)
+            min = y->size;
+        vb_buf_printf(&b, ",\"size\":%d,\"min_size\":%d,\"color\":\"#%08X\"", y->size, min,
+                      (unsigned)y->color);
+        if (y->background & 0xff)
+            vb_buf_printf(&b, ",\"background\":\"#%08X\"", (unsigned)y->background);
+        else
+            vb_buf_puts(&b, ",\"background\":null");
+        vb_buf_printf(&b, ",\"align\":\"%s\",\"font\":\"Noto Sans CJK KR\"",
+                      y->align == VB_ALIGN_CENTER ? "center"
+                      : y->align == VB_ALIGN_RIGHT ? "right" : "left");
         if (t->prepared)
             vb_buf_printf(&b, ",\"frames\":[%lld,%lld]", (long long)s->f0, (long long)s->f1);
         vb_buf_puts(&b, "}");
