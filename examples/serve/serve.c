@@ -44,6 +44,8 @@ static const char USAGE[] =
     "  --insecure-cookies      session cookies without Secure (plain-HTTP demos only)\n"
     "  --threads N             HTTP threads (default: 2 x cores)\n"
     "  --render-workers N      on-demand renders at once (default: the cores)\n"
+    "  --idle-timeout S        close a connection idle (or trickling its request) for S\n"
+    "                          seconds (default 15)\n"
     "  --quiet                 no access log on standard error\n\n"
     "SIGTERM or SIGINT stops taking connections and lets open requests finish (10 s at most).\n";
 
@@ -658,7 +660,7 @@ int cmd_serve(int argc, char **argv)
     server S;
     memset(&S, 0, sizeof S);
     server *s = &S;
-    const char *threads = NULL, *workers = NULL;
+    const char *threads = NULL, *workers = NULL, *idle = NULL;
     for (int i = 1; i < argc; i++) {
         bool missing = false;
         const char *v;
@@ -672,6 +674,7 @@ int cmd_serve(int argc, char **argv)
             {"--hooks", &s->hooks_file},  {"--faq", &s->faq_file},
             {"--page", &s->page_dir},     {"--page-config", &s->page_config_file},
             {"--threads", &threads},      {"--render-workers", &workers},
+            {"--idle-timeout", &idle},
         };
         if (cli_is_help(argv[i])) {
             fputs(USAGE, stdout);
@@ -729,6 +732,9 @@ int cmd_serve(int argc, char **argv)
         return cli_fail(EXIT_USAGE, "--threads: 1 to 256");
     if (workers && ((nw = strtol(workers, &end, 10)) < 1 || nw > 64 || *end))
         return cli_fail(EXIT_USAGE, "--render-workers: 1 to 64");
+    long ni = 15;
+    if (idle && ((ni = strtol(idle, &end, 10)) < 1 || ni > 3600 || *end))
+        return cli_fail(EXIT_USAGE, "--idle-timeout: 1 to 3600 seconds");
     s->threads = (int)nt;
     s->render_workers = (int)nw;
     struct sockaddr_storage ss;
@@ -795,7 +801,7 @@ int cmd_serve(int argc, char **argv)
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0, NULL, NULL,
         handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)s->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ni, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)32768, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_NOTIFY_CONNECTION,
         connection_notice, s, MHD_OPTION_END);
