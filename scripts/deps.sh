@@ -10,6 +10,7 @@ PACKAGES="
   libass-dev fonts-noto-cjk fonts-noto-color-emoji fonts-symbola
   libmicrohttpd-dev lua5.4 liblua5.4-dev python3
   redis-server abigail-tools valgrind time
+  slurm-wlm munge python3-yaml
 "
 # `deps.sh --rt` adds a real Request Tracker 5 for the help-desk sink's integration test.
 [ "${1:-}" = "--rt" ] && PACKAGES="request-tracker5 rt5-standalone rt5-db-sqlite"
