@@ -183,7 +183,8 @@ def main():
         check("every bill has exactly one link across the shards' links files",
               sorted(links) == sorted(targets), "%d links" % len(links))
         rej = []
-        for p in glob.glob(os.path.join(store, "*", "rejected.jsonl")):
+        for p in glob.glob(os.path.join(store, "*", "rejected.jsonl")) + \
+                glob.glob(os.path.join(store, "rejected.jsonl")):
             rej += [json.loads(l) for l in open(p, encoding="utf-8") if l.strip()]
         check("every invalid record has one reason", sorted(r["line"] for r in rej)
               == sorted(rejected), repr(rej))

@@ -257,28 +257,32 @@ static int cycle_index(batch *b, const char *name)
 static int cycle_open(batch *b, int i)
 {
     cyc *c = &b->cycles[i];
-    if (c->links)
+    if (c->rejects)
         return 0;
-    char *dir = store_path("%s/%s", b->store, c->name);
+    /* records whose cycle cannot be read are listed at the store's root */
+    bool real = store_valid_cycle(c->name);
+    char *dir = real ? store_path("%s/%s", b->store, c->name) : strdup(b->store);
     if (!dir || store_mkdirs(dir, 0755) != 0) {
         free(dir);
         return -1;
     }
-    if (b->shards == 1)
-        c->links_path = store_path("%s/links.jsonl", dir);
-    else
-        c->links_path = store_path("%s/links-%d-of-%d.jsonl", dir, b->shard, b->shards);
-    c->links_tmp = store_path("%s/.links-%d-of-%d.tmp", dir, b->shard, b->shards);
+    if (real) {
+        if (b->shards == 1)
+            c->links_path = store_path("%s/links.jsonl", dir);
+        else
+            c->links_path = store_path("%s/links-%d-of-%d.jsonl", dir, b->shard, b->shards);
+        c->links_tmp = store_path("%s/.links-%d-of-%d.tmp", dir, b->shard, b->shards);
+    }
     c->rej_path = store_path("%s/rejected.jsonl", dir);
     c->rej_tmp = store_path("%s/.rejected-%d-of-%d.tmp", dir, b->shard, b->shards);
     free(dir);
-    if (!c->links_path || !c->links_tmp || !c->rej_path || !c->rej_tmp)
+    if ((real && (!c->links_path || !c->links_tmp)) || !c->rej_path || !c->rej_tmp)
         return -1;
-    int fd1 = open(c->links_tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd1 = real ? open(c->links_tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600) : -1;
     int fd2 = open(c->rej_tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     c->links = fd1 >= 0 ? fdopen(fd1, "w") : NULL;
     c->rejects = fd2 >= 0 ? fdopen(fd2, "w") : NULL;
-    if (!c->links || !c->rejects) {
+    if ((real && !c->links) || !c->rejects) {
         if (c->links)
             fclose(c->links);
         else if (fd1 >= 0)

@@ -20,6 +20,7 @@
  *         .announced               bill.generated has been queued for it
  *       links.jsonl                {"id","url","sms"} per bill (links-I-of-N.jsonl per shard)
  *       rejected.jsonl             {"line","id","error"} per rejected record of the cycle
+ *     rejected.jsonl               the rejected records whose cycle cannot be read
  *     _batch/                      per shard I of N: shard-I-of-N.lock (held while it runs),
  *                                  progress-I-of-N.json (counts per cycle, rewritten every few
  *                                  seconds), journal-I-of-N.jsonl (one line per record handled)

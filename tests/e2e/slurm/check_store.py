@@ -40,8 +40,9 @@ def problem(msg):
     problems.append(msg)
 
 
-def oracle(vbill, records):
-    p = subprocess.run([vbill, "fill", records], capture_output=True, text=True)
+def oracle(vbill, records, rules=None):
+    p = subprocess.run([vbill, "fill"] + (["--rules", rules] if rules else []) + [records],
+                       capture_output=True, text=True)
     if p.returncode not in (0, 3):
         sys.exit("check_store: vbill fill failed (%d): %s" % (p.returncode, p.stderr))
     valid = {}
@@ -92,10 +93,11 @@ def main():
     ap.add_argument("--status", required=True)
     ap.add_argument("--vbill", required=True)
     ap.add_argument("--render", default="on-demand")
+    ap.add_argument("--rules", help="the rule set the batch ran with")
     a = ap.parse_args()
     store = a.store.rstrip("/")
 
-    valid, rejected_lines = oracle(a.vbill, a.records)
+    valid, rejected_lines = oracle(a.vbill, a.records, a.rules)
     records, cycle_of, births = {}, {}, set()
     with open(a.records, "rb") as f:
         for no, raw in enumerate(f, 1):
@@ -116,7 +118,9 @@ def main():
     # 1. Names: no temporary file anywhere.
     for root, dirs, files in os.walk(store):
         for n in dirs + files:
-            if n.startswith(".") or ".tmp" in n:
+            # the store's own state files (.state, .announced, .vbill-prepared, locks) stay;
+            # what a write in progress names (.tmp, a replaced folder's .old.) must not
+            if ".tmp" in n or n.startswith(".old."):
                 problem("temporary file left: " + os.path.relpath(os.path.join(root, n), store))
 
     # 2. Bills: DIR/<cycle>/<id>/bill.json.
@@ -202,8 +206,8 @@ def main():
             problem("valid record %s (line %d) has no bill" % (ident, records.get(ident, 0)))
         if have_bill and have_rej:
             problem("record %s has both a bill and a rejected entry" % ident)
-        if scen is None and not have_bill and not have_rej:
-            problem("record %s (no scenario) has neither a bill nor a rejected entry" % ident)
+        if scen is None and have_bill:
+            problem("record %s (no scenario) has a bill" % ident)
 
     # 4. Links: per cycle, links*.jsonl, one line per bill.
     for cyc in sorted(set(c for cs in bills.values() for c in cs) |
@@ -256,12 +260,14 @@ def main():
             problem("status: no object with done/rejected/failed/total")
         per_cycle = {}
         for key, o, parent in objs:
-            if o["done"] + o["rejected"] != o["total"]:
-                problem("status %s: done %s + rejected %s != total %s" % (key or "(top)", o["done"], o["rejected"], o["total"]))
+            # a valid record without a scenario is counted as not_target: no bill, no reason
+            nt = o.get("not_target", 0)
+            if o["done"] + o["rejected"] + nt != o["total"]:
+                problem("status %s: done %s + rejected %s + not_target %s != total %s" % (key or "(top)", o["done"], o["rejected"], nt, o["total"]))
             if o["failed"] != 0:
                 problem("status %s: failed %s" % (key or "(top)", o["failed"]))
             cyc = o.get("cycle") if isinstance(o.get("cycle"), str) else key
-            if isinstance(cyc, str) and CYCLE.match(cyc):
+            if isinstance(cyc, str):
                 per_cycle[cyc] = o
         cycles = sorted(set(c for cs in bills.values() for c in cs) | set(rej_by_cycle))
         for cyc in cycles:
@@ -274,6 +280,10 @@ def main():
                 problem("status %s: done %s, the store has %d bills" % (cyc, o["done"], nb))
             if o["rejected"] != rej_by_cycle[cyc]:
                 problem("status %s: rejected %s, the cycle lists %d" % (cyc, o["rejected"], rej_by_cycle[cyc]))
+        nt_valid = sum(1 for s in valid.values() if s is None)
+        nt_status = sum(o.get("not_target", 0) for o in per_cycle.values())
+        if nt_status != nt_valid:
+            problem("status: not_target %d, vbill fill gives %d records without a scenario" % (nt_status, nt_valid))
         if isinstance(st, dict) and all(k in st for k in ("done", "rejected", "total")):
             nrej = sum(seen_lines.values())
             if st["done"] != len(bills) or st["rejected"] != nrej or st["total"] != total_records:
