@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static vbill_ctx *ctx;
 static vbill_hooks *hooks;
+static vbill_bill *bill; /* the record below, for chat answers */
 static char state[64];
 static int seen;
 static char *last; /* the last event delivered to the callback */
@@ -71,6 +72,7 @@ static int has_year(const char *json)
 static void cleanup(void)
 {
     vbill_hooks_free(hooks);
+    vbill_bill_free(bill);
     vbill_ctx_free(ctx);
     free(last);
     static const char *const files[] = {"outbox.sqlite", "outbox.sqlite-wal",
@@ -88,6 +90,8 @@ static void init(void)
     if (vbill_ctx_new(&ctx) != VBILL_OK)
         abort();
     snprintf(state, sizeof state, "/tmp/vbill-hooks-fuzz.%ld", (long)getpid());
+    if (vbill_bill_new(ctx, record, sizeof record - 1, 1, &bill) != VBILL_OK)
+        abort();
     if (vbill_hooks_open(ctx, state, "{\"sync\":\"normal\",\"sinks\":[]}", &hooks) != VBILL_OK ||
         vbill_hooks_set_callback(hooks, "cb", NULL, on_event, NULL) != VBILL_OK)
         abort();
@@ -147,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             *nl = '\0';
             q = nl + 1;
         }
-        vbill_status st = vbill_chat_answer(ctx, record, q, text, 1.0, 1796612400, &out);
+        vbill_status st = vbill_chat_answer(ctx, bill, q, text, 1.0, 1796612400, &out);
         if (st == VBILL_OK) {
             /* the birth year never appears unless the customer typed it */
             if (!out || (has_year(out) && !strstr(q, "1958") && !strstr(text, "1958")))
