@@ -416,6 +416,124 @@ START_TEST(auth_locked_from_the_lock_hook)
 }
 END_TEST
 
+/* ---- calling back into the hooks from a callback ------------------------------------ */
+
+/* A callback sink that calls every function of its own handle. */
+typedef struct reenter {
+    vbill_hooks *h;
+    int calls, followups;
+    vbill_status pump, pending, set_cb, start, stop, replay, status, dead, emit;
+    char *out;            /* must stay NULL: status/dead refused */
+    char msg[512];
+    char *id;
+    volatile int done;    /* the worker's callback has run */
+} reenter;
+
+static int on_reenter(void *user, const char *type, const char *json)
+{
+    (void)json;
+    reenter *r = user;
+    if (strcmp(type, "bill.viewed") != 0) {
+        r->followups++;
+        return 0;
+    }
+    r->calls++;
+    size_t n = 0;
+    int64_t due = 0;
+    r->pump = vbill_hooks_pump(r->h, 0, &n);
+    snprintf(r->msg, sizeof r->msg, "%s", vbill_hooks_errmsg(r->h));
+    r->pending = vbill_hooks_pending(r->h, &n, &due);
+    r->set_cb = vbill_hooks_set_callback(r->h, "other", NULL, on_event, NULL);
+    r->start = vbill_hooks_start(r->h);
+    r->stop = vbill_hooks_stop(r->h);
+    r->replay = vbill_hooks_replay(r->h, NULL, &n);
+    r->status = vbill_hooks_status(r->h, &r->out);
+    r->dead = vbill_hooks_dead(r->h, &r->out);
+    vbill_hooks_free(r->h); /* refused: the handle stays usable */
+    /* a follow-up event is allowed */
+    r->emit = vbill_hooks_emit(r->h, "bill.flagged", "S-1", "{\"reason\":\"follow-up\"}",
+                               &r->id);
+    r->done = 1;
+    return 0;
+}
+
+typedef struct pumped {
+    vbill_hooks *h;
+    vbill_status st;
+} pumped;
+
+static void *pump_thread(void *arg)
+{
+    pumped *p = arg;
+    p->st = vbill_hooks_pump(p->h, 0, NULL);
+    return NULL;
+}
+
+static void assert_refused(const reenter *r)
+{
+    ck_assert_int_eq(r->calls, 1);
+    ck_assert_int_eq(r->pump, VBILL_ERR_BUSY);
+    ck_assert_msg(strstr(r->msg, "vbill_hooks_pump: called from inside a callback"),
+                  "message: %s", r->msg);
+    ck_assert_int_eq(r->pending, VBILL_ERR_BUSY);
+    ck_assert_int_eq(r->set_cb, VBILL_ERR_BUSY);
+    ck_assert_int_eq(r->start, VBILL_ERR_BUSY);
+    ck_assert_int_eq(r->stop, VBILL_ERR_BUSY);
+    ck_assert_int_eq(r->replay, VBILL_ERR_BUSY);
+    ck_assert_int_eq(r->status, VBILL_ERR_BUSY);
+    ck_assert_int_eq(r->dead, VBILL_ERR_BUSY);
+    ck_assert_ptr_null(r->out);
+    ck_assert_int_eq(r->emit, VBILL_OK);
+    ck_assert_ptr_nonnull(r->id);
+}
+
+START_TEST(callback_calling_its_own_pump_is_refused_not_hung)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"sinks\":[]}", &h), VBILL_OK);
+    reenter r = {.h = h};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "cb", NULL, on_reenter, &r), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", NULL, NULL), VBILL_OK);
+    /* the pump runs on a thread of its own so that a hang fails here, not by the runner */
+    pumped p = {.h = h, .st = -1};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, pump_thread, &p), 0);
+    struct timespec limit;
+    clock_gettime(CLOCK_REALTIME, &limit);
+    limit.tv_sec += 10;
+    if (pthread_timedjoin_np(t, NULL, &limit) != 0)
+        ck_abort_msg("vbill_hooks_pump hung: its callback called back into the same handle");
+    ck_assert_int_eq(p.st, VBILL_OK);
+    assert_refused(&r);
+    /* the handle was not freed; the follow-up is delivered by the next pump */
+    pump_until_empty(h, 3000);
+    ck_assert_int_eq(r.followups, 1);
+    vbill_free(r.id);
+    vbill_hooks_free(h);
+}
+END_TEST
+
+START_TEST(worker_callback_calling_stop_is_refused_not_hung)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"sinks\":[]}", &h), VBILL_OK);
+    reenter r = {.h = h};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "cb", NULL, on_reenter, &r), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_start(h), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", NULL, NULL), VBILL_OK);
+    for (int i = 0; i < 1000 && !(r.done && r.followups == 1); i++)
+        usleep(10000);
+    ck_assert_msg(r.done, "the worker's callback did not return within 10 s (hung)");
+    /* from the host's own thread, stop works (and joins the worker: r is settled) */
+    ck_assert_int_eq(vbill_hooks_stop(h), VBILL_OK);
+    ck_assert_str_eq(vbill_hooks_errmsg(h), "");
+    assert_refused(&r);
+    ck_assert_int_eq(r.followups, 1);
+    vbill_free(r.id);
+    vbill_hooks_free(h);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hooks");
@@ -433,5 +551,12 @@ int main(void)
     tcase_add_test(tc, still_of_a_frame);
     tcase_add_test(tc, auth_locked_from_the_lock_hook);
     suite_add_tcase(s, tc);
+    /* a hang fails within the runner's timeout too (CK_FORK=yes) */
+    TCase *re = tcase_create("reentrance");
+    tcase_add_checked_fixture(re, setup, teardown);
+    tcase_set_timeout(re, 30);
+    tcase_add_test(re, callback_calling_its_own_pump_is_refused_not_hung);
+    tcase_add_test(re, worker_callback_calling_stop_is_refused_not_hung);
+    suite_add_tcase(s, re);
     return tu_run(s);
 }

@@ -67,10 +67,15 @@ extern "C" {
  * Errors: calls on a vbill_hooks put their message in the handle (vbill_hooks_errmsg), never
  * in the context it was opened with; the worker thread and the lock hook use their own.
  *
- * Callbacks: a callback sink runs inside vbill_hooks_pump (or on the worker thread).  It may
- * emit events on its own vbill_hooks, but a call that pumps or changes the handle
- * (vbill_hooks_pump, _pending, _set_callback, _start, _stop, _replay, _free) from inside a
- * callback returns VBILL_ERR_BUSY instead of waiting for itself.
+ * Callbacks: a callback sink (and the logging callback) runs inside vbill_hooks_pump, or on
+ * the worker thread.  From there, vbill_hooks_pump, _pending, _set_callback, _start, _stop,
+ * _replay, _status and _dead called on the same vbill_hooks return VBILL_ERR_BUSY at once
+ * (they would wait for the pump that is running the callback, or for the worker to stop
+ * itself), and vbill_hooks_free does nothing (it logs an error).  vbill_hooks_emit and
+ * _emit_still are allowed: a callback may queue a follow-up event (it is delivered by a
+ * later round of the pump), since emitting only writes the outbox and never waits for the
+ * pump.  vbill_hooks_errmsg called inside the callback gives the message of such a call.
+ * Other handles may be used freely from a callback.
  *
  * Thread safety: a vbill_hooks may be used by one thread at a time (besides its own worker);
  * several processes may share a state directory (SQLite arbitrates).

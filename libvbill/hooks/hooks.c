@@ -39,6 +39,39 @@ struct vbill_hooks {
     bool worker_running, worker_stop, woken;
 };
 
+/* ---- calls from inside a callback ------------------------------------------------------ */
+
+/* The handle whose pump this thread is running (vbill_hooks_pump, or the worker thread
+ * all its life), with the context and connection it pumps with.  A callback sink and the
+ * log callback run inside it: a call on the same handle from there that pumps or waits for
+ * the pump would wait for itself, so it is refused (VBILL_ERR_BUSY); emit is allowed and
+ * goes through the pump's own context and connection. */
+static _Thread_local struct in_pump {
+    const vbill_hooks *h;
+    vbill_ctx *ctx;
+    vb_outbox *ob;
+} in_pump;
+
+/* The context a call on h reports into: the pump's when made from inside its callback
+ * (on the worker, the handle's own context belongs to the host's thread). */
+static vbill_ctx *call_ctx(vbill_hooks *h)
+{
+    return in_pump.h == h ? in_pump.ctx : h->ctx;
+}
+
+/* Starts a call on h that must not run inside h's own callbacks: clears the message, or
+ * returns VBILL_ERR_BUSY with one. */
+static vbill_status enter(vbill_hooks *h, const char *call)
+{
+    vbill_ctx *ctx = call_ctx(h);
+    vb_clear_error(ctx);
+    if (in_pump.h != h)
+        return VBILL_OK;
+    return vb_error(ctx, VBILL_ERR_BUSY, "%s: called from inside a callback of the same hooks "
+                    "handle, where it would wait for itself; call it after the callback "
+                    "returns", call);
+}
+
 static vb_sink *find_sink(vbill_hooks *h, const char *name)
 {
     for (size_t i = 0; i < h->nsinks; i++)
@@ -214,6 +247,11 @@ VBILL_API void vbill_hooks_free(vbill_hooks *h)
 {
     if (!h)
         return;
+    if (in_pump.h == h) {
+        vb_log(in_pump.ctx, VBILL_LOG_ERROR, "vbill_hooks_free: called from inside a callback "
+               "of the same hooks handle; not freed");
+        return;
+    }
     stop_worker(h);
     for (size_t i = 0; i < h->nsinks; i++)
         vb_sink_clear(&h->sinks[i]);
@@ -234,7 +272,9 @@ VBILL_API void vbill_hooks_free(vbill_hooks *h)
 
 VBILL_API const char *vbill_hooks_errmsg(const vbill_hooks *h)
 {
-    return h ? vbill_ctx_errmsg(h->ctx) : "no hooks";
+    if (!h)
+        return "no hooks";
+    return vbill_ctx_errmsg(in_pump.h == h ? in_pump.ctx : h->ctx);
 }
 
 VBILL_API vbill_status vbill_hooks_set_callback(vbill_hooks *h, const char *name,
@@ -243,7 +283,9 @@ VBILL_API vbill_status vbill_hooks_set_callback(vbill_hooks *h, const char *name
 {
     if (!h)
         return VBILL_ERR_ARG;
-    vb_clear_error(h->ctx);
+    vbill_status st = enter(h, "vbill_hooks_set_callback");
+    if (st)
+        return st;
     if (!name || !*name || strlen(name) > 64 || !fn)
         return vb_error(h->ctx, VBILL_ERR_ARG,
                         "vbill_hooks_set_callback: needs a name (1-64 characters) and a function");
@@ -257,7 +299,6 @@ VBILL_API vbill_status vbill_hooks_set_callback(vbill_hooks *h, const char *name
         }
     }
     pthread_mutex_lock(&h->sinks_lock);
-    vbill_status st = VBILL_OK;
     vb_sink *s = find_sink(h, name);
     if (s && s->type != &vb_sink_callback) {
         st = vb_error(h->ctx, VBILL_ERR_HOOK, "callback sink '%s': a %s sink has that name", name,
@@ -331,10 +372,15 @@ out:
     return st;
 }
 
+/* From inside a callback, through the pumping thread's context and connection (the
+ * connection is between transactions while a callback runs). */
 static vbill_status emit(vbill_hooks *h, const char *type, const char *subject,
                          const char *data_json, const unsigned char *att, size_t att_len,
                          char **out_id)
 {
+    if (in_pump.h == h)
+        return emit_on(h, in_pump.ctx, in_pump.ob, type, subject, data_json, att, att_len,
+                       out_id);
     return emit_on(h, h->ctx, h->ob, type, subject, data_json, att, att_len, out_id);
 }
 
@@ -394,7 +440,7 @@ VBILL_API vbill_status vbill_hooks_emit(vbill_hooks *h, const char *type, const 
 {
     if (!h)
         return VBILL_ERR_ARG;
-    vb_clear_error(h->ctx);
+    vb_clear_error(call_ctx(h));
     return emit(h, type, subject, data_json, NULL, 0, out_id);
 }
 
@@ -405,9 +451,9 @@ VBILL_API vbill_status vbill_hooks_emit_still(vbill_hooks *h, const char *type,
 {
     if (!h)
         return VBILL_ERR_ARG;
-    vb_clear_error(h->ctx);
+    vb_clear_error(call_ctx(h));
     if (jpeg && (jpeg_len < 4 || jpeg_len > 4 * 1024 * 1024 || jpeg[0] != 0xFF || jpeg[1] != 0xD8))
-        return vb_error(h->ctx, VBILL_ERR_ARG, "event %s: the still is not a JPEG of at most "
+        return vb_error(call_ctx(h), VBILL_ERR_ARG, "event %s: the still is not a JPEG of at most "
                         "4 MiB", type ? type : "");
     return emit(h, type, subject, data_json, jpeg, jpeg ? jpeg_len : 0, out_id);
 }
@@ -507,9 +553,14 @@ VBILL_API vbill_status vbill_hooks_pump(vbill_hooks *h, unsigned max_ms, size_t 
         *delivered = 0;
     if (!h)
         return VBILL_ERR_ARG;
-    vb_clear_error(h->ctx);
+    vbill_status st = enter(h, "vbill_hooks_pump");
+    if (st)
+        return st;
     pthread_mutex_lock(&h->pump_lock);
-    vbill_status st = pump(h, h->ctx, h->ob, max_ms, delivered);
+    struct in_pump outer = in_pump; /* a callback of another handle may pump this one */
+    in_pump = (struct in_pump){h, h->ctx, h->ob};
+    st = pump(h, h->ctx, h->ob, max_ms, delivered);
+    in_pump = outer;
     pthread_mutex_unlock(&h->pump_lock);
     return st;
 }
@@ -518,10 +569,12 @@ VBILL_API vbill_status vbill_hooks_pending(vbill_hooks *h, size_t *pending, int6
 {
     if (!h)
         return VBILL_ERR_ARG;
-    vb_clear_error(h->ctx);
+    vbill_status st = enter(h, "vbill_hooks_pending");
+    if (st)
+        return st;
     size_t p = 0;
     int64_t n = 0;
-    vbill_status st = vb_outbox_pending(h->ob, h->ctx, &p, &n);
+    st = vb_outbox_pending(h->ob, h->ctx, &p, &n);
     if (pending)
         *pending = p;
     if (next_due_ms)
@@ -538,9 +591,11 @@ static void *worker_main(void *arg)
     /* its own connection: SQLite handles are used by one thread at a time */
     vb_outbox *ob = vb_outbox_open(h->wctx, h->state_dir, h->sync_full, &st);
     if (!ob) {
-        vb_log(h->ctx, VBILL_LOG_ERROR, "hooks worker: %s", vbill_ctx_errmsg(h->wctx));
+        vb_log(h->wctx, VBILL_LOG_ERROR, "hooks worker: %s", vbill_ctx_errmsg(h->wctx));
         return NULL;
     }
+    /* everything this thread runs for the host is a callback of h */
+    in_pump = (struct in_pump){h, h->wctx, ob};
     for (;;) {
         pthread_mutex_lock(&h->wake_lock);
         bool stop = h->worker_stop;
@@ -584,7 +639,9 @@ VBILL_API vbill_status vbill_hooks_start(vbill_hooks *h)
 {
     if (!h)
         return VBILL_ERR_ARG;
-    vb_clear_error(h->ctx);
+    vbill_status st = enter(h, "vbill_hooks_start");
+    if (st)
+        return st;
     if (h->worker_running)
         return VBILL_OK;
     if (!h->state_dir)
@@ -617,7 +674,9 @@ VBILL_API vbill_status vbill_hooks_stop(vbill_hooks *h)
 {
     if (!h)
         return VBILL_ERR_ARG;
-    vb_clear_error(h->ctx);
+    vbill_status st = enter(h, "vbill_hooks_stop");
+    if (st)
+        return st;
     stop_worker(h);
     return VBILL_OK;
 }
@@ -628,25 +687,29 @@ VBILL_API vbill_status vbill_hooks_status(vbill_hooks *h, char **out_json)
 {
     if (!h || !out_json)
         return VBILL_ERR_ARG;
-    vb_clear_error(h->ctx);
-    return vb_outbox_status(h->ob, h->ctx, out_json);
+    vbill_status st = enter(h, "vbill_hooks_status");
+    return st ? st : vb_outbox_status(h->ob, h->ctx, out_json);
 }
 
 VBILL_API vbill_status vbill_hooks_dead(vbill_hooks *h, char **out_json)
 {
     if (!h || !out_json)
         return VBILL_ERR_ARG;
-    vb_clear_error(h->ctx);
-    return vb_outbox_dead(h->ob, h->ctx, out_json);
+    vbill_status st = enter(h, "vbill_hooks_dead");
+    return st ? st : vb_outbox_dead(h->ob, h->ctx, out_json);
 }
 
 VBILL_API vbill_status vbill_hooks_replay(vbill_hooks *h, const char *id, size_t *count)
 {
     if (!h)
         return VBILL_ERR_ARG;
-    vb_clear_error(h->ctx);
+    if (count)
+        *count = 0;
+    vbill_status st = enter(h, "vbill_hooks_replay");
+    if (st)
+        return st;
     int64_t now = vb_now_ms();
-    vbill_status st = vb_outbox_replay(h->ob, h->ctx, id, now, now + h->deadline_ms, count);
+    st = vb_outbox_replay(h->ob, h->ctx, id, now, now + h->deadline_ms, count);
     if (!st) {
         pthread_mutex_lock(&h->wake_lock);
         h->woken = true;
