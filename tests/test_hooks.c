@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "vbill.h"
@@ -47,6 +48,9 @@ static int on_event(void *user, const char *type, const char *json)
         return g->retry_after ? g->retry_after : -1;
     return 0;
 }
+
+/* base64 of 32 bytes: a webhook secret long enough */
+#define KEY32 "a2V5LWtleS1rZXkta2V5LWtleS1rZXkta2V5LWtleS0="
 
 static void pump_until_empty(vbill_hooks *h, int max_ms)
 {
@@ -188,12 +192,26 @@ START_TEST(config_errors_name_the_sink_and_hide_secrets)
         {"{\"sinks\":[{\"type\":\"webhook\",\"secret\":\"whsec_AAAA\"}]}", "\"url\""},
         {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"ftp://x\",\"secret\":\"whsec_AAAA\"}]}",
          "http://"},
-        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"http://x\",\"secret\":\"whsec_SeCrEt!!\"}]}",
+        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"https://x\",\"secret\":\"whsec_SeCrEt!!\"}]}",
          "base64"},
-        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"http://x\",\"secret\":\"whsec_AAAA\","
+        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"https://x\",\"secret\":\"whsec_" KEY32 "\","
          "\"timeout_ms\":0}]}", "timeout_ms"},
-        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"http://x\",\"secret\":\"whsec_AAAA\","
+        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"https://x\",\"secret\":\"whsec_" KEY32 "\","
          "\"events\":[]}]}", "events"},
+        /* a webhook secret shorter than 24 bytes can be guessed (18 bytes here) */
+        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"https://x\",\"secret\":"
+         "\"whsec_U2VDckV0U2VDckV0U2VDckV0\"}]}", "at least 24 random bytes"},
+        /* plain http:// is refused where credentials go, and to other machines */
+        {"{\"sinks\":[{\"type\":\"zendesk\",\"name\":\"zd\",\"url\":\"http://acme.zendesk.com\","
+         "\"email\":\"a@b\",\"token\":\"tok-SECRET\"}]}", "'zd': \"url\" is plain http://"},
+        {"{\"sinks\":[{\"type\":\"rt\",\"name\":\"rt\",\"url\":\"http://127.0.0.1:8080\","
+         "\"token\":\"tok-SECRET\"}]}", "sends credentials"},
+        {"{\"sinks\":[{\"type\":\"webhook\",\"name\":\"w\",\"url\":\"http://hooks.example.com/x\","
+         "\"secret\":\"whsec_" KEY32 "\"}]}", "'w': \"url\" is plain http:// to another machine"},
+        {"{\"sinks\":[{\"type\":\"webhook\",\"name\":\"w\",\"url\":\"http://127.0.0.1.example.com/\","
+         "\"secret\":\"whsec_" KEY32 "\"}]}", "to another machine"},
+        {"{\"sinks\":[{\"type\":\"rt\",\"name\":\"rt\",\"url\":\"http://127.0.0.1\","
+         "\"token\":\"t\",\"insecure\":\"yes\"}]}", "\"insecure\" must be true or false"},
         {"{\"sinks\":[{\"type\":\"zendesk\",\"name\":\"zd\",\"url\":\"https://x\","
          "\"token\":\"tok-SECRET\"}]}", "'zd' needs \"email\""},
         {"{\"sinks\":[{\"type\":\"callback\",\"name\":\"a\"},{\"type\":\"callback\","
@@ -210,6 +228,164 @@ START_TEST(config_errors_name_the_sink_and_hide_secrets)
         ck_assert_ptr_null(strstr(m, "SeCrEt"));
         ck_assert_ptr_null(strstr(m, "SECRET"));
     }
+}
+END_TEST
+
+START_TEST(plain_http_where_allowed)
+{
+    /* webhooks to this machine (a local relay) and anything with "insecure": true */
+    static const char *const ok[] = {
+        "{\"sinks\":[{\"type\":\"webhook\",\"url\":\"http://127.0.0.1:9/h\",\"secret\":"
+        "\"whsec_" KEY32 "\"},{\"type\":\"webhook\",\"url\":\"http://[::1]/h\",\"secret\":"
+        "\"whsec_" KEY32 "\"},{\"type\":\"webhook\",\"url\":\"http://localhost/h\",\"secret\":"
+        "\"whsec_" KEY32 "\"},{\"type\":\"webhook\",\"url\":\"https://hooks.example.com/h\","
+        "\"secret\":\"whsec_" KEY32 "\"}]}",
+        "{\"sinks\":[{\"type\":\"rt\",\"url\":\"http://127.0.0.1:8080\",\"token\":\"t\","
+        "\"insecure\":true},{\"type\":\"zendesk\",\"url\":\"https://acme.zendesk.com\","
+        "\"email\":\"a@b\",\"token\":\"t\"}]}",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        vbill_hooks *h = NULL;
+        ck_assert_msg(vbill_hooks_open(ctx, dir, ok[i], &h) == VBILL_OK, "case %zu: %s", i,
+                      vbill_ctx_errmsg(ctx));
+        vbill_hooks_free(h);
+    }
+}
+END_TEST
+
+START_TEST(retry_after_is_capped_at_the_deadline)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"retry_base_ms\":1,\"deadline_ms\":1500,"
+                                      "\"sinks\":[]}", &h), VBILL_OK);
+    /* the receiver asks for an hour; the event's deadline is 1.5 s away */
+    got g = {.fail = 1000, .retry_after = 3600};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "cb", NULL, on_event, &g), VBILL_OK);
+    int64_t before = wall_ms();
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.flagged", "S-1", NULL, NULL), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_pump(h, 0, NULL), VBILL_OK);
+    ck_assert_int_eq(g.calls, 1);
+    int64_t due = 0;
+    size_t pending = 0;
+    ck_assert_int_eq(vbill_hooks_pending(h, &pending, &due), VBILL_OK);
+    ck_assert_uint_eq(pending, 1);
+    ck_assert_msg(due <= wall_ms() + 1500 && due >= before + 1000,
+                  "next attempt %lld ms after the emit, past the deadline",
+                  (long long)(due - before));
+    /* the last attempt at the deadline fails: a dead letter, not an hour in the outbox */
+    pump_until_empty(h, 5000);
+    char *dead = NULL;
+    ck_assert_int_eq(vbill_hooks_dead(h, &dead), VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(dead, "\"attempts\":2"));
+    vbill_free(dead);
+    vbill_hooks_free(h);
+}
+END_TEST
+
+/* Whether the bytes masked[i] ^ 0x5a (a secret kept masked, so that its plain text exists
+ * only where the library put it) lie in the size bytes at p. */
+static bool has_masked(const unsigned char *p, size_t size, const unsigned char *masked,
+                       size_t n)
+{
+    for (const unsigned char *end = p + size; p + n <= end; p++) {
+        size_t i = 0;
+        while (i < n && (p[i] ^ 0x5a) == masked[i])
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+/* cJSON's allocator while the configuration is parsed (the library and this test share
+ * libcjson): every block freed is searched for the secrets first. */
+enum { SECRET_LEN = 48 };
+static unsigned char secrets[3][SECRET_LEN];
+static int freed_with_secret;
+
+static void checking_free(void *p)
+{
+    if (p)
+        for (int k = 0; k < 3; k++)
+            if (has_masked(p, malloc_usable_size(p), secrets[k], SECRET_LEN))
+                freed_with_secret++;
+    free(p);
+}
+
+/* Whether the masked bytes lie in a writable anonymous mapping of this process (heap,
+ * thread arenas, mmap'd chunks, stacks). */
+static bool left_in_memory(const unsigned char *masked, size_t n)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[600];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long a, b, off, inode;
+        char perms[8], dev[16], path[400] = "";
+        if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %399s", &a, &b, perms, &off, dev, &inode,
+                   path) < 6 || perms[0] != 'r' || perms[1] != 'w' || inode != 0 ||
+            b - a > (1ul << 30))
+            continue;
+        if (path[0] && strcmp(path, "[heap]") != 0 && strcmp(path, "[stack]") != 0 &&
+            strncmp(path, "[anon", 5) != 0)
+            continue;
+        found = has_masked((const unsigned char *)a, b - a, masked, n);
+    }
+    fclose(f);
+    return found;
+}
+
+START_TEST(config_secrets_are_wiped)
+{
+    /* three secrets of 48 characters, random per run, kept masked */
+    FILE *r = fopen("/dev/urandom", "rb");
+    ck_assert_ptr_nonnull(r);
+    for (int k = 0; k < 3; k++) {
+        unsigned char raw[SECRET_LEN];
+        ck_assert_uint_eq(fread(raw, 1, SECRET_LEN, r), SECRET_LEN);
+        for (int i = 0; i < SECRET_LEN; i++)
+            secrets[k][i] = (unsigned char)("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                            "0123456789+/"[raw[i] % 64] ^ 0x5a);
+    }
+    fclose(r);
+    char *cfg = malloc(4096);
+    size_t n = (size_t)snprintf(cfg, 4096, "{\"sinks\":["
+        "{\"type\":\"webhook\",\"url\":\"https://h.example.com\",\"secret\":\"whsec_%%s\"},"
+        "{\"type\":\"zendesk\",\"url\":\"https://z.example.com\",\"email\":\"a@b\","
+        "\"token\":\"%%s\"},{\"type\":\"rt\",\"url\":\"https://rt.example.com\","
+        "\"token\":\"%%s\"}]}");
+    /* unmask into the configuration text only */
+    char *p = cfg;
+    for (int k = 0; k < 3; k++) {
+        char *at = strstr(p, "%s");
+        memmove(at + SECRET_LEN, at + 2, n - (size_t)(at + 2 - cfg) + 1);
+        n += SECRET_LEN - 2;
+        for (int i = 0; i < SECRET_LEN; i++)
+            at[i] = (char)(secrets[k][i] ^ 0x5a);
+        p = at + SECRET_LEN;
+    }
+    cJSON_Hooks hooks = {.malloc_fn = malloc, .free_fn = checking_free};
+    cJSON_InitHooks(&hooks);
+    freed_with_secret = 0;
+    vbill_hooks *h = NULL;
+    vbill_status st = vbill_hooks_open(ctx, dir, cfg, &h);
+    explicit_bzero(cfg, n);
+    free(cfg);
+    vbill_hooks_free(h);
+    cJSON_InitHooks(NULL);
+    ck_assert_int_eq(st, VBILL_OK);
+    /* the parsed configuration (cJSON's tree) was wiped before it was freed */
+    ck_assert_msg(freed_with_secret == 0, "%d blocks holding a secret of the hooks "
+                  "configuration were freed without being wiped", freed_with_secret);
+#if !defined(__SANITIZE_ADDRESS__)
+    /* and no copy is left anywhere (ASan's shadow memory is too large to scan); freed blocks
+     * lose their first bytes to the allocator: look for the last 24 */
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(!left_in_memory(secrets[k] + SECRET_LEN - 24, 24),
+                      "secret %d of the hooks configuration is still in memory after "
+                      "vbill_hooks_free", k + 1);
+#endif
 }
 END_TEST
 
@@ -543,6 +719,9 @@ int main(void)
     tcase_add_test(tc, envelope_is_cloudevents_without_birth);
     tcase_add_test(tc, invalid_events_are_refused);
     tcase_add_test(tc, config_errors_name_the_sink_and_hide_secrets);
+    tcase_add_test(tc, plain_http_where_allowed);
+    tcase_add_test(tc, retry_after_is_capped_at_the_deadline);
+    tcase_add_test(tc, config_secrets_are_wiped);
     tcase_add_test(tc, retries_then_delivers_and_filters_types);
     tcase_add_test(tc, retry_after_is_honoured);
     tcase_add_test(tc, deadline_dead_letters_and_replay);

@@ -172,6 +172,8 @@ int cmd_hooks(int argc, char **argv)
     }
     vbill_hooks *h = NULL;
     vbill_status st = vbill_hooks_open(ctx, state, cfg, &h);
+    if (cfg)
+        explicit_bzero(cfg, strlen(cfg)); /* it holds the desks' tokens and webhook secrets */
     free(cfg);
     if (st) {
         int rc = cli_fail(st == VBILL_ERR_HOOK || st == VBILL_ERR_JSON ? EXIT_USAGE : EXIT_FAIL,

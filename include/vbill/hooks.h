@@ -32,9 +32,9 @@ extern "C" {
  * if the process dies, the delivery is retried once the lease has run out.  Delivery is at
  * least once: receivers de-duplicate by the event id (the webhook-id / Idempotency-Key
  * header).  A failed attempt is retried after an exponential backoff with jitter, or after
- * the time a 429/503 Retry-After asks for (seconds or HTTP date).  A delivery that fails at
- * or after its deadline (default 24 h after the emit) moves to the dead-letter table, which
- * can be listed and replayed.
+ * the time a 429/503 Retry-After asks for (seconds or HTTP date), but never later than the
+ * event's deadline (default 24 h after the emit): a delivery that fails at or after it moves
+ * to the dead-letter table, which can be listed and replayed.
  *
  * Configuration (JSON, all keys optional except "sinks"):
  *   {"source": "urn:vbill:acme", "deadline_s": 86400, "lease_ms": 60000,
@@ -52,6 +52,12 @@ extern "C" {
  *      {"type":"callback", "name":"mine", "events":["bill.*"]} ]}
  * "sync": "full" (default) fsyncs every emit; "normal" survives a killed process but not a
  * power cut, and costs far less per emit.
+ * Transport: a "url" must be https://, except (1) a webhook to this machine's loopback
+ * (127.0.0.0/8, [::1], localhost: a local relay) and (2) any sink with "insecure": true,
+ * meant for tests against receivers on loopback (a warning is logged).  Zendesk and RT
+ * sinks send the desk's credentials, and every event carries personal data (masked name,
+ * amounts, questions).  A webhook "secret" must decode to at least 24 bytes (Standard
+ * Webhooks secrets are 24-64 random bytes).
  * "events" lists types, "prefix.*" patterns or "*" (the default for webhook and callback
  * sinks).  Mustache mappings render over the envelope ({{type}}, {{subject}}, {{id}},
  * {{data.question}}, {{data.amounts.this_month}}...); defaults are built in.  Webhook
@@ -62,7 +68,9 @@ extern "C" {
  * ticket up by external_id, so no second ticket is ever made.  RT tickets carry the event
  * id in the custom field id_field and are looked up by it likewise.  A still attached to an
  * event (vbill_hooks_emit_still) is uploaded to Zendesk (uploads API) or attached to the RT
- * ticket.  Secrets (secret, token) never appear in logs or messages.
+ * ticket.  Secrets (secret, token) never appear in logs or messages; the library wipes
+ * every copy it makes of them (the parsed configuration included) before freeing it, but
+ * config_json is the caller's: wipe it once vbill_hooks_open has returned.
  *
  * Errors: calls on a vbill_hooks put their message in the handle (vbill_hooks_errmsg), never
  * in the context it was opened with; the worker thread and the lock hook use their own.

@@ -185,6 +185,7 @@ static vbill_status parse_config(vbill_hooks *h, const char *json)
             }
     }
 out:
+    vb_json_wipe(root); /* the tree holds the desks' tokens and the webhook secrets */
     cJSON_Delete(root);
     return st;
 }
@@ -526,10 +527,10 @@ static vbill_status pump(vbill_hooks *h, vbill_ctx *ctx, vb_outbox *ob, unsigned
                 continue;
             }
             int64_t t = now + backoff(h, c[i].attempts);
-            if (t > c[i].deadline_ms)
-                t = c[i].deadline_ms; /* one last attempt at the deadline */
             if (c[i].retry_at_ms > t)
-                t = c[i].retry_at_ms; /* the receiver asked for later: honour it */
+                t = c[i].retry_at_ms; /* the receiver asked for later: honour it, */
+            if (t > c[i].deadline_ms)
+                t = c[i].deadline_ms; /* but not past the deadline: one last attempt then */
             next[i] = t;
             vb_log(ctx, VBILL_LOG_INFO, "hooks: event %s attempt %d failed: %s", c[i].event_id,
                    c[i].attempts, c[i].error);

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "hooks/sink.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -33,6 +34,59 @@ static bool valid_url(const char *u)
         if ((unsigned char)*p <= ' ' || *p == 0x7f)
             return false;
     return true;
+}
+
+/* Whether url's host is this machine's loopback (127.0.0.0/8, ::1, localhost). */
+static bool loopback_url(const char *url)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+    bool lo = false;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        struct in_addr a4;
+        struct in6_addr a6;
+        size_t n = strlen(host);
+        if (strcasecmp(host, "localhost") == 0) {
+            lo = true;
+        } else if (inet_pton(AF_INET, host, &a4) == 1) {
+            lo = (ntohl(a4.s_addr) >> 24) == 127;
+        } else if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+            host[n - 1] = '\0';
+            lo = inet_pton(AF_INET6, host + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+        }
+    }
+    curl_free(host);
+    curl_url_cleanup(u);
+    return lo;
+}
+
+/* Plain http:// carries the events (personal data) and the desk's credentials in the clear
+ * on the network: only with "insecure": true, or to loopback for a sink without
+ * credentials. */
+static vbill_status check_transport(vb_sink *s, const vb_sink_type *t, vbill_ctx *ctx,
+                                    const cJSON *o)
+{
+    const cJSON *ins = cJSON_GetObjectItemCaseSensitive(o, "insecure");
+    if (ins && !cJSON_IsBool(ins))
+        return vb_error(ctx, VBILL_ERR_HOOK, "hooks config: sink '%s': \"insecure\" must be "
+                        "true or false", s->name);
+    if (strncmp(s->url, "http://", 7) != 0)
+        return VBILL_OK;
+    if (cJSON_IsTrue(ins)) {
+        vb_log(ctx, VBILL_LOG_WARN, "hooks config: sink '%s': plain http:// allowed by "
+               "\"insecure\" (meant for tests on loopback)", s->name);
+        return VBILL_OK;
+    }
+    if (t->credentials)
+        return vb_error(ctx, VBILL_ERR_HOOK, "hooks config: sink '%s': \"url\" is plain "
+                        "http:// and this sink sends credentials; use https:// (\"insecure\": "
+                        "true allows it, for tests on loopback)", s->name);
+    if (!loopback_url(s->url))
+        return vb_error(ctx, VBILL_ERR_HOOK, "hooks config: sink '%s': \"url\" is plain "
+                        "http:// to another machine and events carry personal data; use "
+                        "https:// (\"insecure\": true allows it, for tests)", s->name);
+    return VBILL_OK;
 }
 
 static vbill_status nomem(vbill_ctx *ctx)
@@ -79,6 +133,8 @@ vbill_status vb_sink_setup(vb_sink *s, const vb_sink_type *t, vbill_ctx *ctx, co
         size_t ul = strlen(s->url);
         if (t->base_url && ul && s->url[ul - 1] == '/')
             s->url[ul - 1] = '\0';
+        if ((st = check_transport(s, t, ctx, o)))
+            return st;
     }
     if (t->configure && (st = t->configure(s, ctx, o)))
         return st;
@@ -167,6 +223,16 @@ vbill_status vb_sink_cfg_str(vbill_ctx *ctx, const cJSON *o, const char *key, co
                         sname, key);
     *out = strdup(v->valuestring);
     return *out ? VBILL_OK : nomem(ctx);
+}
+
+void vb_json_wipe(cJSON *v)
+{
+    for (cJSON *c = v; c; c = c->next) {
+        if (c->valuestring)
+            OPENSSL_cleanse(c->valuestring, strlen(c->valuestring));
+        if (c->child)
+            vb_json_wipe(c->child);
+    }
 }
 
 /* ---- base64 ------------------------------------------------------------------------ */

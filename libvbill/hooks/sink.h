@@ -21,6 +21,7 @@ typedef struct vb_sink_type {
     long timeout_ms;                /* default "timeout_ms" */
     bool has_url;                   /* "url" is required and checked */
     bool base_url;                  /* "url" is a base: a trailing '/' is dropped */
+    bool credentials;               /* sends the carrier's credentials (never plain http://) */
     size_t priv_size;               /* bytes of the type's own state (zeroed), in s->priv */
     /* Reads the type's own keys of the sink's configuration object o (NULL for a sink
      * made at run time, such as a callback).  Messages name the sink. */
@@ -42,8 +43,10 @@ struct vb_sink {
     void *priv;                     /* type->priv_size bytes */
 };
 
-/* Sets s up as a sink of type t: the keys every sink has ("name", "url", "events",
- * "timeout_ms") and then t->configure for its own.  index (from 0) names the sink in
+/* Sets s up as a sink of type t: the keys every sink has ("name", "url", "insecure",
+ * "events", "timeout_ms") and then t->configure for its own.  A plain http:// "url" is
+ * refused unless "insecure": true, except for a sink without credentials (a webhook) to
+ * this machine's loopback address.  index (from 0) names the sink in
  * messages until its name is known.  On failure s still holds what was set (clear it). */
 vbill_status vb_sink_setup(vb_sink *s, const vb_sink_type *t, vbill_ctx *ctx, const cJSON *o,
                            size_t index);
@@ -62,6 +65,9 @@ bool vb_json_string_array(const cJSON *v);
 /* A string member copied into *out; absent is an error only when required. */
 vbill_status vb_sink_cfg_str(vbill_ctx *ctx, const cJSON *o, const char *key, const char *sname,
                              bool required, char **out);
+
+/* Wipes every string of a configuration tree (before cJSON_Delete). */
+void vb_json_wipe(cJSON *v);
 
 /* ---- base64 ---- */
 

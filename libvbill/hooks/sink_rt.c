@@ -137,6 +137,7 @@ const vb_sink_type vb_sink_rt = {
     .timeout_ms = 10000,
     .has_url = true,
     .base_url = true,
+    .credentials = true,
     .priv_size = sizeof(rt),
     .configure = configure,
     .deliver = deliver,

@@ -10,6 +10,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#define MIN_KEY 24
+
 typedef struct webhook {
     unsigned char key[128];
     size_t key_len;
@@ -29,6 +31,11 @@ static vbill_status configure(vb_sink *s, vbill_ctx *ctx, const cJSON *o)
     if (len < 1)
         return vb_error(ctx, VBILL_ERR_HOOK, "hooks config: sink '%s': \"secret\" must be "
                         "whsec_ followed by base64 (at most 96 bytes)", s->name);
+    /* Standard Webhooks secrets are 24 to 64 random bytes; a short one can be guessed */
+    if (len < MIN_KEY)
+        return vb_error(ctx, VBILL_ERR_HOOK, "hooks config: sink '%s': \"secret\" is %d bytes; "
+                        "it must be at least %d random bytes (whsec_ + base64)", s->name, len,
+                        MIN_KEY);
     w->key_len = (size_t)len;
     return VBILL_OK;
 }

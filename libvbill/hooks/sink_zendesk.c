@@ -165,6 +165,7 @@ const vb_sink_type vb_sink_zendesk = {
     .timeout_ms = 10000,
     .has_url = true,
     .base_url = true,
+    .credentials = true,
     .priv_size = sizeof(zendesk),
     .configure = configure,
     .deliver = deliver,
