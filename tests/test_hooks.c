@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
 #include <malloc.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "vbill.h"
@@ -389,6 +391,197 @@ START_TEST(config_secrets_are_wiped)
 }
 END_TEST
 
+/* ---- what the outbox keeps, and how openly ------------------------------------------ */
+
+static unsigned mode_of(const char *dir_, const char *name)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir_, name);
+    struct stat sb;
+    ck_assert_msg(stat(p, &sb) == 0, "%s: %s", p, strerror(errno));
+    return sb.st_mode & 0777;
+}
+
+/* Whether a file of dir_ (the outbox and its -wal) holds the bytes. */
+static bool in_files(const char *dir_, const void *bytes, size_t n)
+{
+    static const char *const names[] = {"outbox.sqlite", "outbox.sqlite-wal"};
+    for (size_t i = 0; i < 2; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", dir_, names[i]);
+        FILE *f = fopen(p, "rb");
+        if (!f)
+            continue;
+        size_t cap = 1 << 20, len = 0, r;
+        char *buf = malloc(cap);
+        while ((r = fread(buf + len, 1, cap - len, f)) > 0)
+            if ((len += r) == cap)
+                buf = realloc(buf, cap *= 2);
+        fclose(f);
+        bool found = memmem(buf, len, bytes, n) != NULL;
+        free(buf);
+        if (found)
+            return true;
+    }
+    return false;
+}
+
+START_TEST(state_files_are_private)
+{
+    char state[4200];
+    snprintf(state, sizeof state, "%s/state", dir);
+    ck_assert_int_eq(mkdir(state, 0755), 0); /* the folder exists already */
+    mode_t old = umask(022);
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, state, NULL, &h), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", NULL, NULL), VBILL_OK);
+    /* while the handle is open, the write-ahead log and its index exist */
+    ck_assert_uint_eq(mode_of(state, "outbox.sqlite"), 0600);
+    ck_assert_uint_eq(mode_of(state, "outbox.sqlite-wal"), 0600);
+    ck_assert_uint_eq(mode_of(state, "outbox.sqlite-shm"), 0600);
+    vbill_hooks_free(h);
+    /* an outbox left readable by an older version is made private */
+    char p[4300];
+    snprintf(p, sizeof p, "%s/outbox.sqlite", state);
+    ck_assert_int_eq(chmod(p, 0644), 0);
+    ck_assert_int_eq(vbill_hooks_open(ctx, state, NULL, &h), VBILL_OK);
+    ck_assert_uint_eq(mode_of(state, "outbox.sqlite"), 0600);
+    vbill_hooks_free(h);
+    /* and one reached through a symbolic link is refused */
+    char other[4300];
+    snprintf(other, sizeof other, "%s/elsewhere", dir);
+    ck_assert_int_eq(rename(p, other), 0);
+    ck_assert_int_eq(symlink(other, p), 0);
+    ck_assert_int_eq(vbill_hooks_open(ctx, state, NULL, &h), VBILL_ERR_STORE);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "symbolic link"));
+    umask(old);
+}
+END_TEST
+
+/* Event data whose innermost object, holding a birth date, is at level `levels` (the data
+ * object itself is level 1): {"subscriber_id":"S-1","x":{"x":...{"birth":...,"kept":1}}}. */
+static char *nested(int levels)
+{
+    char *s = malloc((size_t)levels * 8 + 128), *p = s;
+    p += sprintf(p, "{\"subscriber_id\":\"S-1\",\"x\":");
+    for (int i = 2; i < levels; i++)
+        p += sprintf(p, "{\"x\":");
+    p += sprintf(p, "{\"birth\":\"1958-03-14\",\"kept\":1}");
+    for (int i = 2; i < levels; i++)
+        *p++ = '}';
+    *p++ = '}';
+    *p = '\0';
+    return s;
+}
+
+START_TEST(data_nested_past_the_filter_is_refused)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"sinks\":[]}", &h), VBILL_OK);
+    got g = {0};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "cb", NULL, on_event, &g), VBILL_OK);
+    /* 64 levels: the birth date is found and removed */
+    char *d = nested(64);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", NULL, d, NULL), VBILL_OK);
+    free(d);
+    pump_until_empty(h, 3000);
+    ck_assert_int_eq(g.calls, 1);
+    ck_assert_ptr_null(strstr(g.last, "1958"));
+    ck_assert_ptr_nonnull(strstr(g.last, "\"kept\":1"));
+    /* 65 and 70 levels: refused, nothing stored */
+    for (int levels = 65; levels <= 70; levels += 5) {
+        char *id = NULL;
+        d = nested(levels);
+        ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", NULL, d, &id), VBILL_ERR_HOOK);
+        free(d);
+        ck_assert_ptr_null(id);
+        ck_assert_ptr_nonnull(strstr(vbill_hooks_errmsg(h), "nested deeper than 64 levels"));
+    }
+    char *st = NULL;
+    ck_assert_int_eq(vbill_hooks_status(h, &st), VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(st, "\"events\":1,"));
+    vbill_free(st);
+    vbill_hooks_free(h);
+    ck_assert(!in_files(dir, "1958-03-14", 10));
+    /* the agent's data: extra nested too deep is refused too */
+    vbill_bill *bill = tu_bill(ctx, TU_SPEC_EXAMPLE);
+    char *out = NULL;
+    d = nested(70);
+    ck_assert_int_eq(vbill_hooks_event_data(ctx, bill, NULL, d, &out), VBILL_ERR_HOOK);
+    ck_assert_ptr_null(out);
+    free(d);
+    vbill_bill_free(bill);
+}
+END_TEST
+
+static int refuse(void *user, const char *type, const char *json)
+{
+    (void)user;
+    (void)type;
+    (void)json;
+    return -1;
+}
+
+START_TEST(retention_purges_what_is_done)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"retention_days\":0}", &h), VBILL_ERR_HOOK);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "retention_days"));
+    /* 0.00001 days = 864 ms; deliveries die after 300 ms */
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"retention_days\":0.00001,\"deadline_ms\":300,"
+                                      "\"retry_base_ms\":5,\"retry_max_ms\":20,\"sinks\":[]}",
+                                      &h), VBILL_OK);
+    got g = {0};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "ok", "[\"bill.viewed\"]", on_event, &g),
+                     VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "no", "[\"bill.flagged\"]", refuse, NULL),
+                     VBILL_OK);
+    /* a still with bytes of its own, and texts to look for in the files */
+    unsigned char jpeg[300] = {0xFF, 0xD8, 0xFF, 0xE0};
+    memcpy(jpeg + 100, "STILL-BYTES-4471-abcdefghijklmnop", 33);
+    ck_assert_int_eq(vbill_hooks_emit_still(h, "bill.viewed", "S-1", "{\"q\":\"VIEWED-4471\"}",
+                                            jpeg, sizeof jpeg, NULL), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.flagged", "S-2", "{\"q\":\"FLAGGED-4471\"}",
+                                      NULL), VBILL_OK);
+    pump_until_empty(h, 5000); /* one delivered, one dead */
+    char *st = NULL;
+    ck_assert_int_eq(vbill_hooks_status(h, &st), VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(st, "\"delivered\":1,\"dead\":1"));
+    vbill_free(st);
+    /* one still to deliver: kept however old */
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "later", "[\"chat.*\"]", refuse, NULL),
+                     VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "chat.requested", "S-3", NULL, NULL), VBILL_OK);
+    ck_assert(in_files(dir, "STILL-BYTES-4471", 16));
+    size_t n = 9;
+    ck_assert_int_eq(vbill_hooks_purge(h, &n), VBILL_OK);
+    ck_assert_uint_eq(n, 0); /* not yet */
+    usleep(1000 * 1000);
+    ck_assert_int_eq(vbill_hooks_purge(h, &n), VBILL_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(vbill_hooks_status(h, &st), VBILL_OK);
+    ck_assert_msg(strstr(st, "\"events\":1,\"pending\":1,"), "status %s", st);
+    vbill_free(st);
+    /* gone from the files too, not only from the tables */
+    ck_assert(!in_files(dir, "STILL-BYTES-4471", 16));
+    ck_assert(!in_files(dir, "VIEWED-4471", 11));
+    ck_assert(!in_files(dir, "FLAGGED-4471", 12));
+    /* the pump purges by itself too (its first round, then every retention period here):
+     * the chat event dies at its deadline in the first round below, the new one is
+     * delivered, and a retention period later the pump takes both */
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-4", "{\"q\":\"AGAIN-4471\"}", NULL),
+                     VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_pump(h, 0, NULL), VBILL_OK);
+    usleep(1000 * 1000);
+    ck_assert_int_eq(vbill_hooks_pump(h, 0, NULL), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_status(h, &st), VBILL_OK);
+    ck_assert_msg(strstr(st, "\"events\":0,"), "status %s", st);
+    vbill_free(st);
+    ck_assert(!in_files(dir, "AGAIN-4471", 10));
+    vbill_hooks_free(h);
+}
+END_TEST
+
 START_TEST(retries_then_delivers_and_filters_types)
 {
     vbill_hooks *h = NULL;
@@ -722,6 +915,9 @@ int main(void)
     tcase_add_test(tc, plain_http_where_allowed);
     tcase_add_test(tc, retry_after_is_capped_at_the_deadline);
     tcase_add_test(tc, config_secrets_are_wiped);
+    tcase_add_test(tc, state_files_are_private);
+    tcase_add_test(tc, data_nested_past_the_filter_is_refused);
+    tcase_add_test(tc, retention_purges_what_is_done);
     tcase_add_test(tc, retries_then_delivers_and_filters_types);
     tcase_add_test(tc, retry_after_is_honoured);
     tcase_add_test(tc, deadline_dead_letters_and_replay);

@@ -23,7 +23,8 @@ extern "C" {
  * chat.requested, survey.answered, bill.flagged (any other "a.b" lowercase type is accepted
  * too).  survey.answered data must hold "score" (integer 1-5) and may hold "comment" (a
  * string of at most 2,000 bytes).  A member whose name contains "birth" is removed from the
- * data at any depth, so the birth date can never leave in an event.
+ * data at any depth, so the birth date can never leave in an event; data nested deeper
+ * than 64 levels is refused (VBILL_ERR_HOOK) rather than stored unchecked.
  *
  * vbill_hooks_emit writes the event durably to the outbox (SQLite, WAL,
  * synchronous=FULL) in STATE_DIR/outbox.sqlite before it returns, with one delivery row per
@@ -36,9 +37,18 @@ extern "C" {
  * event's deadline (default 24 h after the emit): a delivery that fails at or after it moves
  * to the dead-letter table, which can be listed and replayed.
  *
+ * Retention: an event that is done with (delivered to every sink, or dead) is deleted,
+ * with its still, "retention_days" (default 30) after its last delivery or death; the pump
+ * does it at a handle's first pump and then at most hourly, vbill_hooks_purge on demand.
+ * Events still to deliver are never purged.  Deleted rows are overwritten on disk
+ * (SQLite secure_delete, then the write-ahead log is truncated).  The outbox files
+ * (outbox.sqlite, -wal, -shm) are made 0600 whatever the umask, and tightened to 0600
+ * when an older version left them readable by others; outbox.sqlite may not be a symlink.
+ *
  * Configuration (JSON, all keys optional except "sinks"):
  *   {"source": "urn:vbill:acme", "deadline_s": 86400, "lease_ms": 60000,
  *    "retry_base_ms": 1000, "retry_max_ms": 3600000, "batch": 64, "sync": "full",
+ *    "retention_days": 30,
  *    "sinks": [
  *      {"type":"webhook", "name":"hook", "url":"https://...", "secret":"whsec_<base64>",
  *       "events":["*"], "timeout_ms":2000},
@@ -77,7 +87,8 @@ extern "C" {
  *
  * Callbacks: a callback sink (and the logging callback) runs inside vbill_hooks_pump, or on
  * the worker thread.  From there, vbill_hooks_pump, _pending, _set_callback, _start, _stop,
- * _replay, _status and _dead called on the same vbill_hooks return VBILL_ERR_BUSY at once
+ * _replay, _status, _dead and _purge called on the same vbill_hooks return VBILL_ERR_BUSY
+ * at once
  * (they would wait for the pump that is running the callback, or for the worker to stop
  * itself), and vbill_hooks_free does nothing (it logs an error).  vbill_hooks_emit and
  * _emit_still are allowed: a callback may queue a follow-up event (it is delivered by a
@@ -167,6 +178,11 @@ VBILL_API VBILL_NODISCARD vbill_status vbill_hooks_status(vbill_hooks *h, char *
 /* The dead letters as a JSON array of {"id","type","subject","sink","attempts","error",
  * "created","died"} (times in RFC 3339). */
 VBILL_API VBILL_NODISCARD vbill_status vbill_hooks_dead(vbill_hooks *h, char **out_json);
+
+/* Deletes now the events done with (delivered or dead everywhere) whose last delivery or
+ * death is older than the retention period ("retention_days", default 30), with their
+ * stills; *purged (may be NULL) receives how many events. */
+VBILL_API VBILL_NODISCARD vbill_status vbill_hooks_purge(vbill_hooks *h, size_t *purged);
 
 /* Moves the dead letters of event id (NULL: all of them) back to the outbox with a fresh
  * deadline.  *count (may be NULL) receives how many.  VBILL_ERR_NOT_FOUND when id has no

@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 
 #define MAX_BODY (1024 * 1024)
+#define MAX_DEPTH 64 /* levels of objects and arrays in an event's data (itself the first) */
 
 static void uuid4(char out[37])
 {
@@ -68,11 +69,15 @@ static bool ci_contains(const char *hay, const char *needle)
 }
 
 /* Removes every member whose name contains "birth", at any depth: the birth date never
- * leaves in an event, whatever the host put in the data. */
+ * leaves in an event, whatever the host put in the data.  Returns how many, or -1 when
+ * the data is nested deeper than MAX_DEPTH (refused: what is not looked at is not
+ * stored).  v is at level depth. */
 static int strip_birth(cJSON *v, int depth)
 {
-    if (depth > 64)
+    if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
         return 0;
+    if (depth > MAX_DEPTH)
+        return -1;
     int n = 0;
     cJSON *c = v->child;
     while (c) {
@@ -81,7 +86,10 @@ static int strip_birth(cJSON *v, int depth)
             cJSON_Delete(cJSON_DetachItemViaPointer(v, c));
             n++;
         } else {
-            n += strip_birth(c, depth + 1);
+            int k = strip_birth(c, depth + 1);
+            if (k < 0)
+                return -1;
+            n += k;
         }
         c = next;
     }
@@ -147,7 +155,13 @@ vbill_status vb_event_build(vbill_ctx *ctx, const char *source, const char *type
         st = vb_error(ctx, VBILL_ERR_HOOK, "event %s: data must be a JSON object", type);
         goto out;
     }
-    if (strip_birth(data, 0))
+    int stripped = strip_birth(data, 1);
+    if (stripped < 0) {
+        st = vb_error(ctx, VBILL_ERR_HOOK, "event %s: data is nested deeper than %d levels",
+                      type, MAX_DEPTH);
+        goto out;
+    }
+    if (stripped)
         vb_log(ctx, VBILL_LOG_WARN, "event %s: removed birth-date members from the data", type);
     if ((st = validate_data(ctx, type, data)))
         goto out;
@@ -251,7 +265,11 @@ VBILL_API vbill_status vbill_hooks_event_data(vbill_ctx *ctx, const vbill_bill *
             x = next;
         }
     }
-    strip_birth(d, 0);
+    if (strip_birth(d, 1) < 0) {
+        st = vb_error(ctx, VBILL_ERR_HOOK, "event data: extra is nested deeper than %d levels",
+                      MAX_DEPTH);
+        goto out;
+    }
     if (!(*out_json = vb_json_print(d)))
         st = vb_error(ctx, VBILL_ERR_NOMEM, "hooks: out of memory");
 out:

@@ -26,6 +26,8 @@ struct vbill_hooks {
     char *state_dir;
     char *source;
     int64_t deadline_ms, lease_ms, retry_base_ms, retry_max_ms;
+    int64_t retention_ms;  /* events done with are purged this long after */
+    int64_t purged_ms;     /* when the pump last purged (under pump_lock) */
     size_t batch;
     bool sync_full;
     vb_sink *sinks;
@@ -141,7 +143,8 @@ static vbill_status parse_config(vbill_hooks *h, const char *json)
         (st = cfg_num(ctx, root, "lease_ms", 100, 86400e3, 1, &h->lease_ms)) ||
         (st = cfg_num(ctx, root, "retry_base_ms", 1, 86400e3, 1, &h->retry_base_ms)) ||
         (st = cfg_num(ctx, root, "retry_max_ms", 1, 7 * 86400e3, 1, &h->retry_max_ms)) ||
-        (st = cfg_num(ctx, root, "batch", 1, 1000, 1, &batch)))
+        (st = cfg_num(ctx, root, "batch", 1, 1000, 1, &batch)) ||
+        (st = cfg_num(ctx, root, "retention_days", 1e-6, 3650, 86400000, &h->retention_ms)))
         goto out;
     h->batch = (size_t)batch;
     const cJSON *sync = cJSON_GetObjectItemCaseSensitive(root, "sync");
@@ -219,6 +222,7 @@ VBILL_API vbill_status vbill_hooks_open(vbill_ctx *ctx, const char *state_dir,
     h->retry_max_ms = 3600 * 1000;
     h->batch = 64;
     h->sync_full = true;
+    h->retention_ms = 30LL * 86400 * 1000;
     pthread_mutex_init(&h->pump_lock, NULL);
     pthread_mutex_init(&h->sinks_lock, NULL);
     pthread_mutex_init(&h->alock, NULL);
@@ -493,10 +497,28 @@ static void deliver(vbill_hooks *h, vbill_ctx *ctx, vb_claim *c)
         snprintf(c->error, sizeof c->error, "%s: delivery failed", s->name);
 }
 
+/* Now and then (at a handle's first pump, then at most hourly) the pump purges what the
+ * retention period has passed; a failure is logged, not raised. */
+static void purge_now_and_then(vbill_hooks *h, vbill_ctx *ctx, vb_outbox *ob, int64_t now)
+{
+    int64_t every = h->retention_ms < 3600000 ? h->retention_ms : 3600000;
+    if (h->purged_ms && now - h->purged_ms < every)
+        return;
+    h->purged_ms = now;
+    size_t n = 0;
+    if (vb_outbox_purge(ob, ctx, now - h->retention_ms, &n)) {
+        vb_log(ctx, VBILL_LOG_ERROR, "hooks: purge: %s", vbill_ctx_errmsg(ctx));
+        vb_clear_error(ctx);
+    }
+    else if (n)
+        vb_log(ctx, VBILL_LOG_INFO, "hooks: purged %zu events past the retention period", n);
+}
+
 static vbill_status pump(vbill_hooks *h, vbill_ctx *ctx, vb_outbox *ob, unsigned max_ms,
                          size_t *delivered)
 {
     int64_t start = vb_now_ms();
+    purge_now_and_then(h, ctx, ob, start);
     size_t ok = 0;
     vbill_status st = VBILL_OK;
     for (;;) {
@@ -698,6 +720,22 @@ VBILL_API vbill_status vbill_hooks_dead(vbill_hooks *h, char **out_json)
         return VBILL_ERR_ARG;
     vbill_status st = enter(h, "vbill_hooks_dead");
     return st ? st : vb_outbox_dead(h->ob, h->ctx, out_json);
+}
+
+VBILL_API vbill_status vbill_hooks_purge(vbill_hooks *h, size_t *purged)
+{
+    if (purged)
+        *purged = 0;
+    if (!h)
+        return VBILL_ERR_ARG;
+    vbill_status st = enter(h, "vbill_hooks_purge");
+    if (st)
+        return st;
+    size_t n = 0;
+    st = vb_outbox_purge(h->ob, h->ctx, vb_now_ms() - h->retention_ms, &n);
+    if (purged)
+        *purged = n;
+    return st;
 }
 
 VBILL_API vbill_status vbill_hooks_replay(vbill_hooks *h, const char *id, size_t *count)
