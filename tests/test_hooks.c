@@ -873,6 +873,7 @@ START_TEST(callback_calling_its_own_pump_is_refused_not_hung)
     if (pthread_timedjoin_np(t, NULL, &limit) != 0)
         ck_abort_msg("vbill_hooks_pump hung: its callback called back into the same handle");
     ck_assert_int_eq(p.st, VBILL_OK);
+    ck_assert_str_eq(vbill_hooks_errmsg(h), "");
     assert_refused(&r);
     /* the handle was not freed; the follow-up is delivered by the next pump */
     pump_until_empty(h, 3000);

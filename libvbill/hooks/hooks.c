@@ -585,6 +585,8 @@ VBILL_API vbill_status vbill_hooks_pump(vbill_hooks *h, unsigned max_ms, size_t 
     st = pump(h, h->ctx, h->ob, max_ms, delivered);
     in_pump = outer;
     pthread_mutex_unlock(&h->pump_lock);
+    if (!st)
+        vb_clear_error(h->ctx); /* what a callback's own calls left is not this call's */
     return st;
 }
 
