@@ -151,9 +151,17 @@ grep -q "dotted lowercase" "$T/err" || fail "bad type message: $(cat "$T/err")"
 echo '{"subscriber_id":"S-1","score":9}' > "$T/s.json"
 "$V" hooks emit survey.answered "$T/s.json" > /dev/null 2> "$T/err"; [ $? -eq 2 ] ||
     fail "survey score 9 accepted"
-echo '{"sinks":[{"type":"webhook","url":"http://x","secret":"whsec_%%%"}]}' > "$T/bad.json"
+echo '{"sinks":[{"type":"webhook","url":"https://x","secret":"whsec_%%%"}]}' > "$T/bad.json"
 "$V" hooks --hooks "$T/bad.json" status > /dev/null 2> "$T/err"; [ $? -eq 2 ] || fail "bad secret"
 grep -q '%%%' "$T/err" && fail "the secret was printed"
+# a guessable signing secret (16 bytes) and plain http:// to another machine are refused
+echo '{"sinks":[{"type":"webhook","url":"https://x","secret":"whsec_c2hvcnQtc2hvcnQtc2hvcnQ="}]}' > "$T/bad.json"
+"$V" hooks --hooks "$T/bad.json" status > /dev/null 2> "$T/err"; [ $? -eq 2 ] || fail "short secret"
+grep -q "at least 24 random bytes" "$T/err" || fail "short secret message: $(cat "$T/err")"
+echo "{\"sinks\":[{\"type\":\"webhook\",\"url\":\"http://hooks.example.com/x\",\"secret\":\"$SECRET\"}]}" > "$T/bad.json"
+"$V" hooks --hooks "$T/bad.json" status > /dev/null 2> "$T/err"; [ $? -eq 2 ] ||
+    fail "plain http:// to another machine accepted"
+grep -q "plain http:// to another machine" "$T/err" || fail "plain http message: $(cat "$T/err")"
 VBILL_STATE_DIR= "$V" hooks status > /dev/null 2>&1; [ $? -eq 2 ] || fail "no state dir"
 "$V" hooks --help | grep -q "replay ID|--all" || fail "--help"
 echo "ok: $N events delivered once after de-duplication, dead letters only past the deadline"

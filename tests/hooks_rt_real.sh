@@ -49,7 +49,7 @@ done
 cat > "$T/hooks.json" <<JSON
 {"retry_base_ms": 8000, "retry_max_ms": 8000,
  "sinks": [{"type": "rt", "name": "rt", "url": "http://127.0.0.1:$PORT", "token": "$TOK",
-            "queue": "General", "timeout_ms": 60000}]}
+            "queue": "General", "timeout_ms": 60000, "insecure": true}]}
 JSON
 sed 's/"timeout_ms": 60000/"timeout_ms": 2000/' "$T/hooks.json" > "$T/impatient.json"
 ffmpeg -loglevel error -f lavfi -i testsrc=size=320x240:rate=25:duration=3 -c:v mpeg4 \

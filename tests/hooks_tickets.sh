@@ -35,14 +35,22 @@ cat > "$T/hooks.json" <<JSON
 {"source": "urn:vbill:test", "retry_base_ms": 30, "retry_max_ms": 200, "lease_ms": 2000,
  "sinks": [
   {"type": "zendesk", "name": "zd", "url": "http://127.0.0.1:$ZD", "email": "agent@example.com",
-   "token": "$TOKEN", "timeout_ms": 3000,
+   "token": "$TOKEN", "timeout_ms": 3000, "insecure": true,
    "tags": ["vbill", "{{data.scenario}}"],
    "custom_fields": [{"id": 360001, "value": "{{data.this_month}}"}]},
   {"type": "rt", "name": "rt", "url": "http://127.0.0.1:$RT/", "token": "$RTTOKEN",
-   "queue": "Billing", "timeout_ms": 3000,
+   "queue": "Billing", "timeout_ms": 3000, "insecure": true,
    "custom_fields": {"Scenario": "{{data.scenario}}"}}]}
 JSON
 export VBILL_HOOKS_CONFIG="$T/hooks.json" VBILL_STATE_DIR="$T/state"
+
+# The desks' tokens never travel over plain http:// unless the configuration says
+# "insecure": true (these fakes are on loopback without TLS).
+sed 's/, "insecure": true//' "$T/hooks.json" > "$T/plain.json"
+"$V" hooks --hooks "$T/plain.json" status > /dev/null 2> "$T/err"; [ $? -eq 2 ] ||
+    fail "plain http:// accepted for a sink that sends credentials"
+grep -q "'zd': \"url\" is plain http://" "$T/err" || fail "plain http:// message: $(cat "$T/err")"
+grep -q "$TOKEN" "$T/err" && fail "the token was printed"
 
 STILL=""
 if command -v ffmpeg >/dev/null 2>&1; then

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <malloc.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "vbill.h"
@@ -47,6 +50,9 @@ static int on_event(void *user, const char *type, const char *json)
         return g->retry_after ? g->retry_after : -1;
     return 0;
 }
+
+/* base64 of 32 bytes: a webhook secret long enough */
+#define KEY32 "a2V5LWtleS1rZXkta2V5LWtleS1rZXkta2V5LWtleS0="
 
 static void pump_until_empty(vbill_hooks *h, int max_ms)
 {
@@ -188,12 +194,26 @@ START_TEST(config_errors_name_the_sink_and_hide_secrets)
         {"{\"sinks\":[{\"type\":\"webhook\",\"secret\":\"whsec_AAAA\"}]}", "\"url\""},
         {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"ftp://x\",\"secret\":\"whsec_AAAA\"}]}",
          "http://"},
-        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"http://x\",\"secret\":\"whsec_SeCrEt!!\"}]}",
+        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"https://x\",\"secret\":\"whsec_SeCrEt!!\"}]}",
          "base64"},
-        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"http://x\",\"secret\":\"whsec_AAAA\","
+        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"https://x\",\"secret\":\"whsec_" KEY32 "\","
          "\"timeout_ms\":0}]}", "timeout_ms"},
-        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"http://x\",\"secret\":\"whsec_AAAA\","
+        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"https://x\",\"secret\":\"whsec_" KEY32 "\","
          "\"events\":[]}]}", "events"},
+        /* a webhook secret shorter than 24 bytes can be guessed (18 bytes here) */
+        {"{\"sinks\":[{\"type\":\"webhook\",\"url\":\"https://x\",\"secret\":"
+         "\"whsec_U2VDckV0U2VDckV0U2VDckV0\"}]}", "at least 24 random bytes"},
+        /* plain http:// is refused where credentials go, and to other machines */
+        {"{\"sinks\":[{\"type\":\"zendesk\",\"name\":\"zd\",\"url\":\"http://acme.zendesk.com\","
+         "\"email\":\"a@b\",\"token\":\"tok-SECRET\"}]}", "'zd': \"url\" is plain http://"},
+        {"{\"sinks\":[{\"type\":\"rt\",\"name\":\"rt\",\"url\":\"http://127.0.0.1:8080\","
+         "\"token\":\"tok-SECRET\"}]}", "sends credentials"},
+        {"{\"sinks\":[{\"type\":\"webhook\",\"name\":\"w\",\"url\":\"http://hooks.example.com/x\","
+         "\"secret\":\"whsec_" KEY32 "\"}]}", "'w': \"url\" is plain http:// to another machine"},
+        {"{\"sinks\":[{\"type\":\"webhook\",\"name\":\"w\",\"url\":\"http://127.0.0.1.example.com/\","
+         "\"secret\":\"whsec_" KEY32 "\"}]}", "to another machine"},
+        {"{\"sinks\":[{\"type\":\"rt\",\"name\":\"rt\",\"url\":\"http://127.0.0.1\","
+         "\"token\":\"t\",\"insecure\":\"yes\"}]}", "\"insecure\" must be true or false"},
         {"{\"sinks\":[{\"type\":\"zendesk\",\"name\":\"zd\",\"url\":\"https://x\","
          "\"token\":\"tok-SECRET\"}]}", "'zd' needs \"email\""},
         {"{\"sinks\":[{\"type\":\"callback\",\"name\":\"a\"},{\"type\":\"callback\","
@@ -210,6 +230,366 @@ START_TEST(config_errors_name_the_sink_and_hide_secrets)
         ck_assert_ptr_null(strstr(m, "SeCrEt"));
         ck_assert_ptr_null(strstr(m, "SECRET"));
     }
+}
+END_TEST
+
+START_TEST(plain_http_where_allowed)
+{
+    /* webhooks to this machine (a local relay) and anything with "insecure": true */
+    static const char *const ok[] = {
+        "{\"sinks\":[{\"type\":\"webhook\",\"url\":\"http://127.0.0.1:9/h\",\"secret\":"
+        "\"whsec_" KEY32 "\"},{\"type\":\"webhook\",\"url\":\"http://[::1]/h\",\"secret\":"
+        "\"whsec_" KEY32 "\"},{\"type\":\"webhook\",\"url\":\"http://localhost/h\",\"secret\":"
+        "\"whsec_" KEY32 "\"},{\"type\":\"webhook\",\"url\":\"https://hooks.example.com/h\","
+        "\"secret\":\"whsec_" KEY32 "\"}]}",
+        "{\"sinks\":[{\"type\":\"rt\",\"url\":\"http://127.0.0.1:8080\",\"token\":\"t\","
+        "\"insecure\":true},{\"type\":\"zendesk\",\"url\":\"https://acme.zendesk.com\","
+        "\"email\":\"a@b\",\"token\":\"t\"}]}",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        vbill_hooks *h = NULL;
+        ck_assert_msg(vbill_hooks_open(ctx, dir, ok[i], &h) == VBILL_OK, "case %zu: %s", i,
+                      vbill_ctx_errmsg(ctx));
+        vbill_hooks_free(h);
+    }
+}
+END_TEST
+
+START_TEST(retry_after_is_capped_at_the_deadline)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"retry_base_ms\":1,\"deadline_ms\":1500,"
+                                      "\"sinks\":[]}", &h), VBILL_OK);
+    /* the receiver asks for an hour; the event's deadline is 1.5 s away */
+    got g = {.fail = 1000, .retry_after = 3600};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "cb", NULL, on_event, &g), VBILL_OK);
+    int64_t before = wall_ms();
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.flagged", "S-1", NULL, NULL), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_pump(h, 0, NULL), VBILL_OK);
+    ck_assert_int_eq(g.calls, 1);
+    int64_t due = 0;
+    size_t pending = 0;
+    ck_assert_int_eq(vbill_hooks_pending(h, &pending, &due), VBILL_OK);
+    ck_assert_uint_eq(pending, 1);
+    ck_assert_msg(due <= wall_ms() + 1500 && due >= before + 1000,
+                  "next attempt %lld ms after the emit, past the deadline",
+                  (long long)(due - before));
+    /* the last attempt at the deadline fails: a dead letter, not an hour in the outbox */
+    pump_until_empty(h, 5000);
+    char *dead = NULL;
+    ck_assert_int_eq(vbill_hooks_dead(h, &dead), VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(dead, "\"attempts\":2"));
+    vbill_free(dead);
+    vbill_hooks_free(h);
+}
+END_TEST
+
+/* Whether the bytes masked[i] ^ 0x5a (a secret kept masked, so that its plain text exists
+ * only where the library put it) lie in the size bytes at p. */
+static bool has_masked(const unsigned char *p, size_t size, const unsigned char *masked,
+                       size_t n)
+{
+    for (const unsigned char *end = p + size; p + n <= end; p++) {
+        size_t i = 0;
+        while (i < n && (p[i] ^ 0x5a) == masked[i])
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+/* cJSON's allocator while the configuration is parsed (the library and this test share
+ * libcjson): every block freed is searched for the secrets first. */
+enum { SECRET_LEN = 48 };
+static unsigned char secrets[3][SECRET_LEN];
+static int freed_with_secret;
+
+static void checking_free(void *p)
+{
+    if (p)
+        for (int k = 0; k < 3; k++)
+            if (has_masked(p, malloc_usable_size(p), secrets[k], SECRET_LEN))
+                freed_with_secret++;
+    free(p);
+}
+
+/* ASan's shadow memory is too large to scan, so the scan below is left out there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+#ifndef UNDER_ASAN
+/* Whether the masked bytes lie in a writable anonymous mapping of this process (heap,
+ * thread arenas, mmap'd chunks, stacks). */
+static bool left_in_memory(const unsigned char *masked, size_t n)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[600];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long a, b, off, inode;
+        char perms[8], dev[16], path[400] = "";
+        if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %399s", &a, &b, perms, &off, dev, &inode,
+                   path) < 6 || perms[0] != 'r' || perms[1] != 'w' || inode != 0 ||
+            b - a > (1ul << 30))
+            continue;
+        if (path[0] && strcmp(path, "[heap]") != 0 && strcmp(path, "[stack]") != 0 &&
+            strncmp(path, "[anon", 5) != 0)
+            continue;
+        found = has_masked((const unsigned char *)a, b - a, masked, n);
+    }
+    fclose(f);
+    return found;
+}
+#endif
+
+START_TEST(config_secrets_are_wiped)
+{
+    /* three secrets of 48 characters, random per run, kept masked */
+    FILE *r = fopen("/dev/urandom", "rb");
+    ck_assert_ptr_nonnull(r);
+    for (int k = 0; k < 3; k++) {
+        unsigned char raw[SECRET_LEN];
+        ck_assert_uint_eq(fread(raw, 1, SECRET_LEN, r), SECRET_LEN);
+        for (int i = 0; i < SECRET_LEN; i++)
+            secrets[k][i] = (unsigned char)("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                            "0123456789+/"[raw[i] % 64] ^ 0x5a);
+    }
+    fclose(r);
+    char *cfg = malloc(4096);
+    size_t n = (size_t)snprintf(cfg, 4096, "{\"sinks\":["
+        "{\"type\":\"webhook\",\"url\":\"https://h.example.com\",\"secret\":\"whsec_%%s\"},"
+        "{\"type\":\"zendesk\",\"url\":\"https://z.example.com\",\"email\":\"a@b\","
+        "\"token\":\"%%s\"},{\"type\":\"rt\",\"url\":\"https://rt.example.com\","
+        "\"token\":\"%%s\"}]}");
+    /* unmask into the configuration text only */
+    char *p = cfg;
+    for (int k = 0; k < 3; k++) {
+        char *at = strstr(p, "%s");
+        memmove(at + SECRET_LEN, at + 2, n - (size_t)(at + 2 - cfg) + 1);
+        n += SECRET_LEN - 2;
+        for (int i = 0; i < SECRET_LEN; i++)
+            at[i] = (char)(secrets[k][i] ^ 0x5a);
+        p = at + SECRET_LEN;
+    }
+    cJSON_Hooks hooks = {.malloc_fn = malloc, .free_fn = checking_free};
+    cJSON_InitHooks(&hooks);
+    freed_with_secret = 0;
+    vbill_hooks *h = NULL;
+    vbill_status st = vbill_hooks_open(ctx, dir, cfg, &h);
+    explicit_bzero(cfg, n);
+    free(cfg);
+    vbill_hooks_free(h);
+    cJSON_InitHooks(NULL);
+    ck_assert_int_eq(st, VBILL_OK);
+    /* the parsed configuration (cJSON's tree) was wiped before it was freed */
+    ck_assert_msg(freed_with_secret == 0, "%d blocks holding a secret of the hooks "
+                  "configuration were freed without being wiped", freed_with_secret);
+#ifndef UNDER_ASAN
+    /* and no copy is left anywhere; freed blocks lose their first bytes to the allocator:
+     * look for the last 24 */
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(!left_in_memory(secrets[k] + SECRET_LEN - 24, 24),
+                      "secret %d of the hooks configuration is still in memory after "
+                      "vbill_hooks_free", k + 1);
+#endif
+}
+END_TEST
+
+/* ---- what the outbox keeps, and how openly ------------------------------------------ */
+
+static unsigned mode_of(const char *dir_, const char *name)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir_, name);
+    struct stat sb;
+    ck_assert_msg(stat(p, &sb) == 0, "%s: %s", p, strerror(errno));
+    return sb.st_mode & 0777;
+}
+
+/* Whether a file of dir_ (the outbox and its -wal) holds the bytes. */
+static bool in_files(const char *dir_, const void *bytes, size_t n)
+{
+    static const char *const names[] = {"outbox.sqlite", "outbox.sqlite-wal"};
+    for (size_t i = 0; i < 2; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", dir_, names[i]);
+        FILE *f = fopen(p, "rb");
+        if (!f)
+            continue;
+        size_t cap = 1 << 20, len = 0, r;
+        char *buf = malloc(cap);
+        while ((r = fread(buf + len, 1, cap - len, f)) > 0)
+            if ((len += r) == cap)
+                buf = realloc(buf, cap *= 2);
+        fclose(f);
+        bool found = memmem(buf, len, bytes, n) != NULL;
+        free(buf);
+        if (found)
+            return true;
+    }
+    return false;
+}
+
+START_TEST(state_files_are_private)
+{
+    char state[4200];
+    snprintf(state, sizeof state, "%s/state", dir);
+    ck_assert_int_eq(mkdir(state, 0755), 0); /* the folder exists already */
+    mode_t old = umask(022);
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, state, NULL, &h), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", NULL, NULL), VBILL_OK);
+    /* while the handle is open, the write-ahead log and its index exist */
+    ck_assert_uint_eq(mode_of(state, "outbox.sqlite"), 0600);
+    ck_assert_uint_eq(mode_of(state, "outbox.sqlite-wal"), 0600);
+    ck_assert_uint_eq(mode_of(state, "outbox.sqlite-shm"), 0600);
+    vbill_hooks_free(h);
+    /* an outbox left readable by an older version is made private */
+    char p[4300];
+    snprintf(p, sizeof p, "%s/outbox.sqlite", state);
+    ck_assert_int_eq(chmod(p, 0644), 0);
+    ck_assert_int_eq(vbill_hooks_open(ctx, state, NULL, &h), VBILL_OK);
+    ck_assert_uint_eq(mode_of(state, "outbox.sqlite"), 0600);
+    vbill_hooks_free(h);
+    /* and one reached through a symbolic link is refused */
+    char other[4300];
+    snprintf(other, sizeof other, "%s/elsewhere", dir);
+    ck_assert_int_eq(rename(p, other), 0);
+    ck_assert_int_eq(symlink(other, p), 0);
+    ck_assert_int_eq(vbill_hooks_open(ctx, state, NULL, &h), VBILL_ERR_STORE);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "symbolic link"));
+    umask(old);
+}
+END_TEST
+
+/* Event data whose innermost object, holding a birth date, is at level `levels` (the data
+ * object itself is level 1): {"subscriber_id":"S-1","x":{"x":...{"birth":...,"kept":1}}}. */
+static char *nested(int levels)
+{
+    char *s = malloc((size_t)levels * 8 + 128), *p = s;
+    p += sprintf(p, "{\"subscriber_id\":\"S-1\",\"x\":");
+    for (int i = 2; i < levels; i++)
+        p += sprintf(p, "{\"x\":");
+    p += sprintf(p, "{\"birth\":\"1958-03-14\",\"kept\":1}");
+    for (int i = 2; i < levels; i++)
+        *p++ = '}';
+    *p++ = '}';
+    *p = '\0';
+    return s;
+}
+
+START_TEST(data_nested_past_the_filter_is_refused)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"sinks\":[]}", &h), VBILL_OK);
+    got g = {0};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "cb", NULL, on_event, &g), VBILL_OK);
+    /* 64 levels: the birth date is found and removed */
+    char *d = nested(64);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", NULL, d, NULL), VBILL_OK);
+    free(d);
+    pump_until_empty(h, 3000);
+    ck_assert_int_eq(g.calls, 1);
+    ck_assert_ptr_null(strstr(g.last, "1958"));
+    ck_assert_ptr_nonnull(strstr(g.last, "\"kept\":1"));
+    /* 65 and 70 levels: refused, nothing stored */
+    for (int levels = 65; levels <= 70; levels += 5) {
+        char *id = NULL;
+        d = nested(levels);
+        ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", NULL, d, &id), VBILL_ERR_HOOK);
+        free(d);
+        ck_assert_ptr_null(id);
+        ck_assert_ptr_nonnull(strstr(vbill_hooks_errmsg(h), "nested deeper than 64 levels"));
+    }
+    char *st = NULL;
+    ck_assert_int_eq(vbill_hooks_status(h, &st), VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(st, "\"events\":1,"));
+    vbill_free(st);
+    vbill_hooks_free(h);
+    ck_assert(!in_files(dir, "1958-03-14", 10));
+    /* the agent's data: extra nested too deep is refused too */
+    vbill_bill *bill = tu_bill(ctx, TU_SPEC_EXAMPLE);
+    char *out = NULL;
+    d = nested(70);
+    ck_assert_int_eq(vbill_hooks_event_data(ctx, bill, NULL, d, &out), VBILL_ERR_HOOK);
+    ck_assert_ptr_null(out);
+    free(d);
+    vbill_bill_free(bill);
+}
+END_TEST
+
+static int refuse(void *user, const char *type, const char *json)
+{
+    (void)user;
+    (void)type;
+    (void)json;
+    return -1;
+}
+
+START_TEST(retention_purges_what_is_done)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"retention_days\":0}", &h), VBILL_ERR_HOOK);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "retention_days"));
+    /* 0.00001 days = 864 ms; deliveries die after 300 ms */
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"retention_days\":0.00001,\"deadline_ms\":300,"
+                                      "\"retry_base_ms\":5,\"retry_max_ms\":20,\"sinks\":[]}",
+                                      &h), VBILL_OK);
+    got g = {0};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "ok", "[\"bill.viewed\"]", on_event, &g),
+                     VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "no", "[\"bill.flagged\"]", refuse, NULL),
+                     VBILL_OK);
+    /* a still with bytes of its own, and texts to look for in the files */
+    unsigned char jpeg[300] = {0xFF, 0xD8, 0xFF, 0xE0};
+    memcpy(jpeg + 100, "STILL-BYTES-4471-abcdefghijklmnop", 33);
+    ck_assert_int_eq(vbill_hooks_emit_still(h, "bill.viewed", "S-1", "{\"q\":\"VIEWED-4471\"}",
+                                            jpeg, sizeof jpeg, NULL), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.flagged", "S-2", "{\"q\":\"FLAGGED-4471\"}",
+                                      NULL), VBILL_OK);
+    pump_until_empty(h, 5000); /* one delivered, one dead */
+    char *st = NULL;
+    ck_assert_int_eq(vbill_hooks_status(h, &st), VBILL_OK);
+    ck_assert_ptr_nonnull(strstr(st, "\"delivered\":1,\"dead\":1"));
+    vbill_free(st);
+    /* one still to deliver: kept however old */
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "later", "[\"chat.*\"]", refuse, NULL),
+                     VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "chat.requested", "S-3", NULL, NULL), VBILL_OK);
+    ck_assert(in_files(dir, "STILL-BYTES-4471", 16));
+    size_t n = 9;
+    ck_assert_int_eq(vbill_hooks_purge(h, &n), VBILL_OK);
+    ck_assert_uint_eq(n, 0); /* not yet */
+    usleep(1000 * 1000);
+    ck_assert_int_eq(vbill_hooks_purge(h, &n), VBILL_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(vbill_hooks_status(h, &st), VBILL_OK);
+    ck_assert_msg(strstr(st, "\"events\":1,\"pending\":1,"), "status %s", st);
+    vbill_free(st);
+    /* gone from the files too, not only from the tables */
+    ck_assert(!in_files(dir, "STILL-BYTES-4471", 16));
+    ck_assert(!in_files(dir, "VIEWED-4471", 11));
+    ck_assert(!in_files(dir, "FLAGGED-4471", 12));
+    /* the pump purges by itself too (its first round, then every retention period here):
+     * the chat event dies at its deadline in the first round below, the new one is
+     * delivered, and a retention period later the pump takes both */
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-4", "{\"q\":\"AGAIN-4471\"}", NULL),
+                     VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_pump(h, 0, NULL), VBILL_OK);
+    usleep(1000 * 1000);
+    ck_assert_int_eq(vbill_hooks_pump(h, 0, NULL), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_status(h, &st), VBILL_OK);
+    ck_assert_msg(strstr(st, "\"events\":0,"), "status %s", st);
+    vbill_free(st);
+    ck_assert(!in_files(dir, "AGAIN-4471", 10));
+    vbill_hooks_free(h);
 }
 END_TEST
 
@@ -416,6 +796,125 @@ START_TEST(auth_locked_from_the_lock_hook)
 }
 END_TEST
 
+/* ---- calling back into the hooks from a callback ------------------------------------ */
+
+/* A callback sink that calls every function of its own handle. */
+typedef struct reenter {
+    vbill_hooks *h;
+    int calls, followups;
+    vbill_status pump, pending, set_cb, start, stop, replay, status, dead, emit;
+    char *out;            /* must stay NULL: status/dead refused */
+    char msg[512];
+    char *id;
+    volatile int done;    /* the worker's callback has run */
+} reenter;
+
+static int on_reenter(void *user, const char *type, const char *json)
+{
+    (void)json;
+    reenter *r = user;
+    if (strcmp(type, "bill.viewed") != 0) {
+        r->followups++;
+        return 0;
+    }
+    r->calls++;
+    size_t n = 0;
+    int64_t due = 0;
+    r->pump = vbill_hooks_pump(r->h, 0, &n);
+    snprintf(r->msg, sizeof r->msg, "%s", vbill_hooks_errmsg(r->h));
+    r->pending = vbill_hooks_pending(r->h, &n, &due);
+    r->set_cb = vbill_hooks_set_callback(r->h, "other", NULL, on_event, NULL);
+    r->start = vbill_hooks_start(r->h);
+    r->stop = vbill_hooks_stop(r->h);
+    r->replay = vbill_hooks_replay(r->h, NULL, &n);
+    r->status = vbill_hooks_status(r->h, &r->out);
+    r->dead = vbill_hooks_dead(r->h, &r->out);
+    vbill_hooks_free(r->h); /* refused: the handle stays usable */
+    /* a follow-up event is allowed */
+    r->emit = vbill_hooks_emit(r->h, "bill.flagged", "S-1", "{\"reason\":\"follow-up\"}",
+                               &r->id);
+    r->done = 1;
+    return 0;
+}
+
+typedef struct pumped {
+    vbill_hooks *h;
+    vbill_status st;
+} pumped;
+
+static void *pump_thread(void *arg)
+{
+    pumped *p = arg;
+    p->st = vbill_hooks_pump(p->h, 0, NULL);
+    return NULL;
+}
+
+static void assert_refused(const reenter *r)
+{
+    ck_assert_int_eq(r->calls, 1);
+    ck_assert_int_eq(r->pump, VBILL_ERR_BUSY);
+    ck_assert_msg(strstr(r->msg, "vbill_hooks_pump: called from inside a callback"),
+                  "message: %s", r->msg);
+    ck_assert_int_eq(r->pending, VBILL_ERR_BUSY);
+    ck_assert_int_eq(r->set_cb, VBILL_ERR_BUSY);
+    ck_assert_int_eq(r->start, VBILL_ERR_BUSY);
+    ck_assert_int_eq(r->stop, VBILL_ERR_BUSY);
+    ck_assert_int_eq(r->replay, VBILL_ERR_BUSY);
+    ck_assert_int_eq(r->status, VBILL_ERR_BUSY);
+    ck_assert_int_eq(r->dead, VBILL_ERR_BUSY);
+    ck_assert_ptr_null(r->out);
+    ck_assert_int_eq(r->emit, VBILL_OK);
+    ck_assert_ptr_nonnull(r->id);
+}
+
+START_TEST(callback_calling_its_own_pump_is_refused_not_hung)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"sinks\":[]}", &h), VBILL_OK);
+    reenter r = {.h = h};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "cb", NULL, on_reenter, &r), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", NULL, NULL), VBILL_OK);
+    /* the pump runs on a thread of its own so that a hang fails here, not by the runner */
+    pumped p = {.h = h, .st = -1};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, pump_thread, &p), 0);
+    struct timespec limit;
+    clock_gettime(CLOCK_REALTIME, &limit);
+    limit.tv_sec += 10;
+    if (pthread_timedjoin_np(t, NULL, &limit) != 0)
+        ck_abort_msg("vbill_hooks_pump hung: its callback called back into the same handle");
+    ck_assert_int_eq(p.st, VBILL_OK);
+    ck_assert_str_eq(vbill_hooks_errmsg(h), "");
+    assert_refused(&r);
+    /* the handle was not freed; the follow-up is delivered by the next pump */
+    pump_until_empty(h, 3000);
+    ck_assert_int_eq(r.followups, 1);
+    vbill_free(r.id);
+    vbill_hooks_free(h);
+}
+END_TEST
+
+START_TEST(worker_callback_calling_stop_is_refused_not_hung)
+{
+    vbill_hooks *h = NULL;
+    ck_assert_int_eq(vbill_hooks_open(ctx, dir, "{\"sinks\":[]}", &h), VBILL_OK);
+    reenter r = {.h = h};
+    ck_assert_int_eq(vbill_hooks_set_callback(h, "cb", NULL, on_reenter, &r), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_start(h), VBILL_OK);
+    ck_assert_int_eq(vbill_hooks_emit(h, "bill.viewed", "S-1", NULL, NULL), VBILL_OK);
+    for (int i = 0; i < 1000 && !(r.done && r.followups == 1); i++)
+        usleep(10000);
+    ck_assert_msg(r.done, "the worker's callback did not return within 10 s (hung)");
+    /* from the host's own thread, stop works (and joins the worker: r is settled) */
+    ck_assert_int_eq(vbill_hooks_stop(h), VBILL_OK);
+    ck_assert_str_eq(vbill_hooks_errmsg(h), "");
+    assert_refused(&r);
+    ck_assert_int_eq(r.followups, 1);
+    vbill_free(r.id);
+    vbill_hooks_free(h);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hooks");
@@ -425,6 +924,12 @@ int main(void)
     tcase_add_test(tc, envelope_is_cloudevents_without_birth);
     tcase_add_test(tc, invalid_events_are_refused);
     tcase_add_test(tc, config_errors_name_the_sink_and_hide_secrets);
+    tcase_add_test(tc, plain_http_where_allowed);
+    tcase_add_test(tc, retry_after_is_capped_at_the_deadline);
+    tcase_add_test(tc, config_secrets_are_wiped);
+    tcase_add_test(tc, state_files_are_private);
+    tcase_add_test(tc, data_nested_past_the_filter_is_refused);
+    tcase_add_test(tc, retention_purges_what_is_done);
     tcase_add_test(tc, retries_then_delivers_and_filters_types);
     tcase_add_test(tc, retry_after_is_honoured);
     tcase_add_test(tc, deadline_dead_letters_and_replay);
@@ -433,5 +938,12 @@ int main(void)
     tcase_add_test(tc, still_of_a_frame);
     tcase_add_test(tc, auth_locked_from_the_lock_hook);
     suite_add_tcase(s, tc);
+    /* a hang fails within the runner's timeout too (CK_FORK=yes) */
+    TCase *re = tcase_create("reentrance");
+    tcase_add_checked_fixture(re, setup, teardown);
+    tcase_set_timeout(re, 30);
+    tcase_add_test(re, callback_calling_its_own_pump_is_refused_not_hung);
+    tcase_add_test(re, worker_callback_calling_stop_is_refused_not_hung);
+    suite_add_tcase(s, re);
     return tu_run(s);
 }

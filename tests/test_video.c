@@ -795,6 +795,120 @@ START_TEST(no_partial_output)
 }
 END_TEST
 
+/* ---- a template may not pull other files into the video -------------------------- */
+
+/* Runs the vbill command with args; its exit status, and its standard error in err. */
+static int vbill_cli(const char *args, char *err, size_t errlen)
+{
+    const char *b = getenv("VBILL_BUILDDIR");
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "'%s/examples/vbill' %s 2>&1 >/dev/null", b ? b : ".", args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(err, 1, errlen - 1, p);
+    err[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(untrusted_base_video)
+{
+    char base[600], secret[700];
+    snprintf(base, sizeof base, "%s/untrusted", tmp);
+    snprintf(secret, sizeof secret, "%s/secret.txt", base);
+    sh("mkdir -p '%s' && for i in $(seq 1 200); do echo \"line $i: SECRET-7731 the customer "
+       "database password\"; done > '%s'", base, secret);
+    static const struct {
+        const char *video;  /* template.json's "video" ("@" stands for the shared base) */
+        const char *make;   /* shell run in the template folder (%s: the shared folder) */
+        vbill_status want;
+        const char *needle;
+    } cases[] = {
+        {"../secret.txt", "", VBILL_ERR_TEMPLATE, "must be the name of a file in the template"},
+        {"@", "", VBILL_ERR_TEMPLATE, "must be the name of a file in the template"},
+        {"sub/base.mp4", "mkdir sub && cp '%s/base.mp4' sub/", VBILL_ERR_TEMPLATE,
+         "must be the name of a file in the template"},
+        {"..", "", VBILL_ERR_TEMPLATE, "must be the name of a file in the template"},
+        {"base.mp4", "ln -s '%s/base.mp4' base.mp4", VBILL_ERR_TEMPLATE,
+         "symbolic link that leads outside the template folder"},
+        {"base.mp4", "ln -s ../secret.txt base.mp4", VBILL_ERR_TEMPLATE,
+         "leads outside the template folder"},
+        {"base.mp4", "mkdir base.mp4", VBILL_ERR_TEMPLATE, "is not a regular file"},
+        {"base.mp4", "cp ../secret.txt base.mp4", VBILL_ERR_MEDIA, "not a video file"},
+        {"notes.txt", "cp ../secret.txt notes.txt", VBILL_ERR_MEDIA,
+         "its format is 'tty'"},
+        {"base.mp4", "printf '#EXTM3U\\n#EXT-X-TARGETDURATION:10\\n#EXTINF:6.0,\\n%s/base.mp4\\n"
+         "#EXT-X-ENDLIST\\n' > base.mp4", VBILL_ERR_MEDIA, "its format is 'hls'"},
+        {"base.mp4", "cp '%s/base.mp4' inner.mp4 && printf \"ffconcat version 1.0\\nfile "
+         "'inner.mp4'\\n\" > base.mp4", VBILL_ERR_MEDIA, "its format is 'concat'"},
+    };
+    vbill_ctx *ctx;
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char dir[700], p[800], json[1200], video[600], err[4096], args[900];
+        snprintf(dir, sizeof dir, "%s/t%zu", base, i);
+        sh("mkdir -p '%s'", dir);
+        char make[1500];
+        snprintf(make, sizeof make, cases[i].make, shared_dir);
+        if (make[0])
+            sh("cd '%s' && %s", dir, make);
+        snprintf(video, sizeof video, "%s",
+                 strcmp(cases[i].video, "@") ? cases[i].video : shared_dir);
+        if (!strcmp(cases[i].video, "@"))
+            strcat(video, "/base.mp4");
+        snprintf(json, sizeof json, "{\"scenario\":\"s\",\"video\":\"%s\",\"slots\":[]}", video);
+        snprintf(p, sizeof p, "%s/template.json", dir);
+        write_text(p, json);
+        vbill_template *t = (vbill_template *)1;
+        vbill_status st = vbill_template_open(ctx, dir, &t);
+        ck_assert_msg(st == cases[i].want, "case %zu (%s): status %d: %s", i, make, st,
+                      vbill_ctx_errmsg(ctx));
+        ck_assert_ptr_null(t);
+        ck_assert_msg(strstr(vbill_ctx_errmsg(ctx), cases[i].needle), "case %zu: '%s'", i,
+                      vbill_ctx_errmsg(ctx));
+        ck_assert_ptr_null(strstr(vbill_ctx_errmsg(ctx), "SECRET-7731"));
+        /* the command line says the same and prepares nothing */
+        static const char *const cmds[] = {"check", "prepare"};
+        for (int c = 0; c < 2; c++) {
+            snprintf(args, sizeof args, "template %s '%s'", cmds[c], dir);
+            int rc = vbill_cli(args, err, sizeof err);
+            ck_assert_msg(rc != 0 && strstr(err, cases[i].needle), "case %zu: vbill %s: exit "
+                          "%d: %s", i, args, rc, err);
+        }
+        snprintf(p, sizeof p, "%s/.vbill-prepared", dir);
+        ck_assert_int_eq(count_files(p, ""), -1);
+    }
+    /* a symbolic link that stays inside the folder is fine */
+    char dir[700], p[800];
+    snprintf(dir, sizeof dir, "%s/inside", base);
+    sh("mkdir -p '%s' && cp '%s/base.mp4' '%s/real.mp4' && ln -s real.mp4 '%s/base.mp4'", dir,
+       shared_dir, dir, dir);
+    snprintf(p, sizeof p, "%s/template.json", dir);
+    write_text(p, "{\"scenario\":\"s\",\"video\":\"base.mp4\",\"slots\":[]}");
+    vbill_template *t = NULL;
+    ck_assert_int_eq(vbill_template_open(ctx, dir, &t), VBILL_OK);
+    /* the file swapped for a playlist after the check: prepare opens it the same way */
+    sh("printf '#EXTM3U\\n#EXT-X-TARGETDURATION:10\\n#EXTINF:6.0,\\n%s/base.mp4\\n"
+       "#EXT-X-ENDLIST\\n' > '%s/real.mp4'", shared_dir, dir);
+    ck_assert_int_eq(vbill_template_prepare(t), VBILL_ERR_MEDIA);
+    ck_assert_msg(strstr(vbill_template_errmsg(t), "its format is 'hls'"), "prepare: %s",
+                  vbill_template_errmsg(t));
+    vbill_template_free(t);
+    snprintf(p, sizeof p, "%s/.vbill-prepared", dir);
+    ck_assert_int_le(count_files(p, ""), 2);
+    /* stills are read the same way */
+    unsigned char *jpeg = NULL;
+    size_t len = 0;
+    snprintf(p, sizeof p, "%s/real.mp4", dir);
+    ck_assert_int_eq(vbill_still_jpeg(ctx, p, 1.0, 0, &jpeg, &len), VBILL_ERR_MEDIA);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "its format is 'hls'"));
+    ck_assert_int_eq(vbill_still_jpeg(ctx, secret, 0.0, 0, &jpeg, &len), VBILL_ERR_MEDIA);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "its format is 'tty'"));
+    ck_assert_ptr_null(jpeg);
+    vbill_ctx_free(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("video");
@@ -811,6 +925,7 @@ static Suite *suite(void)
     tcase_add_test(tc, shape_vfr_mpeg4);
     tcase_add_test(tc, shape_mkv_audio_longer);
     tcase_add_test(tc, malformed_templates);
+    tcase_add_test(tc, untrusted_base_video);
     tcase_add_test(tc, no_partial_output);
     suite_add_tcase(s, tc);
     return s;

@@ -29,7 +29,10 @@ static int usage(FILE *out, int code)
         "                            until nothing is pending; at most S seconds, default 60)\n"
         "  status                    counts by state (JSON)\n"
         "  dead                      the dead letters, one JSON object per line\n"
-        "  replay ID|--all           move dead letters back to the outbox\n\n"
+        "  replay ID|--all           move dead letters back to the outbox\n"
+        "  purge                     delete now the events delivered or dead longer ago than\n"
+        "                            the configuration's retention_days (default 30; the\n"
+        "                            pump also does it now and then); prints the count\n\n"
         "options:\n"
         "  --hooks FILE   sink configuration (JSON); default $VBILL_HOOKS_CONFIG\n"
         "  --state DIR    state directory holding the outbox; default $VBILL_STATE_DIR\n"
@@ -121,13 +124,13 @@ int cmd_hooks(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = pos[0];
-    static const char *const cmds[] = {"emit", "pump", "status", "dead", "replay"};
+    static const char *const cmds[] = {"emit", "pump", "status", "dead", "replay", "purge"};
     bool known = false;
-    for (size_t k = 0; k < 5; k++)
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         known |= strcmp(cmd, cmds[k]) == 0;
     if (!known)
         return cli_fail(EXIT_USAGE, "unknown hooks command '%s' (emit, pump, status, dead, "
-                        "replay)", cmd);
+                        "replay, purge)", cmd);
     int want = strcmp(cmd, "emit") == 0 ? 2 : strcmp(cmd, "replay") == 0 ? (all ? 1 : 2) : 1;
     if (strcmp(cmd, "emit") == 0 && (npos < 2 || npos > 3))
         return cli_fail(EXIT_USAGE, "usage: vbill hooks emit TYPE [DATA.json|-]");
@@ -172,6 +175,8 @@ int cmd_hooks(int argc, char **argv)
     }
     vbill_hooks *h = NULL;
     vbill_status st = vbill_hooks_open(ctx, state, cfg, &h);
+    if (cfg)
+        explicit_bzero(cfg, strlen(cfg)); /* it holds the desks' tokens and webhook secrets */
     free(cfg);
     if (st) {
         int rc = cli_fail(st == VBILL_ERR_HOOK || st == VBILL_ERR_JSON ? EXIT_USAGE : EXIT_FAIL,
@@ -314,6 +319,13 @@ int cmd_hooks(int argc, char **argv)
         }
         if (strcmp(out, "[]") != 0)
             putchar('\n');
+    } else if (strcmp(cmd, "purge") == 0) {
+        size_t n = 0;
+        if ((st = vbill_hooks_purge(h, &n))) {
+            rc = fail_hooks(h, st);
+            goto done;
+        }
+        printf("{\"purged\":%zu}\n", n);
     } else {
         size_t n = 0;
         st = vbill_hooks_replay(h, all ? NULL : pos[1], &n);

@@ -23,7 +23,8 @@ extern "C" {
  * chat.requested, survey.answered, bill.flagged (any other "a.b" lowercase type is accepted
  * too).  survey.answered data must hold "score" (integer 1-5) and may hold "comment" (a
  * string of at most 2,000 bytes).  A member whose name contains "birth" is removed from the
- * data at any depth, so the birth date can never leave in an event.
+ * data at any depth, so the birth date can never leave in an event; data nested deeper
+ * than 64 levels is refused (VBILL_ERR_HOOK) rather than stored unchecked.
  *
  * vbill_hooks_emit writes the event durably to the outbox (SQLite, WAL,
  * synchronous=FULL) in STATE_DIR/outbox.sqlite before it returns, with one delivery row per
@@ -32,13 +33,22 @@ extern "C" {
  * if the process dies, the delivery is retried once the lease has run out.  Delivery is at
  * least once: receivers de-duplicate by the event id (the webhook-id / Idempotency-Key
  * header).  A failed attempt is retried after an exponential backoff with jitter, or after
- * the time a 429/503 Retry-After asks for (seconds or HTTP date).  A delivery that fails at
- * or after its deadline (default 24 h after the emit) moves to the dead-letter table, which
- * can be listed and replayed.
+ * the time a 429/503 Retry-After asks for (seconds or HTTP date), but never later than the
+ * event's deadline (default 24 h after the emit): a delivery that fails at or after it moves
+ * to the dead-letter table, which can be listed and replayed.
+ *
+ * Retention: an event that is done with (delivered to every sink, or dead) is deleted,
+ * with its still, "retention_days" (default 30) after its last delivery or death; the pump
+ * does it at a handle's first pump and then at most hourly, vbill_hooks_purge on demand.
+ * Events still to deliver are never purged.  Deleted rows are overwritten on disk
+ * (SQLite secure_delete, then the write-ahead log is truncated).  The outbox files
+ * (outbox.sqlite, -wal, -shm) are made 0600 whatever the umask, and tightened to 0600
+ * when an older version left them readable by others; outbox.sqlite may not be a symlink.
  *
  * Configuration (JSON, all keys optional except "sinks"):
  *   {"source": "urn:vbill:acme", "deadline_s": 86400, "lease_ms": 60000,
  *    "retry_base_ms": 1000, "retry_max_ms": 3600000, "batch": 64, "sync": "full",
+ *    "retention_days": 30,
  *    "sinks": [
  *      {"type":"webhook", "name":"hook", "url":"https://...", "secret":"whsec_<base64>",
  *       "events":["*"], "timeout_ms":2000},
@@ -52,6 +62,12 @@ extern "C" {
  *      {"type":"callback", "name":"mine", "events":["bill.*"]} ]}
  * "sync": "full" (default) fsyncs every emit; "normal" survives a killed process but not a
  * power cut, and costs far less per emit.
+ * Transport: a "url" must be https://, except (1) a webhook to this machine's loopback
+ * (127.0.0.0/8, [::1], localhost: a local relay) and (2) any sink with "insecure": true,
+ * meant for tests against receivers on loopback (a warning is logged).  Zendesk and RT
+ * sinks send the desk's credentials, and every event carries personal data (masked name,
+ * amounts, questions).  A webhook "secret" must decode to at least 24 bytes (Standard
+ * Webhooks secrets are 24-64 random bytes).
  * "events" lists types, "prefix.*" patterns or "*" (the default for webhook and callback
  * sinks).  Mustache mappings render over the envelope ({{type}}, {{subject}}, {{id}},
  * {{data.question}}, {{data.amounts.this_month}}...); defaults are built in.  Webhook
@@ -62,15 +78,23 @@ extern "C" {
  * ticket up by external_id, so no second ticket is ever made.  RT tickets carry the event
  * id in the custom field id_field and are looked up by it likewise.  A still attached to an
  * event (vbill_hooks_emit_still) is uploaded to Zendesk (uploads API) or attached to the RT
- * ticket.  Secrets (secret, token) never appear in logs or messages.
+ * ticket.  Secrets (secret, token) never appear in logs or messages; the library wipes
+ * every copy it makes of them (the parsed configuration included) before freeing it, but
+ * config_json is the caller's: wipe it once vbill_hooks_open has returned.
  *
  * Errors: calls on a vbill_hooks put their message in the handle (vbill_hooks_errmsg), never
  * in the context it was opened with; the worker thread and the lock hook use their own.
  *
- * Callbacks: a callback sink runs inside vbill_hooks_pump (or on the worker thread).  It may
- * emit events on its own vbill_hooks, but a call that pumps or changes the handle
- * (vbill_hooks_pump, _pending, _set_callback, _start, _stop, _replay, _free) from inside a
- * callback returns VBILL_ERR_BUSY instead of waiting for itself.
+ * Callbacks: a callback sink (and the logging callback) runs inside vbill_hooks_pump, or on
+ * the worker thread.  From there, vbill_hooks_pump, _pending, _set_callback, _start, _stop,
+ * _replay, _status, _dead and _purge called on the same vbill_hooks return VBILL_ERR_BUSY
+ * at once
+ * (they would wait for the pump that is running the callback, or for the worker to stop
+ * itself), and vbill_hooks_free does nothing (it logs an error).  vbill_hooks_emit and
+ * _emit_still are allowed: a callback may queue a follow-up event (it is delivered by a
+ * later round of the pump), since emitting only writes the outbox and never waits for the
+ * pump.  vbill_hooks_errmsg called inside the callback gives the message of such a call.
+ * Other handles may be used freely from a callback.
  *
  * Thread safety: a vbill_hooks may be used by one thread at a time (besides its own worker);
  * several processes may share a state directory (SQLite arbitrates).
@@ -154,6 +178,11 @@ VBILL_API VBILL_NODISCARD vbill_status vbill_hooks_status(vbill_hooks *h, char *
 /* The dead letters as a JSON array of {"id","type","subject","sink","attempts","error",
  * "created","died"} (times in RFC 3339). */
 VBILL_API VBILL_NODISCARD vbill_status vbill_hooks_dead(vbill_hooks *h, char **out_json);
+
+/* Deletes now the events done with (delivered or dead everywhere) whose last delivery or
+ * death is older than the retention period ("retention_days", default 30), with their
+ * stills; *purged (may be NULL) receives how many events. */
+VBILL_API VBILL_NODISCARD vbill_status vbill_hooks_purge(vbill_hooks *h, size_t *purged);
 
 /* Moves the dead letters of event id (NULL: all of them) back to the outbox with a fresh
  * deadline.  *count (may be NULL) receives how many.  VBILL_ERR_NOT_FOUND when id has no

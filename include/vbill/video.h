@@ -16,8 +16,9 @@ extern "C" {
 #endif
 
 /*
- * Video templates.  A template is a directory with template.json and a base video (any
- * file FFmpeg decodes: H.264, HEVC, VP9, ProRes..., any frame rate, with or without audio):
+ * Video templates.  A template is a directory with template.json and a base video (an
+ * MP4/MOV, Matroska/WebM or MPEG-TS file of any codec FFmpeg decodes: H.264, HEVC, VP9,
+ * ProRes..., any frame rate, with or without audio):
  *   { "scenario": "mobile_new_bundle", "video": "base.mp4",
  *     "slots": [ { "name": "period", "text": "{{period_text}}", "from": 10.0, "to": 14.0,
  *                  "box": [100, 480, 1080, 80], "size": 56, "color": "#FFFFFF",
@@ -27,7 +28,12 @@ extern "C" {
  * height in pixels of the base video; size/min_size: font pixels (the text shrinks down to
  * min_size, then wraps; it is never cut); colours #RRGGBB or #RRGGBBAA; background and
  * align (left|center|right, default left) and min_size are optional.  Two slots may share
- * a time or a place, not both.
+ * a time or a place, not both.  "video" is the name of a file in the template's directory
+ * (no '/', no '..'; a symbolic link must stay inside the directory): VBILL_ERR_TEMPLATE
+ * otherwise.  Every media file the library reads (base videos, prepared files, stills) is
+ * opened with FFmpeg's file protocol only and as one of those containers only: a playlist
+ * (HLS, concat), an image sequence or a text file is VBILL_ERR_MEDIA, so that a template
+ * can never bring another file of the machine into a customer's video.
  *
  * Preparing normalises the base video once into DIR/.vbill-prepared/<sha256>/ (the key
  * covers the base video's bytes, template.json, the slow speed and the settings version):
@@ -136,7 +142,7 @@ VBILL_API VBILL_NODISCARD vbill_status vbill_render_still(vbill_ctx *ctx, const 
                                                           size_t *jpeg_len);
 
 /* A JPEG still (at most max_width pixels wide, 0 for 640) of the frame shown at position_s
- * seconds of a video file (MP4 or MPEG-TS only).  *jpeg is freed with vbill_free.
+ * seconds of a video file (MP4/MOV, Matroska/WebM or MPEG-TS only).  *jpeg is freed with vbill_free.
  * VBILL_ERR_MEDIA when the file cannot be decoded or has no frame there. */
 VBILL_API VBILL_NODISCARD vbill_status vbill_still_jpeg(vbill_ctx *ctx, const char *video_path,
                                                         double position_s, int max_width,

@@ -1,14 +1,18 @@
 /* outbox.c: the durable outbox (SQLite, WAL).  An event is committed to disk before
  * vbill_hooks_emit returns; each (event, sink) pair is a delivery row that moves
  * pending -> in flight (leased) -> delivered, or to the dead letters once its deadline has
- * passed.  An in-flight row whose lease ran out (its process died) is due again. */
+ * passed.  An in-flight row whose lease ran out (its process died) is due again.  Events
+ * done with (delivered or dead everywhere) are purged after the retention period; the
+ * files are the owner's only (0600) and deleted rows are overwritten (secure_delete). */
 #include "config.h"
 #include "hooks/outbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sqlite3.h>
 
 enum { ST_PENDING = 0, ST_INFLIGHT = 1, ST_DELIVERED = 2 };
@@ -29,6 +33,7 @@ static const char schema[] =
     " deadline_ms INTEGER NOT NULL, last_error TEXT, done_ms INTEGER,"
     " PRIMARY KEY(event_id, sink));"
     "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(state, next_ms);"
+    "CREATE INDEX IF NOT EXISTS events_created ON events(created_ms);"
     "CREATE TABLE IF NOT EXISTS dead_letters("
     " event_id TEXT NOT NULL, sink TEXT NOT NULL, attempts INTEGER NOT NULL,"
     " last_error TEXT, died_ms INTEGER NOT NULL, PRIMARY KEY(event_id, sink));";
@@ -40,6 +45,36 @@ static vbill_status db_fail(vb_outbox *ob, vbill_ctx *ctx, const char *what)
 }
 
 static int exec(vb_outbox *ob, const char *sql) { return sqlite3_exec(ob->db, sql, NULL, NULL, NULL); }
+
+/* The outbox holds masked names, amounts, customers' questions and stills: its files are
+ * the owner's only, whatever the umask and even when the folder already exists.  SQLite
+ * makes the -wal and -shm files with the database file's mode, so the database is made
+ * (empty) 0600 before SQLite opens it; files of an older version are tightened. */
+static vbill_status private_files(vbill_ctx *ctx, const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return vb_error(ctx, errno == ELOOP ? VBILL_ERR_STORE : VBILL_ERR_IO, "outbox %s: %s",
+                        path, errno == ELOOP ? "is a symbolic link" : strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) && fchmod(fd, 0600) != 0) {
+        int e = errno;
+        close(fd);
+        return vb_error(ctx, VBILL_ERR_IO, "outbox %s: is readable by others and cannot be made "
+                        "private (%s)", path, strerror(e));
+    }
+    close(fd);
+    static const char *const sfx[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < VB_ARRAY_LEN(sfx); i++) {
+        vb_buf p = {0};
+        vb_buf_printf(&p, "%s%s", path, sfx[i]);
+        if (p.data && !p.failed && lstat(p.data, &sb) == 0 && S_ISREG(sb.st_mode) &&
+            (sb.st_mode & 077))
+            chmod(p.data, 0600);
+        vb_buf_free(&p);
+    }
+    return VBILL_OK;
+}
 
 vb_outbox *vb_outbox_open(vbill_ctx *ctx, const char *state_dir, bool sync_full,
                           vbill_status *status)
@@ -66,6 +101,10 @@ vb_outbox *vb_outbox_open(vbill_ctx *ctx, const char *state_dir, bool sync_full,
         *status = vb_error(ctx, VBILL_ERR_NOMEM, "hooks: out of memory");
         return NULL;
     }
+    if ((*status = private_files(ctx, ob->path))) {
+        vb_outbox_close(ob);
+        return NULL;
+    }
     int rc = sqlite3_open_v2(ob->path, &ob->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
@@ -80,6 +119,7 @@ vb_outbox *vb_outbox_open(vbill_ctx *ctx, const char *state_dir, bool sync_full,
      * nothing that was acknowledged.  NORMAL (WAL): a killed process loses nothing, a power
      * cut may lose the last commits: the host chooses. */
     if (vb_sqlite_setup(ob->db, "PRAGMA journal_mode=WAL;") != SQLITE_OK ||
+        vb_sqlite_setup(ob->db, "PRAGMA secure_delete=ON;") != SQLITE_OK ||
         vb_sqlite_setup(ob->db, sync_full ? "PRAGMA synchronous=FULL;"
                                           : "PRAGMA synchronous=NORMAL;") != SQLITE_OK ||
         vb_sqlite_setup(ob->db, schema) != SQLITE_OK) {
@@ -546,4 +586,56 @@ out:
     vb_buf_free(&q);
     vb_buf_free(&d);
     return st;
+}
+
+vbill_status vb_outbox_purge(vb_outbox *ob, vbill_ctx *ctx, int64_t before_ms, size_t *count)
+{
+    *count = 0;
+    /* An event goes once nothing is left to do for it and everything about it (its
+     * creation, each delivery, each death) is older than before_ms.  In rounds, so that
+     * the write lock is never held long. */
+    static const char pick[] =
+        "INSERT INTO temp.purge(id) SELECT e.id FROM events e WHERE e.created_ms < ?1"
+        " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id"
+        "  AND (d.state IN (0,1) OR coalesce(d.done_ms, d.next_ms) >= ?1))"
+        " AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE x.event_id = e.id"
+        "  AND x.died_ms >= ?1)"
+        " LIMIT 2000";
+    static const char *const drop[] = {
+        "DELETE FROM deliveries WHERE event_id IN (SELECT id FROM temp.purge)",
+        "DELETE FROM dead_letters WHERE event_id IN (SELECT id FROM temp.purge)",
+        "DELETE FROM events WHERE id IN (SELECT id FROM temp.purge)"};
+    if (exec(ob, "CREATE TEMP TABLE IF NOT EXISTS purge(id TEXT PRIMARY KEY)") != SQLITE_OK)
+        return db_fail(ob, ctx, "cannot prepare the purge");
+    vbill_status st = VBILL_OK;
+    for (;;) {
+        if ((st = begin(ob, ctx)))
+            return st;
+        sqlite3_stmt *s = NULL;
+        if (exec(ob, "DELETE FROM temp.purge") != SQLITE_OK ||
+            sqlite3_prepare_v2(ob->db, pick, -1, &s, NULL) != SQLITE_OK) {
+            sqlite3_finalize(s);
+            return rollback(ob, ctx, "cannot purge");
+        }
+        sqlite3_bind_int64(s, 1, before_ms);
+        int rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        int n = sqlite3_changes(ob->db);
+        for (size_t i = 0; rc == SQLITE_DONE && i < VB_ARRAY_LEN(drop); i++)
+            if (exec(ob, drop[i]) != SQLITE_OK)
+                rc = SQLITE_ERROR;
+        if (rc != SQLITE_DONE)
+            return rollback(ob, ctx, "cannot purge");
+        if ((st = commit(ob, ctx)))
+            return st;
+        *count += (size_t)n;
+        if (n < 2000)
+            break;
+    }
+    /* secure_delete zeroed the rows in the database; the old pages may still lie in the
+     * write-ahead log: checkpoint it and truncate it (best effort: a reader in another
+     * process may hold it, then the next checkpoint does) */
+    if (*count)
+        sqlite3_wal_checkpoint_v2(ob->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return VBILL_OK;
 }

@@ -8,8 +8,9 @@
 
 typedef struct vb_outbox vb_outbox;
 
-/* Opens STATE_DIR/outbox.sqlite (WAL, synchronous=FULL or NORMAL), creating the directory and the
- * tables when needed.  NULL with *status and the message in ctx on failure. */
+/* Opens STATE_DIR/outbox.sqlite (WAL, synchronous=FULL or NORMAL, secure_delete; its files
+ * 0600), creating the directory (0700) and the tables when needed.  NULL with *status and
+ * the message in ctx on failure. */
 vb_outbox *vb_outbox_open(vbill_ctx *ctx, const char *state_dir, bool sync_full,
                           vbill_status *status);
 void vb_outbox_close(vb_outbox *ob);
@@ -50,5 +51,9 @@ vbill_status vb_outbox_status(vb_outbox *ob, vbill_ctx *ctx, char **out_json);
 vbill_status vb_outbox_dead(vb_outbox *ob, vbill_ctx *ctx, char **out_json);
 vbill_status vb_outbox_replay(vb_outbox *ob, vbill_ctx *ctx, const char *id, int64_t now,
                               int64_t deadline_ms, size_t *count);
+/* Deletes the events with nothing left to do (every delivery done or dead) whose last
+ * activity is older than before_ms, with their deliveries, dead letters and stills;
+ * *count receives how many events. */
+vbill_status vb_outbox_purge(vb_outbox *ob, vbill_ctx *ctx, int64_t before_ms, size_t *count);
 
 #endif

@@ -197,11 +197,13 @@ vbill_status vb_job_open_input(vb_job *j)
 vbill_status vb_job_open_input_path(vb_job *j, const char *p)
 {
     const vbill_template *t = j->t;
-    int r = avformat_open_input(&j->in, p, NULL, NULL);
+    char why[200];
+    int r = vb_av_open_input(&j->in, p, why);
     if (r >= 0)
         r = avformat_find_stream_info(j->in, NULL);
     if (r < 0)
-        return vb_job_media(j, p, r);
+        return why[0] ? vb_error(j->ctx, VBILL_ERR_MEDIA, "%s: %s", p, why)
+                      : vb_job_media(j, p, r);
     j->vi = j->ai = -1;
     for (unsigned i = 0; i < j->in->nb_streams; i++) {
         enum AVMediaType ty = j->in->streams[i]->codecpar->codec_type;

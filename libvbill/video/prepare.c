@@ -472,9 +472,11 @@ vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdi
     prep P = {.ctx = ctx, .t = t, .vi = -1, .ai = -1}, *p = &P;
     vbill_status s = VBILL_OK;
     char *np = NULL, *sp = NULL, *hn = NULL, *hs = NULL;
-    int r = avformat_open_input(&p->in, t->video_path, NULL, NULL);
+    char why[200];
+    int r = vb_av_open_input(&p->in, t->video_path, why);
     if (r < 0) {
-        s = mediaerr(p, "cannot open", r);
+        s = why[0] ? vb_error(ctx, VBILL_ERR_MEDIA, "preparing '%s': %s", t->video_path, why)
+                   : mediaerr(p, "cannot open", r);
         goto out;
     }
     if ((r = avformat_find_stream_info(p->in, NULL)) < 0) {

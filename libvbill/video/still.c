@@ -110,9 +110,10 @@ static vbill_status grab_frame(vbill_ctx *ctx, const char *video_path, double po
         st = vb_error(ctx, VBILL_ERR_NOMEM, "still: out of memory");
         goto out;
     }
-    if (avformat_open_input(&fmt, video_path, NULL, NULL) < 0 ||
-        avformat_find_stream_info(fmt, NULL) < 0) {
-        st = vb_error(ctx, VBILL_ERR_MEDIA, "still: cannot read video %s", video_path);
+    char why[200];
+    if (vb_av_open_input(&fmt, video_path, why) < 0 || avformat_find_stream_info(fmt, NULL) < 0) {
+        st = vb_error(ctx, VBILL_ERR_MEDIA, "still: cannot read video %s%s%s", video_path,
+                      why[0] ? ": " : "", why);
         goto out;
     }
     const AVCodec *codec = NULL;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/avutil.h>
 #include <openssl/evp.h>
 
@@ -22,6 +23,47 @@ const char *vb_averr(int err, char buf[128])
 {
     av_strerror(err, buf, 128);
     return buf;
+}
+
+/* The demuxers a video may be read with (their names as FFmpeg lists them).  Not: hls,
+ * concat, image2 and the other playlists (they open further files or URLs), tty, srt, ass
+ * and the other text formats (they turn any text file into frames), nor the raw and
+ * exotic ones nobody exports a bill video in. */
+#define VB_FORMATS "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mpegts"
+#define VB_FORMATS_TEXT "MP4/MOV, Matroska/WebM or MPEG-TS"
+
+int vb_av_open_input(AVFormatContext **fc, const char *path, char why[200])
+{
+    why[0] = '\0';
+    AVDictionary *opt = NULL;
+    AVIOContext *pb = NULL;
+    const AVInputFormat *fmt = NULL;
+    /* what the file is, from its first bytes (nothing else is opened to tell) */
+    av_dict_set(&opt, "protocol_whitelist", "file", 0);
+    int r = avio_open2(&pb, path, AVIO_FLAG_READ, NULL, &opt);
+    av_dict_free(&opt);
+    if (r < 0)
+        return r;
+    r = av_probe_input_buffer2(pb, &fmt, path, NULL, 0, 0);
+    avio_closep(&pb);
+    if (r < 0 || !fmt) {
+        snprintf(why, 200, "not a video file (%s expected)", VB_FORMATS_TEXT);
+        return r < 0 ? r : AVERROR_INVALIDDATA;
+    }
+    if (av_match_list(fmt->name, VB_FORMATS, ',') <= 0) {
+        snprintf(why, 200, "its format is '%.40s' (%.60s), not %s", fmt->name,
+                 fmt->long_name ? fmt->long_name : "?", VB_FORMATS_TEXT);
+        return AVERROR(EPERM);
+    }
+    /* and the same limits for FFmpeg itself, for whatever the demuxer would open */
+    av_dict_set(&opt, "protocol_whitelist", "file", 0);
+    av_dict_set(&opt, "format_whitelist", VB_FORMATS, 0);
+    av_dict_set(&opt, "enable_drefs", "0", 0); /* MOV external references: off (the default) */
+    r = avformat_open_input(fc, path, fmt, &opt);
+    av_dict_free(&opt);
+    if (r == AVERROR_INVALIDDATA)
+        snprintf(why, 200, "not a video file (%s expected)", VB_FORMATS_TEXT);
+    return r;
 }
 
 /* ---- parsing ------------------------------------------------------------------------ */
@@ -145,6 +187,49 @@ static bool overlap(const vb_slot *a, const vb_slot *b)
     return time && space;
 }
 
+/* The base video named in template.json: a plain file name inside the template folder,
+ * resolved (symbolic links included) and checked to stay inside it and to be a regular
+ * file.  A template comes from a designer, not from the carrier's own staff: it must not
+ * be able to make every customer's video show a file from elsewhere on the machine. */
+static vbill_status resolve_video(vbill_ctx *ctx, vbill_template *t, const char *name)
+{
+    if (!strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/') || strlen(name) > 255)
+        return vb_error(ctx, VBILL_ERR_TEMPLATE, "template.json: \"video\" must be the name of "
+                        "a file in the template folder (no '/', no '..', not an absolute path): "
+                        "'%.100s'", name);
+    for (const char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return vb_error(ctx, VBILL_ERR_TEMPLATE, "template.json: \"video\" holds a control "
+                            "character");
+    char *joined = vb_path_join(t->dir, name);
+    char *dir = realpath(t->dir, NULL);
+    char *real = joined ? realpath(joined, NULL) : NULL;
+    int e = errno;
+    vbill_status st = VBILL_OK;
+    struct stat sb;
+    size_t dl = dir ? strlen(dir) : 0;
+    if (!joined) {
+        st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    } else if (!dir || !real) {
+        st = vb_error(ctx, VBILL_ERR_TEMPLATE, "template.json: video '%s': %s", name,
+                      strerror(dir ? e : errno));
+    } else if (strncmp(real, dir, dl) != 0 || (dl > 1 && real[dl] != '/') ||
+               (dl == 1 && real[1] == '\0')) {
+        st = vb_error(ctx, VBILL_ERR_TEMPLATE, "template.json: video '%s' is a symbolic link that "
+                      "leads outside the template folder", name);
+    } else if (stat(real, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        st = vb_error(ctx, VBILL_ERR_TEMPLATE, "template.json: video '%s' is not a regular file",
+                      name);
+    } else {
+        t->video_path = real;
+        real = NULL;
+    }
+    free(joined);
+    free(dir);
+    free(real);
+    return st;
+}
+
 /* Parses and validates template.json against nothing but itself (no media). */
 static vbill_status parse_json(vbill_ctx *ctx, vbill_template *t, const char *text, size_t len)
 {
@@ -179,12 +264,12 @@ static vbill_status parse_json(vbill_ctx *ctx, vbill_template *t, const char *te
         goto out;
     }
     t->scenario = strdup(sc->valuestring);
-    t->video_path = video->valuestring[0] == '/' ? strdup(video->valuestring)
-                                                 : vb_path_join(t->dir, video->valuestring);
-    if (!t->scenario || !t->video_path) {
+    if (!t->scenario) {
         st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
         goto out;
     }
+    if ((st = resolve_video(ctx, t, video->valuestring)))
+        goto out;
     for (int i = 0; i < n; i++) {
         t->nslots = i + 1;
         st = parse_slot(ctx, t, i, cJSON_GetArrayItem(slots, i));
@@ -207,15 +292,15 @@ out:
 /* Size and duration of the base video; VBILL_ERR_MEDIA when it does not decode. */
 static vbill_status probe(vbill_ctx *ctx, vbill_template *t)
 {
-    char eb[128];
+    char eb[128], why[200];
     AVFormatContext *fc = NULL;
     if (access(t->video_path, R_OK) != 0)
         return vb_error(ctx, VBILL_ERR_TEMPLATE, "template.json: video '%s': %s", t->video_path,
                         strerror(errno));
-    int r = avformat_open_input(&fc, t->video_path, NULL, NULL);
+    int r = vb_av_open_input(&fc, t->video_path, why);
     if (r < 0)
         return vb_error(ctx, VBILL_ERR_MEDIA, "base video '%s': %s", t->video_path,
-                        vb_averr(r, eb));
+                        why[0] ? why : vb_averr(r, eb));
     vbill_status st = VBILL_OK;
     r = avformat_find_stream_info(fc, NULL);
     int vi = r < 0 ? r : av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);

@@ -18,6 +18,7 @@
 #include "mustache.h"
 #include "video/text.h"
 
+#include <libavformat/avformat.h>
 #include <libavutil/rational.h>
 
 /* Bumped whenever prepared output would change (encoder settings, layout). */
@@ -69,6 +70,13 @@ struct vbill_template {
 
 /* FFmpeg error text for messages. */
 const char *vb_averr(int err, char buf[128]);
+
+/* Opens a media file for reading, as every input of the library is opened: through the file
+ * protocol only, and only as one of the container formats a video may have here (MP4/MOV,
+ * Matroska/WebM, MPEG-TS), never as a playlist (HLS, concat), an image sequence or a text
+ * demuxer that would pull other files in or draw text as frames.  0, or an AVERROR with
+ * why[] saying what is wrong with the file in words (empty when FFmpeg's error says it). */
+int vb_av_open_input(AVFormatContext **fc, const char *path, char why[200]);
 
 /* template.c */
 vbill_status vb_template_cache_key(vbill_ctx *ctx, vbill_template *t);
