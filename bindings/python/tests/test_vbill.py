@@ -145,7 +145,7 @@ class TestRecords(unittest.TestCase):
         self.assertIn("birth", e.message)
         self.assertEqual(str(e), e.message)
         self.assertEqual(self.ctx.errmsg, e.message)
-        self.ctx.classify(SPEC)
+        self.ctx.bill(SPEC).close()
         self.assertEqual(self.ctx.errmsg, "")  # cleared by the next call
 
     def test_no_id_names_the_line(self):
@@ -536,7 +536,7 @@ class TestLinks(unittest.TestCase):
 
     def test_messages_come_from_the_handle_called(self):
         # store and keys calls without a context report on their own handle
-        self.ctx.classify(SPEC)  # the context's message is ""
+        self.ctx.bill(SPEC).close()  # the context's message is ""
         with self.assertRaises(vbill.ArgumentError) as cm:
             self.store.set_limits(soft=5, hard=2)
         self.assertTrue(cm.exception.message)
@@ -645,7 +645,7 @@ class TestHooks(unittest.TestCase):
         hooks.close()
 
     def test_errors_carry_the_handle_message(self):
-        self.ctx.classify(SPEC)
+        self.ctx.bill(SPEC).close()  # the context's message is ""
         with self.ctx.open_hooks(self.tmp.name) as hooks:
             with self.assertRaises(vbill.HookError) as cm:
                 hooks.emit("NotAType", {}, subject="S-1")
@@ -971,7 +971,7 @@ class TestVideo(unittest.TestCase):
         shutil.copytree(self.dir, d, ignore=shutil.ignore_patterns(".vbill-prepared"))
         with open(os.path.join(d, ".vbill-prepared"), "w") as f:
             f.write("a file where the cache folder goes")
-        self.ctx.classify(SPEC)
+        self.ctx.bill(SPEC).close()  # the context's message is ""
         with self.ctx.open_template(d) as t:
             with self.assertRaises(vbill.FileError) as cm:
                 t.prepare()
