@@ -19,7 +19,7 @@ expect() { # description, pattern, file
   if grep -q -- "$2" "$3"; then ok; else bad "$1: no '$2' in:"; sed 's/^/    /' "$3" | head -20; fi
 }
 
-export VBILL_LIBRARY="$B/libvbill/.libs/libvbill.so.0" PYTHONPATH="$S/bindings/python"
+export VBILL_LIBRARY="$B/libvbill/.libs/libvbill.so.1" PYTHONPATH="$S/bindings/python"
 export PYTHONDONTWRITEBYTECODE=1 LUA_CPATH="$B/bindings/lua/.libs/?.so"
 export LD_LIBRARY_PATH="$B/libvbill/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 asan=$(ldd "$VBILL_LIBRARY" 2>/dev/null | awk '/libasan/ {print $3}')
