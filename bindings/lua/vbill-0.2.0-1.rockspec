@@ -24,7 +24,7 @@ as Lua tables or JSON strings; results come back as tables.  Failures of the lib
 nil, message, code; misuse of the API (a wrong argument type, a closed handle) raises.
 ]],
    homepage = "https://github.com/libvbill/libvbill",
-   license = "see the libvbill distribution",
+   license = "MIT",
 }
 dependencies = {
    "lua >= 5.4, < 5.5",
