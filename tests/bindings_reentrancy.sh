@@ -7,7 +7,7 @@ B=$(cd "${VBILL_BUILDDIR:-.}" && pwd)
 S=$(cd "${VBILL_SRCDIR:-.}" && pwd)
 PY="${PYTHON3:-python3}"
 LUA="${LUA54:-lua5.4}"
-LIMIT="${VBILL_REENTRANCY_TIMEOUT:-60}"
+LIMIT="${VBILL_REENTRANCY_TIMEOUT:-30}"
 pass=0
 fail=0
 export VBILL_LIBRARY="$B/libvbill/.libs/libvbill.so.1" VBILL_PYTHONPATH="$S/bindings/python"
