@@ -483,6 +483,9 @@ static int ctx_error(lua_State *L, lctx *c, vbill_status st)
     return push_error(L, st, vbill_ctx_errmsg(c->ctx));
 }
 
+/* ctx:close() (and <close>): frees the C context.  The log function stays referenced while
+ * templates and hooks handles opened with the context (which copied its log callback) keep
+ * the userdata alive; __gc drops it. */
 static int ctx_close(lua_State *L)
 {
     lctx *c = luaL_checkudata(L, 1, CTX_MT);
@@ -491,6 +494,13 @@ static int ctx_close(lua_State *L)
         vbill_ctx_free(c->ctx);
         c->ctx = NULL;
     }
+    return 0;
+}
+
+static int ctx_gc(lua_State *L)
+{
+    lctx *c = luaL_checkudata(L, 1, CTX_MT);
+    ctx_close(L);
     if (c->log_ref != LUA_NOREF)
         luaL_unref(L, LUA_REGISTRYINDEX, c->log_ref);
     c->log_ref = LUA_NOREF;
@@ -600,7 +610,8 @@ static int ctx_set_partials_dir(lua_State *L)
 
 /* ctx:set_log(fn, level): fn(level, message) receives the log lines up to level (default
  * vbill.LOG_WARN); ctx:set_log(nil) removes it.  Templates and hooks handles opened later
- * keep the callback (it calls the context's current log function). */
+ * keep the callback: it calls the context's log function of the moment, after ctx:close()
+ * too. */
 static int ctx_set_log(lua_State *L)
 {
     lctx *c = check_ctx(L, 1);
@@ -1941,6 +1952,10 @@ __attribute__((visibility("default"))) int luaopen_vbill(lua_State *L)
         {NULL, NULL}};
     luaL_checkversion(L);
     new_type(L, CTX_MT, ctx_methods, ctx_close, NULL);
+    luaL_getmetatable(L, CTX_MT);
+    lua_pushcfunction(L, ctx_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
     new_type(L, BILL_MT, bill_methods, bill_close, bill_tostring);
     new_type(L, KEYS_MT, keys_methods, keys_close, NULL);
     new_type(L, STORE_MT, store_methods, store_close, NULL);

@@ -371,11 +371,29 @@ if ok(hooks, "open hooks", herr) then
   hooks:emit("bill.viewed", nil, "S-1")
   hooks:pump()
   ok(cerr and cerr:find("inside a call", 1, true), "closing hooks inside its pump raises", cerr)
-  ctx:set_log(function() end, vbill.LOG_DEBUG)
-  ctx:close() -- the handle is independent of the context (it keeps its log callback)
+  ctx:close() -- the handle is independent of the context
   ok(hooks:status(), "hooks still usable after ctx:close()")
   hooks:emit("bill.viewed", nil, "S-2")
   is(hooks:pump(), 1, "hooks deliver after ctx:close()")
+  hooks:close()
+  -- a handle keeps the log callback of the context it was opened with, after ctx:close() and
+  -- a garbage collection too
+  local logged = {}
+  ctx = vbill.new()
+  ctx:set_log(function(_, msg) logged[#logged + 1] = msg end, vbill.LOG_DEBUG)
+  hooks = assert(ctx:open_hooks(hdir, {sinks = {{type = "callback", name = "mine"}}}))
+  hooks:set_callback("mine", function() return 0 end)
+  ctx:close()
+  ctx = nil
+  collectgarbage()
+  collectgarbage()
+  hooks:emit("bill.viewed", nil, "S-3")
+  is(hooks:pump(), 1, "a handle whose context is gone delivers")
+  local delivered_logged = false
+  for _, line in ipairs(logged) do
+    if line:find("delivered", 1, true) then delivered_logged = true end
+  end
+  ok(delivered_logged, "its log lines still reach the context's log function", #logged)
   hooks:close()
   hooks:close()
   raises("closed", "closed hooks", hooks.pump, hooks)
