@@ -85,6 +85,27 @@ if command -v "$LUA" >/dev/null 2>&1 && [ -f "$luadir/vbill.so" ]; then
     bad "lua from the installed prefix:"; cat "$tmp/lua.out"; fi
 fi
 
+# The rockspec builds the module against the installed library (luarocks make, offline, from a
+# copy of the files it names: luarocks writes its objects beside the sources).
+if command -v luarocks >/dev/null 2>&1 && command -v "$LUA" >/dev/null 2>&1; then
+  mkdir -p "$tmp/rock/bindings/lua"
+  cp "$S/bindings/lua/vbill.c" "$S"/bindings/lua/vbill-*.rockspec "$tmp/rock/bindings/lua/"
+  cjson_inc=$(pkg-config --variable=includedir libcjson 2>/dev/null || echo /usr/include)
+  cjson_lib=$(pkg-config --variable=libdir libcjson 2>/dev/null || echo /usr/lib)
+  if (cd "$tmp/rock" && env -u LD_PRELOAD luarocks --lua-version 5.4 make --tree "$tmp/rocks" \
+        bindings/lua/vbill-*.rockspec LIBVBILL_DIR="$root$prefix" LIBVBILL_LIBDIR="$root$libdir" \
+        CJSON_INCDIR="$cjson_inc" CJSON_LIBDIR="$cjson_lib") >"$tmp/rock.log" 2>&1; then
+    so=$(find "$tmp/rocks" -name vbill.so | head -1)
+    (cd "$tmp" && LUA_CPATH="$(dirname "$so")/?.so" "$LUA" "$tmp/consumer.lua" "$REC") >"$tmp/rock.out" 2>&1
+    if grep -q "^$so $root$libdir/libvbill.so.1.* mobile_new_bundle 60960$" "$tmp/rock.out"; then ok; else
+      bad "lua module built by luarocks:"; cat "$tmp/rock.out"; fi
+  else
+    bad "luarocks make of the rockspec failed:"; tail -20 "$tmp/rock.log"
+  fi
+else
+  echo "note: no luarocks: the rockspec not built"
+fi
+
 # pip install --no-build-isolation (offline) from a copy of the sources (pip writes build/).
 pip_py=
 for p in "$PY" /usr/bin/python3; do
