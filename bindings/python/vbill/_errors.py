@@ -108,7 +108,7 @@ class FontError(RenderError):
 
 
 class NotTargetError(Error):
-    """VBILL_ERR_NOT_TARGET: the record matches no scenario this cycle."""
+    """VBILL_ERR_NOT_TARGET: the bill has no scenario: no video bill this cycle."""
 
 
 class LinkError(Error):
