@@ -31,7 +31,7 @@ luadir="$root$libdir/lua/5.4"
 # Nothing from the build tree on any search path; the installed library by the loader path.
 unset VBILL_LIBRARY LUA_PATH
 export LD_LIBRARY_PATH="$root$libdir" PYTHONDONTWRITEBYTECODE=1
-asan=$(ldd "$root$libdir/libvbill.so.0" 2>/dev/null | awk '/libasan/ {print $3}')
+asan=$(ldd "$root$libdir/libvbill.so.1" 2>/dev/null | awk '/libasan/ {print $3}')
 [ -n "$asan" ] && export LD_PRELOAD="$asan" ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
 REC="$S/tests/vectors/spec_example.json"
 
@@ -40,6 +40,9 @@ import sys, vbill
 rec = open(sys.argv[1], encoding="utf-8").read()
 with vbill.Context() as ctx:
     r = ctx.fill(rec)
+    with ctx.bill(rec) as b:
+        assert b.scenario == r["scenario"] and "birth" not in b.to_json(), b
+    assert vbill.has("records") and vbill.version_num() >= 0x000200
     try:
         ctx.classify('{"id": "x"}', 7)
         raise SystemExit("a bad record was accepted")
@@ -49,7 +52,7 @@ maps = [l.split()[-1] for l in open("/proc/self/maps") if "libvbill.so" in l]
 print(vbill.__file__, maps[0] if maps else "?", r["scenario"], r["amounts"]["this_month"])
 PY
 (cd "$tmp" && PYTHONPATH="$pydir" "$PY" "$tmp/consumer.py" "$REC") >"$tmp/py.out" 2>&1
-if grep -q "^$pydir/vbill/__init__.py $root$libdir/libvbill.so.0.* mobile_new_bundle 60960$" "$tmp/py.out"; then ok; else
+if grep -q "^$pydir/vbill/__init__.py $root$libdir/libvbill.so.1.* mobile_new_bundle 60960$" "$tmp/py.out"; then ok; else
   bad "python from the installed prefix:"; cat "$tmp/py.out"; fi
 
 # Without LD_LIBRARY_PATH, the installed package still finds the library through the libdir
@@ -64,6 +67,9 @@ local vbill = require("vbill")
 local f = assert(io.open(arg[1], "rb")); local rec = f:read("a"); f:close()
 local ctx <close> = assert(vbill.new())
 local r = assert(ctx:fill(rec))
+local b <close> = assert(ctx:bill(rec))
+assert(b:scenario() == r.scenario and not b:to_json():find("birth", 1, true))
+assert(vbill.has("records") and vbill.version_num() >= 0x000200)
 local bad, msg, code = ctx:classify('{"id": "x"}', 7)
 assert(bad == nil and code == vbill.ERR_RECORD, msg)
 local lib = "?"
@@ -75,8 +81,29 @@ print(table.concat({package.searchpath("vbill", package.cpath), lib, r.scenario,
 LUA
 if command -v "$LUA" >/dev/null 2>&1 && [ -f "$luadir/vbill.so" ]; then
   (cd "$tmp" && LUA_CPATH="$luadir/?.so" "$LUA" "$tmp/consumer.lua" "$REC") >"$tmp/lua.out" 2>&1
-  if grep -q "^$luadir/vbill.so $root$libdir/libvbill.so.0.* mobile_new_bundle 60960$" "$tmp/lua.out"; then ok; else
+  if grep -q "^$luadir/vbill.so $root$libdir/libvbill.so.1.* mobile_new_bundle 60960$" "$tmp/lua.out"; then ok; else
     bad "lua from the installed prefix:"; cat "$tmp/lua.out"; fi
+fi
+
+# The rockspec builds the module against the installed library (luarocks make, offline, from a
+# copy of the files it names: luarocks writes its objects beside the sources).
+if command -v luarocks >/dev/null 2>&1 && command -v "$LUA" >/dev/null 2>&1; then
+  mkdir -p "$tmp/rock/bindings/lua"
+  cp "$S/bindings/lua/vbill.c" "$S"/bindings/lua/vbill-*.rockspec "$tmp/rock/bindings/lua/"
+  cjson_inc=$(pkg-config --variable=includedir libcjson 2>/dev/null || echo /usr/include)
+  cjson_lib=$(pkg-config --variable=libdir libcjson 2>/dev/null || echo /usr/lib)
+  if (cd "$tmp/rock" && env -u LD_PRELOAD luarocks --lua-version 5.4 make --tree "$tmp/rocks" \
+        bindings/lua/vbill-*.rockspec LIBVBILL_DIR="$root$prefix" LIBVBILL_LIBDIR="$root$libdir" \
+        CJSON_INCDIR="$cjson_inc" CJSON_LIBDIR="$cjson_lib") >"$tmp/rock.log" 2>&1; then
+    so=$(find "$tmp/rocks" -name vbill.so | head -1)
+    (cd "$tmp" && LUA_CPATH="$(dirname "$so")/?.so" "$LUA" "$tmp/consumer.lua" "$REC") >"$tmp/rock.out" 2>&1
+    if grep -q "^$so $root$libdir/libvbill.so.1.* mobile_new_bundle 60960$" "$tmp/rock.out"; then ok; else
+      bad "lua module built by luarocks:"; cat "$tmp/rock.out"; fi
+  else
+    bad "luarocks make of the rockspec failed:"; tail -20 "$tmp/rock.log"
+  fi
+else
+  echo "note: no luarocks: the rockspec not built"
 fi
 
 # pip install --no-build-isolation (offline) from a copy of the sources (pip writes build/).
@@ -92,7 +119,7 @@ if [ -n "$pip_py" ]; then
     site=$(dirname "$(find "$tmp/pip" -path '*/vbill/__init__.py' | head -1)")
     site=$(dirname "$site")
     (cd "$tmp" && PYTHONPATH="$site" "$pip_py" "$tmp/consumer.py" "$REC") >"$tmp/pip.out" 2>&1
-    if grep -q "^$site/vbill/__init__.py $root$libdir/libvbill.so.0.* mobile_new_bundle 60960$" "$tmp/pip.out"; then ok; else
+    if grep -q "^$site/vbill/__init__.py $root$libdir/libvbill.so.1.* mobile_new_bundle 60960$" "$tmp/pip.out"; then ok; else
       bad "python after pip install:"; cat "$tmp/pip.out"; fi
   else
     bad "pip install --no-build-isolation failed:"; tail -20 "$tmp/pip.log"

@@ -9,7 +9,7 @@ export VBILL_SRCDIR="$S"
 export LUA_CPATH="$B/bindings/lua/.libs/?.so"
 export LD_LIBRARY_PATH="$B/libvbill/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # A sanitizer build: the interpreter is not instrumented, so the runtime must come first.
-asan=$(ldd "$B/libvbill/.libs/libvbill.so.0" 2>/dev/null | awk '/libasan/ {print $3}')
+asan=$(ldd "$B/libvbill/.libs/libvbill.so.1" 2>/dev/null | awk '/libasan/ {print $3}')
 if [ -n "$asan" ]; then
   export LD_PRELOAD="$asan${LD_PRELOAD:+ $LD_PRELOAD}" ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
 fi

@@ -5,7 +5,7 @@ B=$(cd "${VBILL_BUILDDIR:-.}" && pwd)
 S=$(cd "${VBILL_SRCDIR:-.}" && pwd)
 PY="${PYTHON3:-python3}"
 command -v "$PY" >/dev/null 2>&1 || { echo "SKIP: no python3"; exit 77; }
-export VBILL_LIBRARY="$B/libvbill/.libs/libvbill.so.0"
+export VBILL_LIBRARY="$B/libvbill/.libs/libvbill.so.1"
 export VBILL_SRCDIR="$S"
 export PYTHONDONTWRITEBYTECODE=1
 # A sanitizer build: python is not instrumented, so the runtime must be loaded first.

@@ -17,14 +17,14 @@ compare() { # name, output file, exit status
     diff "$V/fill.expected.jsonl" "$2" | head -10
   fi
 }
-asan=$(ldd "$B/libvbill/.libs/libvbill.so.0" 2>/dev/null | awk '/libasan/ {print $3}')
+asan=$(ldd "$B/libvbill/.libs/libvbill.so.1" 2>/dev/null | awk '/libasan/ {print $3}')
 
 "$B/examples/vbill" fill "$V/fill.jsonl" >"$tmp/c" 2>"$tmp/c.err"
 compare "C (vbill fill)" "$tmp/c" $?
 
 if command -v "${PYTHON3:-python3}" >/dev/null 2>&1; then
   for mode in "" --dict; do
-    VBILL_LIBRARY="$B/libvbill/.libs/libvbill.so.0" PYTHONPATH="$S/bindings/python" \
+    VBILL_LIBRARY="$B/libvbill/.libs/libvbill.so.1" PYTHONPATH="$S/bindings/python" \
       PYTHONDONTWRITEBYTECODE=1 LD_PRELOAD="$asan" ASAN_OPTIONS=detect_leaks=0 \
       "${PYTHON3:-python3}" "$V/run_fill.py" $mode "$V/fill.jsonl" >"$tmp/py" 2>"$tmp/py.err"
     compare "Python $mode" "$tmp/py" $?

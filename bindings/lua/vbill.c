@@ -1,25 +1,47 @@
 /*
- * vbill.c: the Lua 5.4 binding of libvbill (module "vbill").
+ * vbill.c: the Lua 5.4 binding of libvbill (module "vbill"), API 0.2.
  *
  * A thin layer: every method is one C call.  Records, rule sets and data go in as Lua tables
  * (converted to JSON here with cJSON) or as JSON strings (passed through unchanged, so the
  * library judges them); structured results come back as Lua tables, or with the *_json
- * methods as the library's JSON text unchanged.  Failures return nil, message, code in the
- * Lua convention (code is the vbill_status number; vbill.status maps names to numbers).
+ * methods as the library's JSON text unchanged.  A record is made into a bill once
+ * (ctx:bill(record)); rendering, links, the SMS text, event data and chat take the bill.
+ *
+ * Errors follow one rule, in every function and method:
+ *   - a failure of the operation (what libvbill reports: a record that breaks a rule or is
+ *     not JSON, a wrong birth date, a locked link, a file that cannot be written, a part the
+ *     library was built without) RETURNS nil, message, code.  code is the vbill_status
+ *     number (vbill.ERR_RECORD, ...; vbill.status maps names to numbers) and message is the
+ *     message of the handle the call was made on (the context for ctx: methods, the
+ *     template for template:prepare(), the keys, the store or the hooks handle for their own
+ *     methods).  vbill.from_json on text that is not JSON is such a failure (ERR_JSON).
+ *   - misuse of the API RAISES a Lua error: a missing argument or one of the wrong type, a
+ *     closed handle or one of another kind (keys where a store is expected, a template
+ *     folder where a template is expected), a table that cannot be JSON (a function, a
+ *     cycle, NaN, a string holding a NUL character), a NUL character in a string passed as
+ *     C text, closing a handle from a callback inside a call that uses it, a Lua callback
+ *     sink together with the worker thread.  Out of Lua memory raises, as in Lua itself.
+ * A call that succeeds returns its result (a table, a string, a handle) or true.
  *
  * JSON mapping: objects and arrays become tables (marked with the metatables vbill.object /
  * vbill.array so they encode back the same way); JSON null is nil inside objects and
  * vbill.null inside arrays; an empty unmarked table encodes as {} (use vbill.array() for []);
  * integers stay integers.
  *
- * Handles (Context, Keys, Store, Hooks) are full userdata with named metatables; __gc and
- * __close release them and are safe to run twice.  A context may be used by one Lua state at a
- * time; Hooks keep their context alive.
+ * Handles (Context, Bill, Template, Keys, Store, Hooks) are full userdata with named
+ * metatables; __gc and __close release them and are safe to run twice, and every method
+ * checks the kind and the liveness of each handle it is given.  A Bill and a prepared
+ * Template do not depend on the context that made them; Templates and Hooks keep that
+ * context's log function (they copied its callback).  Callbacks (the log function, hooks
+ * callback sinks) run only on the thread of the Lua state: a log line of the hooks worker
+ * thread is dropped, and a handle with Lua callback sinks refuses the worker.
  */
 #include <lauxlib.h>
 #include <lua.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +49,7 @@
 #include <vbill.h>
 
 #define CTX_MT "vbill.Context"
+#define BILL_MT "vbill.Bill"
 #define KEYS_MT "vbill.Keys"
 #define STORE_MT "vbill.Store"
 #define HOOKS_MT "vbill.Hooks"
@@ -34,64 +57,49 @@
 #define BOX_MT "vbill.box"
 #define OBJECT_MT "vbill.object"
 #define ARRAY_MT "vbill.array"
+#define UTIL_KEY "vbill.utility_context"
 #define MAX_DEPTH 200
 #define MAX_ARGS 8 /* the most arguments of any method, self included */
 
-/* Calls that later libvbill versions add are weak, so this module still loads against a
- * library without them and reports "not available" for those calls only. */
-#pragma weak vbill_mustache_render
-#pragma weak vbill_template_open
-#pragma weak vbill_template_prepare
-#pragma weak vbill_template_is_prepared
-#pragma weak vbill_template_scenario
-#pragma weak vbill_template_info
-#pragma weak vbill_template_free
-#pragma weak vbill_render_mp4
-#pragma weak vbill_render_hls
-#pragma weak vbill_render_segment
-#pragma weak vbill_template_builtin_write
-#pragma weak vbill_template_builtin_list
-#pragma weak vbill_hooks_open
-#pragma weak vbill_hooks_free
-#pragma weak vbill_hooks_set_callback
-#pragma weak vbill_hooks_emit
-#pragma weak vbill_hooks_emit_still
-#pragma weak vbill_hooks_event_data
-#pragma weak vbill_hooks_pump
-#pragma weak vbill_hooks_pending
-#pragma weak vbill_hooks_start
-#pragma weak vbill_hooks_stop
-#pragma weak vbill_hooks_status
-#pragma weak vbill_hooks_dead
-#pragma weak vbill_hooks_replay
-#pragma weak vbill_chat_answer
-#pragma weak vbill_still_jpeg
-
+/* Every handle counts the C calls in progress that use it (`busy`): closing it from a
+ * callback inside such a call raises instead of freeing what the call still uses. */
 typedef struct lctx {
     vbill_ctx *ctx;
-    lua_State *L;  /* the state of the call in progress (for the log callback) */
-    int log_ref;   /* registry reference of the log function, LUA_NOREF when none */
-    int refs;      /* open Hooks that report on this context */
-    int closed;    /* closed by the program; freed once refs reaches 0 */
+    int busy;
+    lua_State *L;     /* the state of the latest call (for the log callback) */
+    pthread_t thread; /* its thread: log lines from other threads (the hooks worker) drop */
+    int log_ref;      /* registry reference of the log function, LUA_NOREF when none */
 } lctx;
+
+typedef struct lbill {
+    vbill_bill *b;
+    int busy;
+} lbill;
 
 typedef struct lkeys {
     vbill_keys *keys;
+    int busy;
 } lkeys;
 
 typedef struct lstore {
     vbill_store *store;
+    int busy;
 } lstore;
 
 typedef struct ltemplate {
     vbill_template *t;
+    int busy;
+    lctx *owner; /* the context it was opened with: its log callback (kept alive: uservalue 1) */
 } ltemplate;
 
 typedef struct lhooks {
     vbill_hooks *h;
-    lctx *owner;
-    lua_State *L;
+    int busy;
+    lctx *owner;      /* as for templates */
+    lua_State *L;     /* the state pumping (callbacks run on it) */
+    pthread_t thread;
     int ncallbacks;
+    int worker;       /* the worker thread runs */
 } lhooks;
 
 /* A userdata owning a C allocation until it is handed over, so a Lua error (memory) while
@@ -136,6 +144,7 @@ static void release_cjson(void *p)
     cJSON_Delete(p);
 }
 
+/* A failure of the library: nil, message, code. */
 static int push_error(lua_State *L, vbill_status st, const char *msg)
 {
     lua_pushnil(L);
@@ -144,24 +153,44 @@ static int push_error(lua_State *L, vbill_status st, const char *msg)
     return 3;
 }
 
-static int ctx_error(lua_State *L, lctx *c, vbill_status st)
+/* Text for C (NUL-terminated): a string without a NUL character, else raises. */
+static const char *check_text(lua_State *L, int idx)
 {
-    return push_error(L, st, vbill_ctx_errmsg(c ? c->ctx : NULL));
+    size_t len;
+    const char *s = luaL_checklstring(L, idx, &len);
+    if (strlen(s) != len)
+        luaL_argerror(L, idx, "string holds a NUL character");
+    return s;
 }
 
-static int unavailable(lua_State *L, const char *name)
+static const char *opt_text(lua_State *L, int idx, const char *def)
 {
-    lua_pushnil(L);
-    lua_pushfstring(L, "%s is not in the loaded libvbill %s", name, vbill_version());
-    lua_pushinteger(L, VBILL_ERR_ARG);
-    return 3;
+    return lua_isnoneornil(L, idx) ? def : check_text(L, idx);
 }
 
-#define REQUIRE(fn) \
-    do { \
-        if (!(fn)) \
-            return unavailable(L, #fn); \
-    } while (0)
+/* The handle of kind `mt` at idx, alive; raises naming the argument otherwise.  (A closed
+ * handle has a NULL pointer in its first member.) */
+static void *check_handle(lua_State *L, int idx, const char *mt)
+{
+    void *u = luaL_testudata(L, idx, mt);
+    if (!u) {
+        const char *got = luaL_typename(L, idx);
+        if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING)
+            got = lua_tostring(L, -1);
+        luaL_argerror(L, idx, lua_pushfstring(L, "%s expected, got %s", mt, got));
+    }
+    if (!*(void **)u)
+        luaL_argerror(L, idx, lua_pushfstring(L, "the %s is closed", mt));
+    return u;
+}
+
+/* Closing a handle that a call in progress uses (from a callback inside that call). */
+static void check_not_busy(lua_State *L, int busy, const char *what)
+{
+    if (busy)
+        luaL_error(L, "vbill: cannot close the %s inside a call that uses it (close it after "
+                      "the call returns)", what);
+}
 
 /* ---- Lua value -> JSON ------------------------------------------------------------------ */
 
@@ -220,8 +249,15 @@ static cJSON *to_json(lua_State *L, int idx, int depth, const char **err)
         }
         return cJSON_CreateNumber(d);
     }
-    case LUA_TSTRING:
-        return cJSON_CreateString(lua_tostring(L, idx));
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        if (strlen(s) != len) {
+            *err = "a string holds a NUL character (JSON text from Lua cannot carry one)";
+            return NULL;
+        }
+        return cJSON_CreateString(s);
+    }
     case LUA_TTABLE:
         break;
     default:
@@ -261,7 +297,14 @@ static cJSON *to_json(lua_State *L, int idx, int depth, const char **err)
         const char *key;
         char num[32];
         if (lua_type(L, -2) == LUA_TSTRING) {
-            key = lua_tostring(L, -2);
+            size_t klen;
+            key = lua_tolstring(L, -2, &klen);
+            if (strlen(key) != klen) {
+                lua_pop(L, 2);
+                cJSON_Delete(out);
+                *err = "a table key holds a NUL character";
+                return NULL;
+            }
         } else if (lua_type(L, -2) == LUA_TNUMBER && lua_isinteger(L, -2)) {
             snprintf(num, sizeof num, "%lld", (long long)lua_tointeger(L, -2));
             key = num;
@@ -283,41 +326,46 @@ static cJSON *to_json(lua_State *L, int idx, int depth, const char **err)
     return out;
 }
 
-/* The JSON text for argument idx: a string is used as it is (not copied: *owned NULL); a
- * table is encoded (*owned is the box holding it: drop() it after the call).  NULL with
- * (nil, msg, code: 3 values) in *nret when the value cannot be converted.  When optional and
- * the argument is nil/none, returns NULL with *nret 0. */
-static const char *arg_json(lua_State *L, int idx, int optional, box **owned, size_t *len,
-                            int *nret)
+
+/* The JSON text for argument idx: a string is used as it is (not copied); when the C call
+ * takes no length (`sized` 0) it must hold no NUL character.  A table is encoded (*owned is
+ * the box holding the text: drop() it after the call).  Raises for any other type and for a
+ * table that cannot be JSON.  When optional and the argument is nil/none, returns NULL. */
+static const char *arg_json(lua_State *L, int idx, int optional, int sized, box **owned,
+                            size_t *len)
 {
     *owned = NULL;
-    *nret = 0;
     /* Boxes and results go above the arguments: pad the stack so that an optional argument
      * read after this call is nil, not a box. */
     if (lua_gettop(L) < MAX_ARGS)
         lua_settop(L, MAX_ARGS);
-    if (optional && lua_isnoneornil(L, idx))
+    if (optional && lua_isnil(L, idx))
         return NULL;
-    if (lua_type(L, idx) == LUA_TSTRING)
-        return lua_tolstring(L, idx, len);
-    if (lua_type(L, idx) != LUA_TTABLE) {
-        *nret = push_error(L, VBILL_ERR_ARG, lua_pushfstring(L, "bad argument #%d: a table or "
-                                                             "a JSON string expected, got %s",
-                                                             idx - 1, luaL_typename(L, idx)));
-        return NULL;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        if (!sized && strlen(s) != n)
+            luaL_argerror(L, idx, "JSON text holds a NUL character");
+        if (len)
+            *len = n;
+        return s;
     }
-    const char *err = "out of memory";
+    if (lua_type(L, idx) != LUA_TTABLE)
+        luaL_typeerror(L, idx, optional ? "table, JSON string or nil" : "table or JSON string");
+    const char *err = NULL;
     cJSON *j = to_json(L, idx, 0, &err);
     char *text = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!text) {
-        *nret = push_error(L, j ? VBILL_ERR_NOMEM : VBILL_ERR_ARG, err);
-        return NULL;
+        if (err)
+            luaL_argerror(L, idx, lua_pushfstring(L, "cannot be JSON: %s", err));
+        luaL_error(L, "not enough memory");
     }
     /* Held in a box left on the stack (the GC cannot take it while in use) until the caller
      * drops it, so a Lua error cannot leak it. */
     *owned = box_push(L, text, free);
-    *len = strlen(text);
+    if (len)
+        *len = strlen(text);
     return text;
 }
 
@@ -377,11 +425,1268 @@ static int push_result(lua_State *L, char *text, int as_text)
     return 1;
 }
 
+#define HOLD(x) ((x)->busy++)
+#define UNHOLD(x) ((x)->busy--)
+
+static int ok_or(lua_State *L, vbill_status st, const char *msg)
+{
+    if (st != VBILL_OK)
+        return push_error(L, st, msg);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ---- Context ---------------------------------------------------------------------------- */
+
+/* Runs in protected mode (lua_pcall): fn, level, message (light userdata). */
+static int log_call(lua_State *L)
+{
+    const char *message = lua_touserdata(L, 3);
+    lua_pop(L, 1);
+    lua_pushstring(L, message);
+    lua_call(L, 2, 0);
+    return 0;
+}
+
+static void log_trampoline(void *user, vbill_log_level level, const char *message)
+{
+    lctx *c = user;
+    lua_State *L = c->L;
+    if (!L || c->log_ref == LUA_NOREF || !pthread_equal(c->thread, pthread_self()) ||
+        !lua_checkstack(L, 5))
+        return;
+    /* Nothing that allocates (and so could raise) outside the protected call. */
+    lua_pushcfunction(L, log_call);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->log_ref);
+    lua_pushinteger(L, (lua_Integer)level);
+    lua_pushlightuserdata(L, (void *)(uintptr_t)message);
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK)
+        lua_pop(L, 1); /* an error in a log function must not unwind through the library */
+}
+
+/* The calls of this Lua state on c (or on a template or hooks handle opened with it). */
+static void ctx_enter(lua_State *L, lctx *c)
+{
+    c->L = L;
+    c->thread = pthread_self();
+}
+
+static lctx *check_ctx(lua_State *L, int idx)
+{
+    lctx *c = check_handle(L, idx, CTX_MT);
+    ctx_enter(L, c);
+    return c;
+}
+
+static int ctx_error(lua_State *L, lctx *c, vbill_status st)
+{
+    return push_error(L, st, vbill_ctx_errmsg(c->ctx));
+}
+
+/* ctx:close() (and <close>): frees the C context.  The log function stays referenced while
+ * templates and hooks handles opened with the context (which copied its log callback) keep
+ * the userdata alive; __gc drops it. */
+static int ctx_close(lua_State *L)
+{
+    lctx *c = luaL_checkudata(L, 1, CTX_MT);
+    if (c->ctx) {
+        check_not_busy(L, c->busy, "context");
+        vbill_ctx_free(c->ctx);
+        c->ctx = NULL;
+    }
+    return 0;
+}
+
+static int ctx_gc(lua_State *L)
+{
+    lctx *c = luaL_checkudata(L, 1, CTX_MT);
+    ctx_close(L);
+    if (c->log_ref != LUA_NOREF)
+        luaL_unref(L, LUA_REGISTRYINDEX, c->log_ref);
+    c->log_ref = LUA_NOREF;
+    return 0;
+}
+
+/* Pushes a new context userdata; NULL (with nil, message, code pushed) on failure. */
+static lctx *new_ctx(lua_State *L)
+{
+    lctx *c = lua_newuserdatauv(L, sizeof *c, 0);
+    memset(c, 0, sizeof *c);
+    c->log_ref = LUA_NOREF;
+    luaL_setmetatable(L, CTX_MT);
+    vbill_status st = vbill_ctx_new(&c->ctx);
+    if (st != VBILL_OK) {
+        push_error(L, st, "cannot create a context");
+        return NULL;
+    }
+    return c;
+}
+
+/* The module's own context, for the calls that need one only for their message
+ * (bill:to_json(), vbill.mustache()): one per Lua state, made by luaopen_vbill. */
+static lctx *util_ctx(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, UTIL_KEY);
+    lctx *c = luaL_testudata(L, -1, CTX_MT);
+    lua_pop(L, 1);
+    if (!c || !c->ctx)
+        luaL_error(L, "vbill: the module's context is gone");
+    ctx_enter(L, c);
+    return c;
+}
+
+static int ctx_set_rules(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    box *owned;
+    size_t len = 0;
+    const char *json = arg_json(L, 2, 0, 1, &owned, &len);
+    HOLD(c);
+    vbill_status st = vbill_ctx_set_rules(c->ctx, json, len);
+    UNHOLD(c);
+    drop(owned);
+    return ok_or(L, st, vbill_ctx_errmsg(c->ctx));
+}
+
+/* vbill.new([rules]) -> context (rules: a table or JSON text, as ctx:set_rules) */
+static int l_new(lua_State *L)
+{
+    lua_settop(L, 1);
+    lctx *c = new_ctx(L);
+    if (!c)
+        return 3;
+    if (!lua_isnil(L, 1)) {
+        lua_pushcfunction(L, ctx_set_rules);
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, 1);
+        lua_call(L, 2, 3);
+        if (lua_isnil(L, -3)) {
+            vbill_ctx_free(c->ctx);
+            c->ctx = NULL;
+            return 3;
+        }
+        lua_pop(L, 3);
+    }
+    return 1;
+}
+
+static int ctx_errmsg(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lua_pushstring(L, vbill_ctx_errmsg(c->ctx));
+    return 1;
+}
+
+static int ctx_load_rules(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    const char *path = check_text(L, 2);
+    HOLD(c);
+    vbill_status st = vbill_ctx_load_rules(c->ctx, path);
+    UNHOLD(c);
+    return ok_or(L, st, vbill_ctx_errmsg(c->ctx));
+}
+
+static int ctx_set_senior(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    int age = (int)luaL_checkinteger(L, 2);
+    double speed = luaL_checknumber(L, 3);
+    HOLD(c);
+    vbill_status st = vbill_ctx_set_senior(c->ctx, age, speed);
+    UNHOLD(c);
+    return ok_or(L, st, vbill_ctx_errmsg(c->ctx));
+}
+
+static int ctx_set_partials_dir(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    const char *dir = opt_text(L, 2, NULL);
+    HOLD(c);
+    vbill_status st = vbill_ctx_set_partials_dir(c->ctx, dir);
+    UNHOLD(c);
+    return ok_or(L, st, vbill_ctx_errmsg(c->ctx));
+}
+
+/* ctx:set_log(fn, level): fn(level, message) receives the log lines up to level (default
+ * vbill.LOG_WARN); ctx:set_log(nil) removes it.  Templates and hooks handles opened later
+ * keep the callback: it calls the context's log function of the moment, after ctx:close()
+ * too. */
+static int ctx_set_log(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lua_Integer level = luaL_optinteger(L, 3, VBILL_LOG_WARN);
+    if (!lua_isnil(L, 2))
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (c->log_ref != LUA_NOREF)
+        luaL_unref(L, LUA_REGISTRYINDEX, c->log_ref);
+    c->log_ref = LUA_NOREF;
+    if (lua_isnoneornil(L, 2)) {
+        vbill_ctx_set_log(c->ctx, NULL, NULL, VBILL_LOG_WARN);
+    } else {
+        lua_pushvalue(L, 2);
+        c->log_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        vbill_ctx_set_log(c->ctx, log_trampoline, c, (vbill_log_level)level);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+typedef vbill_status (*record_fn)(vbill_ctx *, const char *, size_t, long, char **);
+
+static int record_call(lua_State *L, record_fn fn, int as_text)
+{
+    lctx *c = check_ctx(L, 1);
+    long line = (long)luaL_optinteger(L, 3, 0);
+    box *owned;
+    char *out = NULL;
+    size_t len = 0;
+    const char *json = arg_json(L, 2, 0, 1, &owned, &len);
+    HOLD(c);
+    vbill_status st = fn(c->ctx, json, len, line, &out);
+    UNHOLD(c);
+    drop(owned);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return push_result(L, out, as_text);
+}
+
+static int ctx_classify(lua_State *L) { return record_call(L, vbill_classify, 0); }
+static int ctx_classify_json(lua_State *L) { return record_call(L, vbill_classify, 1); }
+static int ctx_fill(lua_State *L) { return record_call(L, vbill_fill, 0); }
+static int ctx_fill_json(lua_State *L) { return record_call(L, vbill_fill, 1); }
+
+static int ctx_default_slots(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    const char *scenario = check_text(L, 2);
+    const char *locale = opt_text(L, 3, "ko-KR");
+    char *out = NULL;
+    HOLD(c);
+    vbill_status st = vbill_default_slots(c->ctx, scenario, locale, &out);
+    UNHOLD(c);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return push_result(L, out, 0);
+}
+
+static int mustache_on(lua_State *L, lctx *c, int base)
+{
+    size_t tlen;
+    const char *tmpl = luaL_checklstring(L, base, &tlen);
+    box *owned_d;
+    box *owned_p;
+    char *out = NULL;
+    size_t olen = 0;
+    const char *data = arg_json(L, base + 1, 0, 0, &owned_d, NULL);
+    const char *partials = arg_json(L, base + 2, 1, 0, &owned_p, NULL);
+    HOLD(c);
+    vbill_status st = vbill_mustache_render(c->ctx, tmpl, tlen, data, partials, &out, &olen);
+    UNHOLD(c);
+    drop(owned_d);
+    drop(owned_p);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    box_push(L, out, vbill_free);
+    lua_pushlstring(L, out ? out : "", olen);
+    return 1;
+}
+
+static int ctx_mustache(lua_State *L)
+{
+    return mustache_on(L, check_ctx(L, 1), 2);
+}
+
+/* vbill.mustache(template, data [, partials]) on the module's context. */
+static int l_mustache(lua_State *L)
+{
+    return mustache_on(L, util_ctx(L), 1);
+}
+
+/* ---- Bill --------------------------------------------------------------------------------- */
+
+static lbill *check_bill(lua_State *L, int idx)
+{
+    return check_handle(L, idx, BILL_MT);
+}
+
+static int bill_close(lua_State *L)
+{
+    lbill *b = luaL_checkudata(L, 1, BILL_MT);
+    if (b->b) {
+        check_not_busy(L, b->busy, "bill");
+        vbill_bill_free(b->b);
+        b->b = NULL;
+    }
+    return 0;
+}
+
+static lbill *push_bill(lua_State *L)
+{
+    lbill *b = lua_newuserdatauv(L, sizeof *b, 0);
+    memset(b, 0, sizeof *b);
+    luaL_setmetatable(L, BILL_MT);
+    return b;
+}
+
+/* ctx:bill(record [, line]) -> bill: the record validated, classified and filled once. */
+static int ctx_bill(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    long line = (long)luaL_optinteger(L, 3, 0);
+    box *owned;
+    size_t len = 0;
+    const char *json = arg_json(L, 2, 0, 1, &owned, &len);
+    lbill *b = push_bill(L);
+    HOLD(c);
+    vbill_status st = vbill_bill_new(c->ctx, json, len, line, &b->b);
+    UNHOLD(c);
+    drop(owned);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return 1;
+}
+
+/* vbill.bill_from_json(ctx, text) (also ctx:bill_from_json(text)) -> bill read from bill.json */
+static int l_bill_from_json(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    box *owned;
+    size_t len = 0;
+    const char *json = arg_json(L, 2, 0, 1, &owned, &len);
+    lbill *b = push_bill(L);
+    HOLD(c);
+    vbill_status st = vbill_bill_from_json(c->ctx, json, len, &b->b);
+    UNHOLD(c);
+    drop(owned);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return 1;
+}
+
+static int bill_json_call(lua_State *L, vbill_status (*fn)(vbill_ctx *, const vbill_bill *,
+                                                           char **), int as_text)
+{
+    lbill *b = check_bill(L, 1);
+    lctx *u = util_ctx(L);
+    char *out = NULL;
+    HOLD(b);
+    vbill_status st = fn(u->ctx, b->b, &out);
+    UNHOLD(b);
+    if (st != VBILL_OK)
+        return ctx_error(L, u, st);
+    return push_result(L, out, as_text);
+}
+
+static int bill_to_json(lua_State *L) { return bill_json_call(L, vbill_bill_to_json, 1); }
+static int bill_context(lua_State *L) { return bill_json_call(L, vbill_bill_context, 0); }
+static int bill_context_json(lua_State *L) { return bill_json_call(L, vbill_bill_context, 1); }
+
+static int bill_id(lua_State *L)
+{
+    lua_pushstring(L, vbill_bill_id(check_bill(L, 1)->b));
+    return 1;
+}
+
+static int bill_scenario(lua_State *L)
+{
+    lua_pushstring(L, vbill_bill_scenario(check_bill(L, 1)->b)); /* NULL: nil */
+    return 1;
+}
+
+static int bill_locale(lua_State *L)
+{
+    lua_pushstring(L, vbill_bill_locale(check_bill(L, 1)->b));
+    return 1;
+}
+
+static int bill_cycle(lua_State *L)
+{
+    lua_pushstring(L, vbill_bill_cycle(check_bill(L, 1)->b));
+    return 1;
+}
+
+static int bill_cycle_start(lua_State *L)
+{
+    lua_pushstring(L, vbill_bill_cycle_start(check_bill(L, 1)->b));
+    return 1;
+}
+
+static int bill_senior(lua_State *L)
+{
+    lua_pushboolean(L, vbill_bill_senior(check_bill(L, 1)->b));
+    return 1;
+}
+
+static int bill_speed(lua_State *L)
+{
+    lua_pushnumber(L, vbill_bill_speed(check_bill(L, 1)->b));
+    return 1;
+}
+
+static int bill_can_issue_link(lua_State *L)
+{
+    lua_pushboolean(L, vbill_bill_can_issue_link(check_bill(L, 1)->b));
+    return 1;
+}
+
+static int bill_tostring(lua_State *L)
+{
+    lbill *b = luaL_checkudata(L, 1, BILL_MT);
+    if (!b->b) {
+        lua_pushstring(L, "vbill.Bill (closed)");
+    } else {
+        const char *scenario = vbill_bill_scenario(b->b);
+        lua_pushfstring(L, "vbill.Bill (%s %s %s)", vbill_bill_id(b->b),
+                        scenario ? scenario : "-", vbill_bill_cycle(b->b));
+    }
+    return 1;
+}
+
+/* ---- Templates: prepare and render -------------------------------------------------------- */
+
+static ltemplate *check_template(lua_State *L, int idx)
+{
+    ltemplate *t = check_handle(L, idx, TEMPLATE_MT);
+    if (t->owner)
+        ctx_enter(L, t->owner); /* the template's log lines go to this state */
+    return t;
+}
+
+static int template_close(lua_State *L)
+{
+    ltemplate *t = luaL_checkudata(L, 1, TEMPLATE_MT);
+    if (t->t) {
+        check_not_busy(L, t->busy, "template");
+        vbill_template_free(t->t);
+        t->t = NULL;
+    }
+    return 0;
+}
+
+/* ctx:open_template(dir) -> template.  It keeps ctx's senior speed and log callback. */
+static int ctx_open_template(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    const char *dir = check_text(L, 2);
+    lua_settop(L, 2);
+    ltemplate *t = lua_newuserdatauv(L, sizeof *t, 1);
+    memset(t, 0, sizeof *t);
+    luaL_setmetatable(L, TEMPLATE_MT);
+    lua_pushvalue(L, 1); /* the context's log callback is the template's: keep it alive */
+    lua_setiuservalue(L, -2, 1);
+    t->owner = c;
+    HOLD(c);
+    vbill_status st = vbill_template_open(c->ctx, dir, &t->t);
+    UNHOLD(c);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return 1;
+}
+
+/* template:prepare() -> true: normalises the base video once (cached); idempotent.  Failures
+ * carry the template's own message. */
+static int template_prepare(lua_State *L)
+{
+    ltemplate *t = check_template(L, 1);
+    HOLD(t);
+    vbill_status st = vbill_template_prepare(t->t);
+    UNHOLD(t);
+    return ok_or(L, st, vbill_template_errmsg(t->t));
+}
+
+static int template_errmsg(lua_State *L)
+{
+    lua_pushstring(L, vbill_template_errmsg(check_template(L, 1)->t));
+    return 1;
+}
+
+static int template_is_prepared(lua_State *L)
+{
+    lua_pushboolean(L, vbill_template_is_prepared(check_template(L, 1)->t));
+    return 1;
+}
+
+static int template_scenario(lua_State *L)
+{
+    lua_pushstring(L, vbill_template_scenario(check_template(L, 1)->t));
+    return 1;
+}
+
+static int template_info(lua_State *L)
+{
+    char *out = vbill_template_info(check_template(L, 1)->t);
+    if (!out)
+        return push_error(L, VBILL_ERR_NOMEM, "out of memory");
+    return push_result(L, out, 0);
+}
+
+typedef struct render_args {
+    lctx *c;
+    ltemplate *t;
+    lbill *b;
+} render_args;
+
+static render_args check_render(lua_State *L)
+{
+    render_args a;
+    a.c = check_ctx(L, 1);
+    a.t = check_template(L, 2);
+    a.b = check_bill(L, 3);
+    ctx_enter(L, a.c); /* the call's log lines go to the rendering context */
+    return a;
+}
+
+static void render_hold(render_args *a, int d)
+{
+    a->c->busy += d;
+    a->t->busy += d;
+    a->b->busy += d;
+}
+
+/* ctx:render_mp4(template, bill, out_path [, speed]) -> true (speed 0/nil: the bill's own) */
+static int ctx_render_mp4(lua_State *L)
+{
+    render_args a = check_render(L);
+    const char *out = check_text(L, 4);
+    double speed = luaL_optnumber(L, 5, 0.0);
+    render_hold(&a, 1);
+    vbill_status st = vbill_render_mp4(a.c->ctx, a.t->t, a.b->b, speed, out);
+    render_hold(&a, -1);
+    return ok_or(L, st, vbill_ctx_errmsg(a.c->ctx));
+}
+
+/* ctx:render_hls(template, bill, out_dir [, speed [, shared_url]]) -> true */
+static int ctx_render_hls(lua_State *L)
+{
+    render_args a = check_render(L);
+    const char *out = check_text(L, 4);
+    double speed = luaL_optnumber(L, 5, 0.0);
+    const char *shared = opt_text(L, 6, NULL);
+    render_hold(&a, 1);
+    vbill_status st = vbill_render_hls(a.c->ctx, a.t->t, a.b->b, speed, out, shared);
+    render_hold(&a, -1);
+    return ok_or(L, st, vbill_ctx_errmsg(a.c->ctx));
+}
+
+/* ctx:render_playlist(template, bill, out_dir [, speed [, shared_url]]) -> true */
+static int ctx_render_playlist(lua_State *L)
+{
+    render_args a = check_render(L);
+    const char *out = check_text(L, 4);
+    double speed = luaL_optnumber(L, 5, 0.0);
+    const char *shared = opt_text(L, 6, NULL);
+    render_hold(&a, 1);
+    vbill_status st = vbill_render_playlist(a.c->ctx, a.t->t, a.b->b, speed, out, shared);
+    render_hold(&a, -1);
+    return ok_or(L, st, vbill_ctx_errmsg(a.c->ctx));
+}
+
+/* ctx:render_segment(template, bill, segment, out_path [, speed]) -> true */
+static int ctx_render_segment(lua_State *L)
+{
+    render_args a = check_render(L);
+    int segment = (int)luaL_checkinteger(L, 4);
+    const char *out = check_text(L, 5);
+    double speed = luaL_optnumber(L, 6, 0.0);
+    render_hold(&a, 1);
+    vbill_status st = vbill_render_segment(a.c->ctx, a.t->t, a.b->b, speed, segment, out);
+    render_hold(&a, -1);
+    return ok_or(L, st, vbill_ctx_errmsg(a.c->ctx));
+}
+
+/* ctx:render_still(template, bill, position_s [, speed [, max_width]]) -> JPEG bytes */
+static int ctx_render_still(lua_State *L)
+{
+    render_args a = check_render(L);
+    double pos = luaL_checknumber(L, 4);
+    double speed = luaL_optnumber(L, 5, 0.0);
+    int max_width = (int)luaL_optinteger(L, 6, 0);
+    unsigned char *jpeg = NULL;
+    size_t n = 0;
+    render_hold(&a, 1);
+    vbill_status st = vbill_render_still(a.c->ctx, a.t->t, a.b->b, speed, pos, max_width,
+                                         &jpeg, &n);
+    render_hold(&a, -1);
+    if (st != VBILL_OK)
+        return ctx_error(L, a.c, st);
+    box_push(L, jpeg, vbill_free);
+    lua_pushlstring(L, (const char *)jpeg, n);
+    return 1;
+}
+
+/* ctx:still_jpeg(video_path, position_s [, max_width]) -> JPEG bytes */
+static int ctx_still_jpeg(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    const char *path = check_text(L, 2);
+    double pos = luaL_checknumber(L, 3);
+    int max_width = (int)luaL_optinteger(L, 4, 0);
+    unsigned char *jpeg = NULL;
+    size_t n = 0;
+    HOLD(c);
+    vbill_status st = vbill_still_jpeg(c->ctx, path, pos, max_width, &jpeg, &n);
+    UNHOLD(c);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    box_push(L, jpeg, vbill_free);
+    lua_pushlstring(L, (const char *)jpeg, n);
+    return 1;
+}
+
+/* ctx:write_builtin_template(scenario, dir) -> true */
+static int ctx_write_builtin_template(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    const char *scenario = check_text(L, 2);
+    const char *dir = check_text(L, 3);
+    HOLD(c);
+    vbill_status st = vbill_template_builtin_write(c->ctx, scenario, dir);
+    UNHOLD(c);
+    return ok_or(L, st, vbill_ctx_errmsg(c->ctx));
+}
+
+/* vbill.builtin_templates() -> { scenario ids } ({} without the video part) */
+static int l_builtin_templates(lua_State *L)
+{
+    cJSON *j = cJSON_Parse(vbill_template_builtin_list());
+    if (!j)
+        return push_error(L, VBILL_ERR_JSON, "the library returned malformed JSON");
+    box_push(L, j, release_cjson);
+    push_json(L, j, 0);
+    return 1;
+}
+
+/* ---- Keys, Store: signed links and the knowledge check ---------------------------------- */
+
+static lkeys *check_keys(lua_State *L, int idx)
+{
+    return check_handle(L, idx, KEYS_MT);
+}
+
+static lstore *check_store(lua_State *L, int idx)
+{
+    return check_handle(L, idx, STORE_MT);
+}
+
+static int keys_close(lua_State *L)
+{
+    lkeys *k = luaL_checkudata(L, 1, KEYS_MT);
+    if (k->keys) {
+        check_not_busy(L, k->busy, "keys");
+        vbill_keys_free(k->keys);
+        k->keys = NULL;
+    }
+    return 0;
+}
+
+static int store_close(lua_State *L)
+{
+    lstore *s = luaL_checkudata(L, 1, STORE_MT);
+    if (s->store) {
+        check_not_busy(L, s->busy, "store");
+        vbill_store_free(s->store);
+        s->store = NULL;
+    }
+    return 0;
+}
+
+static int ctx_generate_keys(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    box *owned;
+    char *out = NULL;
+    const char *existing = arg_json(L, 2, 1, 0, &owned, NULL);
+    HOLD(c);
+    vbill_status st = vbill_keys_generate(c->ctx, existing, &out);
+    UNHOLD(c);
+    drop(owned);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return push_result(L, out, 1);
+}
+
+static lkeys *push_keys(lua_State *L)
+{
+    lkeys *k = lua_newuserdatauv(L, sizeof *k, 0);
+    memset(k, 0, sizeof *k);
+    luaL_setmetatable(L, KEYS_MT);
+    return k;
+}
+
+/* ctx:keys_from_json(key_file_text_or_table) -> keys */
+static int ctx_keys_from_json(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    box *owned;
+    size_t len = 0;
+    const char *json = arg_json(L, 2, 0, 1, &owned, &len);
+    lkeys *k = push_keys(L);
+    HOLD(c);
+    vbill_status st = vbill_keys_from_json(c->ctx, json, len, &k->keys);
+    UNHOLD(c);
+    drop(owned);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return 1;
+}
+
+/* ctx:load_keys(path) -> keys */
+static int ctx_load_keys(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    const char *path = check_text(L, 2);
+    lua_settop(L, 2);
+    lkeys *k = push_keys(L);
+    HOLD(c);
+    vbill_status st = vbill_keys_load(c->ctx, path, &k->keys);
+    UNHOLD(c);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return 1;
+}
+
+static int keys_set_session_ttl(lua_State *L)
+{
+    lkeys *k = check_keys(L, 1);
+    int64_t ttl = (int64_t)luaL_checkinteger(L, 2);
+    HOLD(k);
+    vbill_status st = vbill_keys_set_session_ttl(k->keys, ttl);
+    UNHOLD(k);
+    return ok_or(L, st, vbill_keys_errmsg(k->keys));
+}
+
+static int keys_errmsg(lua_State *L)
+{
+    lua_pushstring(L, vbill_keys_errmsg(check_keys(L, 1)->keys));
+    return 1;
+}
+
+static lstore *push_store(lua_State *L)
+{
+    lstore *s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    luaL_setmetatable(L, STORE_MT);
+    return s;
+}
+
+static int ctx_open_store(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    const char *path = check_text(L, 2);
+    lua_settop(L, 2);
+    lstore *s = push_store(L);
+    HOLD(c);
+    vbill_status st = vbill_store_open_sqlite(c->ctx, path, &s->store);
+    UNHOLD(c);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return 1;
+}
+
+/* ctx:open_redis_store([host [, port [, prefix]]]) -> store (ERR_UNSUPPORTED without "redis") */
+static int ctx_open_redis_store(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    const char *host = opt_text(L, 2, "127.0.0.1");
+    int port = (int)luaL_optinteger(L, 3, 6379);
+    const char *prefix = opt_text(L, 4, NULL);
+    lua_settop(L, 4);
+    lstore *s = push_store(L);
+    HOLD(c);
+    vbill_status st = vbill_store_open_redis(c->ctx, host, port, prefix, &s->store);
+    UNHOLD(c);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return 1;
+}
+
+/* store:set_limits(soft, cooling_seconds, hard, client_max, client_window_seconds) */
+static int store_set_limits(lua_State *L)
+{
+    lstore *s = check_store(L, 1);
+    int soft = (int)luaL_optinteger(L, 2, 5);
+    int64_t cooling = (int64_t)luaL_optinteger(L, 3, 900);
+    int hard = (int)luaL_optinteger(L, 4, 10);
+    int client_max = (int)luaL_optinteger(L, 5, 30);
+    int64_t window = (int64_t)luaL_optinteger(L, 6, 3600);
+    HOLD(s);
+    vbill_status st = vbill_store_set_limits(s->store, soft, cooling, hard, client_max, window);
+    UNHOLD(s);
+    return ok_or(L, st, vbill_store_errmsg(s->store));
+}
+
+static int store_errmsg(lua_State *L)
+{
+    lua_pushstring(L, vbill_store_errmsg(check_store(L, 1)->store));
+    return 1;
+}
+
+/* ctx:link_issue(keys, bill, ttl_seconds [, now]) -> token */
+static int ctx_link_issue(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lkeys *k = check_keys(L, 2);
+    lbill *b = check_bill(L, 3);
+    lua_Integer ttl = luaL_checkinteger(L, 4);
+    lua_Integer now = luaL_optinteger(L, 5, 0);
+    char *out = NULL;
+    HOLD(c), HOLD(k), HOLD(b);
+    vbill_status st = vbill_link_issue(c->ctx, k->keys, b->b, (int64_t)now, (int64_t)ttl, &out);
+    UNHOLD(c), UNHOLD(k), UNHOLD(b);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return push_result(L, out, 1);
+}
+
+/* ctx:link_verify(keys, token [, now]) -> info table */
+static int ctx_link_verify(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lkeys *k = check_keys(L, 2);
+    const char *token = check_text(L, 3);
+    lua_Integer now = luaL_optinteger(L, 4, 0);
+    char *out = NULL;
+    HOLD(c), HOLD(k);
+    vbill_status st = vbill_link_verify(c->ctx, k->keys, token, (int64_t)now, &out);
+    UNHOLD(c), UNHOLD(k);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return push_result(L, out, 0);
+}
+
+/* ctx:link_reissue(keys, old_token, bill, ttl_seconds [, now]) -> token */
+static int ctx_link_reissue(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lkeys *k = check_keys(L, 2);
+    const char *old = check_text(L, 3);
+    lbill *b = check_bill(L, 4);
+    lua_Integer ttl = luaL_checkinteger(L, 5);
+    lua_Integer now = luaL_optinteger(L, 6, 0);
+    char *out = NULL;
+    HOLD(c), HOLD(k), HOLD(b);
+    vbill_status st = vbill_link_reissue(c->ctx, k->keys, old, b->b, (int64_t)now,
+                                         (int64_t)ttl, &out);
+    UNHOLD(c), UNHOLD(k), UNHOLD(b);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return push_result(L, out, 1);
+}
+
+/* ctx:link_unlock(keys, store, token) -> true */
+static int ctx_link_unlock(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lkeys *k = check_keys(L, 2);
+    lstore *s = check_store(L, 3);
+    const char *token = check_text(L, 4);
+    HOLD(c), HOLD(k), HOLD(s);
+    vbill_status st = vbill_link_unlock(c->ctx, k->keys, s->store, token);
+    UNHOLD(c), UNHOLD(k), UNHOLD(s);
+    return ok_or(L, st, vbill_ctx_errmsg(c->ctx));
+}
+
+/* ctx:auth_check(keys, store, token, digits [, client [, now]]) -> session token */
+static int ctx_auth_check(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lkeys *k = check_keys(L, 2);
+    lstore *s = check_store(L, 3);
+    const char *token = check_text(L, 4);
+    const char *digits = check_text(L, 5);
+    const char *client = opt_text(L, 6, "");
+    lua_Integer now = luaL_optinteger(L, 7, 0);
+    char *out = NULL;
+    HOLD(c), HOLD(k), HOLD(s);
+    vbill_status st = vbill_auth_check(c->ctx, k->keys, s->store, token, digits, client,
+                                       (int64_t)now, &out);
+    UNHOLD(c), UNHOLD(k), UNHOLD(s);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return push_result(L, out, 1);
+}
+
+/* ctx:session_verify(keys, session, link_token [, client [, store [, now]]]) -> true */
+static int ctx_session_verify(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lkeys *k = check_keys(L, 2);
+    const char *session = check_text(L, 3);
+    const char *link = check_text(L, 4);
+    const char *client = opt_text(L, 5, "");
+    lstore *s = lua_isnoneornil(L, 6) ? NULL : check_store(L, 6);
+    lua_Integer now = luaL_optinteger(L, 7, 0);
+    HOLD(c), HOLD(k);
+    if (s)
+        HOLD(s);
+    vbill_status st = vbill_session_verify(c->ctx, k->keys, s ? s->store : NULL, session, link,
+                                           client, (int64_t)now);
+    UNHOLD(c), UNHOLD(k);
+    if (s)
+        UNHOLD(s);
+    return ok_or(L, st, vbill_ctx_errmsg(c->ctx));
+}
+
+/* ctx:message_build(bill, url [, template]) -> SMS text */
+static int ctx_message_build(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lbill *b = check_bill(L, 2);
+    const char *url = check_text(L, 3);
+    const char *tmpl = opt_text(L, 4, NULL);
+    char *out = NULL;
+    HOLD(c), HOLD(b);
+    vbill_status st = vbill_message_build(c->ctx, b->b, url, tmpl, &out);
+    UNHOLD(c), UNHOLD(b);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return push_result(L, out, 1);
+}
+
+/* ---- Hooks: events, outbox, chat -------------------------------------------------------- */
+
+static lhooks *check_hooks(lua_State *L, int idx)
+{
+    lhooks *h = check_handle(L, idx, HOOKS_MT);
+    h->L = L;
+    h->thread = pthread_self();
+    if (h->owner)
+        ctx_enter(L, h->owner);
+    return h;
+}
+
+static int hooks_error(lua_State *L, lhooks *h, vbill_status st)
+{
+    return push_error(L, st, vbill_hooks_errmsg(h->h));
+}
+
+static int hooks_close(lua_State *L)
+{
+    lhooks *h = luaL_checkudata(L, 1, HOOKS_MT);
+    if (h->h) {
+        check_not_busy(L, h->busy, "hooks handle");
+        vbill_hooks_free(h->h); /* stops the worker: no callback runs after this */
+        h->h = NULL;
+        /* Drop the callback functions kept in the registry. */
+        if (lua_getiuservalue(L, 1, 2) == LUA_TTABLE) {
+            lua_pushnil(L);
+            while (lua_next(L, -2)) {
+                lua_pushnil(L);
+                lua_rawsetp(L, LUA_REGISTRYINDEX, lua_touserdata(L, -2));
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* ctx:open_hooks(state_dir [, config]) -> hooks.  The handle keeps ctx's log callback and is
+ * otherwise independent of it: its failures carry its own message (hooks:errmsg()). */
+static int ctx_open_hooks(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    const char *dir = check_text(L, 2);
+    box *owned;
+    const char *config = arg_json(L, 3, 1, 0, &owned, NULL);
+    lhooks *h = lua_newuserdatauv(L, sizeof *h, 2);
+    memset(h, 0, sizeof *h);
+    luaL_setmetatable(L, HOOKS_MT);
+    lua_pushvalue(L, 1); /* the context's log callback is the handle's: keep it alive */
+    lua_setiuservalue(L, -2, 1);
+    lua_newtable(L); /* callback trampolines by sink name */
+    lua_setiuservalue(L, -2, 2);
+    h->owner = c;
+    HOLD(c);
+    vbill_status st = vbill_hooks_open(c->ctx, dir, config, &h->h);
+    UNHOLD(c);
+    drop(owned);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return 1;
+}
+
+static int hooks_errmsg(lua_State *L)
+{
+    lua_pushstring(L, vbill_hooks_errmsg(check_hooks(L, 1)->h));
+    return 1;
+}
+
+/* The state of one callback sink: a userdata kept in the handle's callbacks table by name;
+ * the Lua function is found in the registry by the userdata's address. */
+typedef struct hook_cb {
+    lhooks *h;
+} hook_cb;
+
+/* Runs in protected mode (lua_pcall): fn, type, event (light userdatas: C string, cJSON). */
+static int hook_call(lua_State *L)
+{
+    const char *type = lua_touserdata(L, 2);
+    const cJSON *event = lua_touserdata(L, 3);
+    lua_settop(L, 1);
+    lua_pushstring(L, type);
+    push_json(L, event, 0);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+static int hook_trampoline(void *user, const char *type, const char *event_json)
+{
+    hook_cb *cb = user;
+    lua_State *L = cb->h->L;
+    /* Only on the thread of the Lua state (the worker is refused, but be sure). */
+    if (!L || !pthread_equal(cb->h->thread, pthread_self()) || !lua_checkstack(L, 8))
+        return -1;
+    cJSON *j = cJSON_Parse(event_json);
+    if (!j)
+        return -1;
+    /* Nothing that allocates (and so could raise) outside the protected call. */
+    lua_pushcfunction(L, hook_call);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, cb);
+    lua_pushlightuserdata(L, (void *)(uintptr_t)type);
+    lua_pushlightuserdata(L, j);
+    int r = -1;
+    if (lua_pcall(L, 3, 1, 0) == LUA_OK) {
+        if (lua_type(L, -1) == LUA_TNUMBER) {
+            /* seconds to retry after, at most a year; a negative number or NaN: backoff */
+            lua_Number d = lua_tonumber(L, -1);
+            r = d > 0 ? (int)ceil(d < 31536000 ? d : 31536000) : (d == 0 ? 0 : -1);
+        } else {
+            r = lua_isnil(L, -1) || lua_toboolean(L, -1) ? 0 : -1;
+        }
+    }
+    lua_pop(L, 1); /* result or error */
+    cJSON_Delete(j);
+    return r;
+}
+
+/* hooks:set_callback(name, fn [, events]): fn(type, event) returns nil/0/true when handled, a
+ * positive number of seconds to retry after, or a negative number (or false) for the usual
+ * backoff.  Callbacks run inside hooks:pump(), on this Lua state; a handle with callbacks
+ * refuses the worker thread, and a running worker refuses callbacks. */
+static int hooks_set_callback(lua_State *L)
+{
+    lhooks *h = check_hooks(L, 1);
+    const char *name = check_text(L, 2);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    box *owned;
+    const char *events = arg_json(L, 4, 1, 0, &owned, NULL);
+    if (h->worker)
+        return luaL_error(L, "vbill: a Lua callback sink cannot run on the worker thread: "
+                             "hooks:stop() it first");
+    hook_cb *cb = lua_newuserdatauv(L, sizeof *cb, 0);
+    int cbidx = lua_gettop(L);
+    cb->h = h;
+    lua_pushvalue(L, 3);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, cb);
+    HOLD(h);
+    vbill_status st = vbill_hooks_set_callback(h->h, name, events, hook_trampoline, cb);
+    UNHOLD(h);
+    drop(owned);
+    if (st != VBILL_OK) {
+        lua_pushnil(L);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, cb);
+        return hooks_error(L, h, st);
+    }
+    /* callbacks[name] = cb; the sink it replaces is no longer called: drop its function. */
+    lua_getiuservalue(L, 1, 2);
+    if (lua_getfield(L, -1, name) == LUA_TUSERDATA) {
+        lua_pushnil(L);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, lua_touserdata(L, -2));
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, cbidx);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+    h->ncallbacks++;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* hooks:emit(type [, data [, subject]]) -> event id */
+static int hooks_emit(lua_State *L)
+{
+    lhooks *h = check_hooks(L, 1);
+    const char *type = check_text(L, 2);
+    const char *subject = opt_text(L, 4, NULL);
+    box *owned;
+    char *out = NULL;
+    const char *data = arg_json(L, 3, 1, 0, &owned, NULL);
+    HOLD(h);
+    vbill_status st = vbill_hooks_emit(h->h, type, subject, data, &out);
+    UNHOLD(h);
+    drop(owned);
+    if (st != VBILL_OK)
+        return hooks_error(L, h, st);
+    return push_result(L, out, 1);
+}
+
+/* hooks:emit_still(type, subject, data, jpeg) -> event id.  subject, data and jpeg (the
+ * JPEG bytes, e.g. from ctx:render_still) may be nil. */
+static int hooks_emit_still(lua_State *L)
+{
+    lhooks *h = check_hooks(L, 1);
+    const char *type = check_text(L, 2);
+    const char *subject = opt_text(L, 3, NULL);
+    size_t jlen = 0;
+    const char *jpeg = lua_isnoneornil(L, 5) ? NULL : luaL_checklstring(L, 5, &jlen);
+    box *owned;
+    char *out = NULL;
+    const char *data = arg_json(L, 4, 1, 0, &owned, NULL);
+    HOLD(h);
+    vbill_status st = vbill_hooks_emit_still(h->h, type, subject, data,
+                                             (const unsigned char *)jpeg, jlen, &out);
+    UNHOLD(h);
+    drop(owned);
+    if (st != VBILL_OK)
+        return hooks_error(L, h, st);
+    return push_result(L, out, 1);
+}
+
+/* hooks:pump([max_ms]) -> deliveries made.  From inside one of the handle's own callbacks
+ * it returns nil, message, vbill.ERR_BUSY. */
+static int hooks_pump(lua_State *L)
+{
+    lhooks *h = check_hooks(L, 1);
+    lua_Integer max_ms = luaL_optinteger(L, 2, 0);
+    luaL_argcheck(L, max_ms >= 0 && max_ms <= UINT32_MAX, 2, "milliseconds out of range");
+    size_t n = 0;
+    HOLD(h);
+    vbill_status st = vbill_hooks_pump(h->h, (unsigned)max_ms, &n);
+    UNHOLD(h);
+    if (st != VBILL_OK)
+        return hooks_error(L, h, st);
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
+static int hooks_pending(lua_State *L)
+{
+    lhooks *h = check_hooks(L, 1);
+    size_t n = 0;
+    int64_t due = 0;
+    HOLD(h);
+    vbill_status st = vbill_hooks_pending(h->h, &n, &due);
+    UNHOLD(h);
+    if (st != VBILL_OK)
+        return hooks_error(L, h, st);
+    lua_pushinteger(L, (lua_Integer)n);
+    lua_pushinteger(L, (lua_Integer)due);
+    return 2;
+}
+
+static int hooks_start(lua_State *L)
+{
+    lhooks *h = check_hooks(L, 1);
+    if (h->ncallbacks)
+        return luaL_error(L, "vbill: a handle with Lua callback sinks must be pumped with "
+                             "hooks:pump(), not by the worker thread");
+    HOLD(h);
+    vbill_status st = vbill_hooks_start(h->h);
+    UNHOLD(h);
+    if (st == VBILL_OK)
+        h->worker = 1;
+    return st != VBILL_OK ? hooks_error(L, h, st) : ok_or(L, st, NULL);
+}
+
+static int hooks_stop(lua_State *L)
+{
+    lhooks *h = check_hooks(L, 1);
+    HOLD(h);
+    vbill_status st = vbill_hooks_stop(h->h);
+    UNHOLD(h);
+    if (st == VBILL_OK)
+        h->worker = 0;
+    return st != VBILL_OK ? hooks_error(L, h, st) : ok_or(L, st, NULL);
+}
+
+static int hooks_json_call(lua_State *L, vbill_status (*fn)(vbill_hooks *, char **))
+{
+    lhooks *h = check_hooks(L, 1);
+    char *out = NULL;
+    HOLD(h);
+    vbill_status st = fn(h->h, &out);
+    UNHOLD(h);
+    if (st != VBILL_OK)
+        return hooks_error(L, h, st);
+    return push_result(L, out, 0);
+}
+
+static int hooks_status(lua_State *L) { return hooks_json_call(L, vbill_hooks_status); }
+static int hooks_dead(lua_State *L) { return hooks_json_call(L, vbill_hooks_dead); }
+
+static int hooks_replay(lua_State *L)
+{
+    lhooks *h = check_hooks(L, 1);
+    const char *id = opt_text(L, 2, NULL);
+    size_t n = 0;
+    HOLD(h);
+    vbill_status st = vbill_hooks_replay(h->h, id, &n);
+    UNHOLD(h);
+    if (st != VBILL_OK)
+        return hooks_error(L, h, st);
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
+/* ctx:event_data(bill [, link [, extra]]) -> table */
+static int ctx_event_data(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lbill *b = check_bill(L, 2);
+    const char *link = opt_text(L, 3, NULL);
+    box *owned;
+    char *out = NULL;
+    const char *extra = arg_json(L, 4, 1, 0, &owned, NULL);
+    HOLD(c), HOLD(b);
+    vbill_status st = vbill_hooks_event_data(c->ctx, b->b, link, extra, &out);
+    UNHOLD(c), UNHOLD(b);
+    drop(owned);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return push_result(L, out, 0);
+}
+
+/* ctx:chat_answer(bill, question [, faq [, position_s [, now]]]) -> table */
+static int ctx_chat_answer(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lbill *b = check_bill(L, 2);
+    const char *question = check_text(L, 3);
+    double pos = luaL_optnumber(L, 5, -1.0);
+    lua_Integer now = luaL_optinteger(L, 6, 0);
+    box *owned;
+    char *out = NULL;
+    const char *faq = arg_json(L, 4, 1, 0, &owned, NULL);
+    HOLD(c), HOLD(b);
+    vbill_status st = vbill_chat_answer(c->ctx, b->b, question, faq, pos, (int64_t)now, &out);
+    UNHOLD(c), UNHOLD(b);
+    drop(owned);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return push_result(L, out, 0);
+}
+
 /* ---- module functions --------------------------------------------------------------------- */
 
 static int l_version(lua_State *L)
 {
     lua_pushstring(L, vbill_version());
+    return 1;
+}
+
+static int l_version_num(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)vbill_version_num());
+    return 1;
+}
+
+/* vbill.has(feature) -> boolean: whether the library was built with the part ("video",
+ * "redis"; "records", "mustache", "auth", "hooks", "chat" are always there). */
+static int l_has(lua_State *L)
+{
+    lua_pushboolean(L, vbill_has(check_text(L, 1)));
     return 1;
 }
 
@@ -403,22 +1708,27 @@ static int l_default_rules(lua_State *L)
     return 1;
 }
 
+/* vbill.to_json(value) -> compact JSON text; raises for a value that cannot be JSON. */
 static int l_to_json(lua_State *L)
 {
     luaL_checkany(L, 1);
-    const char *err = "out of memory";
+    const char *err = NULL;
     cJSON *j = to_json(L, 1, 0, &err);
-    if (!j)
-        return push_error(L, VBILL_ERR_ARG, err);
+    if (!j) {
+        if (err)
+            return luaL_argerror(L, 1, lua_pushfstring(L, "cannot be JSON: %s", err));
+        return luaL_error(L, "not enough memory");
+    }
     box_push(L, j, release_cjson);
     char *text = cJSON_PrintUnformatted(j);
     if (!text)
-        return push_error(L, VBILL_ERR_NOMEM, "out of memory");
+        return luaL_error(L, "not enough memory");
     box_push(L, text, free);
     lua_pushstring(L, text);
     return 1;
 }
 
+/* vbill.from_json(text) -> table (nil, message, vbill.ERR_JSON for text that is not JSON) */
 static int l_from_json(lua_State *L)
 {
     size_t len;
@@ -434,7 +1744,7 @@ static int l_from_json(lua_State *L)
 static int l_euckr_bytes(lua_State *L)
 {
     size_t n = 0;
-    vbill_status st = vbill_text_euckr_bytes(luaL_checkstring(L, 1), &n);
+    vbill_status st = vbill_text_euckr_bytes(check_text(L, 1), &n);
     if (st != VBILL_OK)
         return push_error(L, st, "text is not valid UTF-8");
     lua_pushinteger(L, (lua_Integer)n);
@@ -462,963 +1772,6 @@ static int l_object(lua_State *L)
     return l_marker(L, OBJECT_MT);
 }
 
-/* ---- Context ---------------------------------------------------------------------------- */
-
-static lctx *check_ctx(lua_State *L, int idx)
-{
-    lctx *c = luaL_checkudata(L, idx, CTX_MT);
-    if (!c->ctx || c->closed)
-        luaL_error(L, "vbill: the context is closed");
-    c->L = L;
-    return c;
-}
-
-static void log_trampoline(void *user, vbill_log_level level, const char *message)
-{
-    lctx *c = user;
-    lua_State *L = c->L;
-    if (!L || c->log_ref == LUA_NOREF || !lua_checkstack(L, 4))
-        return;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, c->log_ref);
-    lua_pushinteger(L, (lua_Integer)level);
-    lua_pushstring(L, message);
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
-        lua_pop(L, 1); /* an error in a log function must not unwind through the library */
-}
-
-static void ctx_release(lua_State *L, lctx *c)
-{
-    if (c->ctx && c->refs == 0) {
-        vbill_ctx_free(c->ctx);
-        c->ctx = NULL;
-        if (c->log_ref != LUA_NOREF && L)
-            luaL_unref(L, LUA_REGISTRYINDEX, c->log_ref);
-        c->log_ref = LUA_NOREF;
-    }
-}
-
-static int ctx_close(lua_State *L)
-{
-    lctx *c = luaL_checkudata(L, 1, CTX_MT);
-    c->closed = 1;
-    ctx_release(L, c);
-    return 0;
-}
-
-static int ctx_set_rules(lua_State *L);
-
-/* vbill.new([rules]) -> context (rules: a table or JSON text, as ctx:set_rules) */
-static int l_new(lua_State *L)
-{
-    lua_settop(L, 1);
-    lctx *c = lua_newuserdatauv(L, sizeof *c, 0);
-    memset(c, 0, sizeof *c);
-    c->log_ref = LUA_NOREF;
-    luaL_setmetatable(L, CTX_MT);
-    vbill_status st = vbill_ctx_new(&c->ctx);
-    if (st != VBILL_OK)
-        return push_error(L, st, "cannot create a context");
-    if (!lua_isnoneornil(L, 1)) {
-        lua_pushcfunction(L, ctx_set_rules);
-        lua_pushvalue(L, -2);
-        lua_pushvalue(L, 1);
-        lua_call(L, 2, 3);
-        if (lua_isnil(L, -3))
-            return 3;
-        lua_pop(L, 3);
-    }
-    return 1;
-}
-
-static int ctx_errmsg(lua_State *L)
-{
-    lctx *c = luaL_checkudata(L, 1, CTX_MT);
-    lua_pushstring(L, c->ctx ? vbill_ctx_errmsg(c->ctx) : "");
-    return 1;
-}
-
-static int ok_or_error(lua_State *L, lctx *c, vbill_status st)
-{
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int ctx_set_rules(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    box *owned;
-    size_t len = 0;
-    int nret;
-    const char *json = arg_json(L, 2, 0, &owned, &len, &nret);
-    if (!json)
-        return nret;
-    vbill_status st = vbill_ctx_set_rules(c->ctx, json, len);
-    drop(owned);
-    return ok_or_error(L, c, st);
-}
-
-static int ctx_load_rules(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    return ok_or_error(L, c, vbill_ctx_load_rules(c->ctx, luaL_checkstring(L, 2)));
-}
-
-static int ctx_set_senior(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    return ok_or_error(L, c, vbill_ctx_set_senior(c->ctx, (int)luaL_checkinteger(L, 2),
-                                                  luaL_checknumber(L, 3)));
-}
-
-static int ctx_set_partials_dir(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    return ok_or_error(L, c, vbill_ctx_set_partials_dir(c->ctx, luaL_optstring(L, 2, NULL)));
-}
-
-/* ctx:set_log(fn, level): fn(level, message) receives the log lines up to level (default
- * vbill.LOG_WARN); ctx:set_log(nil) removes it. */
-static int ctx_set_log(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    lua_Integer level = luaL_optinteger(L, 3, VBILL_LOG_WARN);
-    if (c->log_ref != LUA_NOREF)
-        luaL_unref(L, LUA_REGISTRYINDEX, c->log_ref);
-    c->log_ref = LUA_NOREF;
-    if (lua_isnoneornil(L, 2)) {
-        vbill_ctx_set_log(c->ctx, NULL, NULL, VBILL_LOG_WARN);
-    } else {
-        luaL_checktype(L, 2, LUA_TFUNCTION);
-        lua_pushvalue(L, 2);
-        c->log_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        vbill_ctx_set_log(c->ctx, log_trampoline, c, (vbill_log_level)level);
-    }
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-typedef vbill_status (*record_fn)(vbill_ctx *, const char *, size_t, long, char **);
-
-static int record_call(lua_State *L, record_fn fn, int as_text)
-{
-    lctx *c = check_ctx(L, 1);
-    box *owned;
-    char *out = NULL;
-    size_t len = 0;
-    int nret;
-    const char *json = arg_json(L, 2, 0, &owned, &len, &nret);
-    if (!json)
-        return nret;
-    long line = (long)luaL_optinteger(L, 3, 0);
-    vbill_status st = fn(c->ctx, json, len, line, &out);
-    drop(owned);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return push_result(L, out, as_text);
-}
-
-static int ctx_classify(lua_State *L) { return record_call(L, vbill_classify, 0); }
-static int ctx_classify_json(lua_State *L) { return record_call(L, vbill_classify, 1); }
-static int ctx_fill(lua_State *L) { return record_call(L, vbill_fill, 0); }
-static int ctx_fill_json(lua_State *L) { return record_call(L, vbill_fill, 1); }
-static int ctx_fill_context(lua_State *L) { return record_call(L, vbill_fill_context, 0); }
-static int ctx_fill_context_json(lua_State *L) { return record_call(L, vbill_fill_context, 1); }
-
-static int ctx_default_slots(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    char *out = NULL;
-    vbill_status st = vbill_default_slots(c->ctx, luaL_checkstring(L, 2),
-                                          luaL_optstring(L, 3, "ko-KR"), &out);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return push_result(L, out, 0);
-}
-
-static int mustache_on(lua_State *L, lctx *c, int base)
-{
-    REQUIRE(vbill_mustache_render);
-    size_t tlen;
-    const char *tmpl = luaL_checklstring(L, base, &tlen);
-    box *owned_d;
-    box *owned_p;
-    char *out = NULL;
-    size_t dlen = 0, plen = 0, olen = 0;
-    int nret;
-    const char *data = arg_json(L, base + 1, 0, &owned_d, &dlen, &nret);
-    if (!data)
-        return nret;
-    const char *partials = arg_json(L, base + 2, 1, &owned_p, &plen, &nret);
-    if (nret) {
-        drop(owned_d);
-        return nret;
-    }
-    vbill_status st = vbill_mustache_render(c->ctx, tmpl, tlen, data, partials, &out, &olen);
-    drop(owned_d);
-    drop(owned_p);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    box_push(L, out, vbill_free);
-    lua_pushlstring(L, out ? out : "", olen);
-    return 1;
-}
-
-static int ctx_mustache(lua_State *L)
-{
-    return mustache_on(L, check_ctx(L, 1), 2);
-}
-
-/* vbill.mustache(template, data [, partials]) with a one-off context. */
-static int l_mustache(lua_State *L)
-{
-    lua_settop(L, 3);
-    lctx *c = lua_newuserdatauv(L, sizeof *c, 0);
-    memset(c, 0, sizeof *c);
-    c->log_ref = LUA_NOREF;
-    luaL_setmetatable(L, CTX_MT);
-    vbill_status st = vbill_ctx_new(&c->ctx);
-    if (st != VBILL_OK)
-        return push_error(L, st, "cannot create a context");
-    int n = mustache_on(L, c, 1);
-    c->closed = 1;
-    ctx_release(L, c);
-    return n;
-}
-
-/* ---- Keys, Store: signed links and the knowledge check ---------------------------------- */
-
-static lkeys *check_keys(lua_State *L, int idx)
-{
-    lkeys *k = luaL_checkudata(L, idx, KEYS_MT);
-    if (!k->keys)
-        luaL_error(L, "vbill: the keys are closed");
-    return k;
-}
-
-static lstore *check_store(lua_State *L, int idx)
-{
-    lstore *s = luaL_checkudata(L, idx, STORE_MT);
-    if (!s->store)
-        luaL_error(L, "vbill: the store is closed");
-    return s;
-}
-
-static int keys_close(lua_State *L)
-{
-    lkeys *k = luaL_checkudata(L, 1, KEYS_MT);
-    vbill_keys_free(k->keys);
-    k->keys = NULL;
-    return 0;
-}
-
-static int store_close(lua_State *L)
-{
-    lstore *s = luaL_checkudata(L, 1, STORE_MT);
-    vbill_store_free(s->store);
-    s->store = NULL;
-    return 0;
-}
-
-static int ctx_generate_keys(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    box *owned;
-    char *out = NULL;
-    size_t len = 0;
-    int nret;
-    const char *existing = arg_json(L, 2, 1, &owned, &len, &nret);
-    if (nret)
-        return nret;
-    vbill_status st = vbill_keys_generate(c->ctx, existing, &out);
-    drop(owned);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return push_result(L, out, 1);
-}
-
-static int ctx_keys(lua_State *L, int from_file)
-{
-    lctx *c = check_ctx(L, 1);
-    lkeys *k = lua_newuserdatauv(L, sizeof *k, 0);
-    int kidx = lua_gettop(L);
-    k->keys = NULL;
-    luaL_setmetatable(L, KEYS_MT);
-    vbill_status st;
-    if (from_file) {
-        st = vbill_keys_load(c->ctx, luaL_checkstring(L, 2), &k->keys);
-    } else {
-        box *owned;
-        size_t len = 0;
-        int nret;
-        const char *json = arg_json(L, 2, 0, &owned, &len, &nret);
-        if (!json)
-            return nret;
-        st = vbill_keys_from_json(c->ctx, json, len, &k->keys);
-        drop(owned);
-    }
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    lua_pushvalue(L, kidx);
-    return 1;
-}
-
-static int ctx_keys_from_json(lua_State *L) { return ctx_keys(L, 0); }
-static int ctx_load_keys(lua_State *L) { return ctx_keys(L, 1); }
-
-static int keys_set_session_ttl(lua_State *L)
-{
-    lkeys *k = check_keys(L, 1);
-    vbill_status st = vbill_keys_set_session_ttl(k->keys, (int64_t)luaL_checkinteger(L, 2));
-    if (st != VBILL_OK)
-        return push_error(L, st, "session ttl out of range");
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int ctx_open_store(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    const char *path = luaL_checkstring(L, 2);
-    lstore *s = lua_newuserdatauv(L, sizeof *s, 0);
-    s->store = NULL;
-    luaL_setmetatable(L, STORE_MT);
-    vbill_status st = vbill_store_open_sqlite(c->ctx, path, &s->store);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return 1;
-}
-
-static int ctx_open_redis_store(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    const char *host = luaL_optstring(L, 2, "127.0.0.1");
-    int port = (int)luaL_optinteger(L, 3, 6379);
-    const char *prefix = luaL_optstring(L, 4, NULL);
-    lstore *s = lua_newuserdatauv(L, sizeof *s, 0);
-    s->store = NULL;
-    luaL_setmetatable(L, STORE_MT);
-    vbill_status st = vbill_store_open_redis(c->ctx, host, port, prefix, &s->store);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return 1;
-}
-
-/* store:set_limits(soft, cooling_seconds, hard, client_max, client_window_seconds) */
-static int store_set_limits(lua_State *L)
-{
-    lstore *s = check_store(L, 1);
-    vbill_status st = vbill_store_set_limits(
-        s->store, (int)luaL_optinteger(L, 2, 5), (int64_t)luaL_optinteger(L, 3, 900),
-        (int)luaL_optinteger(L, 4, 10), (int)luaL_optinteger(L, 5, 30),
-        (int64_t)luaL_optinteger(L, 6, 3600));
-    if (st != VBILL_OK)
-        return push_error(L, st, "limits out of range (each >= 1, soft <= hard)");
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-/* ctx:link_issue(keys, record, ttl_seconds [, now]) -> token */
-static int ctx_link_issue(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    lkeys *k = check_keys(L, 2);
-    lua_Integer ttl = luaL_checkinteger(L, 4);
-    lua_Integer now = luaL_optinteger(L, 5, 0);
-    box *owned;
-    char *out = NULL;
-    size_t len = 0;
-    int nret;
-    const char *json = arg_json(L, 3, 0, &owned, &len, &nret);
-    if (!json)
-        return nret;
-    vbill_status st = vbill_link_issue(c->ctx, k->keys, json, len, (int64_t)now,
-                                       (int64_t)ttl, &out);
-    drop(owned);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return push_result(L, out, 1);
-}
-
-/* ctx:link_verify(keys, token [, now]) -> info table */
-static int ctx_link_verify(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    lkeys *k = check_keys(L, 2);
-    char *out = NULL;
-    vbill_status st = vbill_link_verify(c->ctx, k->keys, luaL_checkstring(L, 3),
-                                        (int64_t)luaL_optinteger(L, 4, 0), &out);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return push_result(L, out, 0);
-}
-
-/* ctx:link_reissue(keys, old_token, record, ttl_seconds [, now]) -> token */
-static int ctx_link_reissue(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    lkeys *k = check_keys(L, 2);
-    const char *old = luaL_checkstring(L, 3);
-    lua_Integer ttl = luaL_checkinteger(L, 5);
-    lua_Integer now = luaL_optinteger(L, 6, 0);
-    box *owned;
-    char *out = NULL;
-    size_t len = 0;
-    int nret;
-    const char *json = arg_json(L, 4, 0, &owned, &len, &nret);
-    if (!json)
-        return nret;
-    vbill_status st = vbill_link_reissue(c->ctx, k->keys, old, json, len, (int64_t)now,
-                                         (int64_t)ttl, &out);
-    drop(owned);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return push_result(L, out, 1);
-}
-
-/* ctx:link_unlock(keys, store, token) -> true */
-static int ctx_link_unlock(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    lkeys *k = check_keys(L, 2);
-    lstore *s = check_store(L, 3);
-    return ok_or_error(L, c, vbill_link_unlock(c->ctx, k->keys, s->store,
-                                               luaL_checkstring(L, 4)));
-}
-
-/* ctx:auth_check(keys, store, token, digits [, client [, now]]) -> session token */
-static int ctx_auth_check(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    lkeys *k = check_keys(L, 2);
-    lstore *s = check_store(L, 3);
-    char *out = NULL;
-    vbill_status st = vbill_auth_check(c->ctx, k->keys, s->store, luaL_checkstring(L, 4),
-                                       luaL_checkstring(L, 5), luaL_optstring(L, 6, ""),
-                                       (int64_t)luaL_optinteger(L, 7, 0), &out);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return push_result(L, out, 1);
-}
-
-/* ctx:session_verify(keys, session, link_token [, client [, store [, now]]]) -> true */
-static int ctx_session_verify(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    lkeys *k = check_keys(L, 2);
-    lstore *s = lua_isnoneornil(L, 6) ? NULL : check_store(L, 6);
-    return ok_or_error(L, c, vbill_session_verify(c->ctx, k->keys, s ? s->store : NULL,
-                                                  luaL_checkstring(L, 3),
-                                                  luaL_checkstring(L, 4),
-                                                  luaL_optstring(L, 5, ""),
-                                                  (int64_t)luaL_optinteger(L, 7, 0)));
-}
-
-/* ctx:message_build(record, url [, template]) -> SMS text */
-static int ctx_message_build(lua_State *L)
-{
-    lctx *c = check_ctx(L, 1);
-    const char *url = luaL_checkstring(L, 3);
-    const char *tmpl = luaL_optstring(L, 4, NULL);
-    box *owned;
-    char *out = NULL;
-    size_t len = 0;
-    int nret;
-    const char *json = arg_json(L, 2, 0, &owned, &len, &nret);
-    if (!json)
-        return nret;
-    vbill_status st = vbill_message_build(c->ctx, json, len, url, tmpl, &out);
-    drop(owned);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return push_result(L, out, 1);
-}
-
-/* ---- Templates: prepare and render -------------------------------------------------------- */
-
-static ltemplate *check_template(lua_State *L, int idx)
-{
-    ltemplate *t = luaL_checkudata(L, idx, TEMPLATE_MT);
-    if (!t->t)
-        luaL_error(L, "vbill: the template is closed");
-    return t;
-}
-
-static int template_close(lua_State *L)
-{
-    ltemplate *t = luaL_checkudata(L, 1, TEMPLATE_MT);
-    if (t->t && vbill_template_free)
-        vbill_template_free(t->t);
-    t->t = NULL;
-    return 0;
-}
-
-/* ctx:open_template(dir) -> template (keeps ctx alive: template:prepare() reports there) */
-static int ctx_open_template(lua_State *L)
-{
-    REQUIRE(vbill_template_open);
-    lctx *c = check_ctx(L, 1);
-    const char *dir = luaL_checkstring(L, 2);
-    ltemplate *t = lua_newuserdatauv(L, sizeof *t, 1);
-    t->t = NULL;
-    luaL_setmetatable(L, TEMPLATE_MT);
-    lua_pushvalue(L, 1);
-    lua_setiuservalue(L, -2, 1);
-    vbill_status st = vbill_template_open(c->ctx, dir, &t->t);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return 1;
-}
-
-/* template:prepare([ctx]) -> true: normalises the base video once (cached); idempotent. */
-static int template_prepare(lua_State *L)
-{
-    ltemplate *t = check_template(L, 1);
-    if (lua_isnoneornil(L, 2)) {
-        lua_settop(L, 1);
-        lua_getiuservalue(L, 1, 1);
-    }
-    lctx *c = check_ctx(L, 2);
-    return ok_or_error(L, c, vbill_template_prepare(c->ctx, t->t));
-}
-
-static int template_is_prepared(lua_State *L)
-{
-    lua_pushboolean(L, vbill_template_is_prepared(check_template(L, 1)->t));
-    return 1;
-}
-
-static int template_scenario(lua_State *L)
-{
-    lua_pushstring(L, vbill_template_scenario(check_template(L, 1)->t));
-    return 1;
-}
-
-static int template_info(lua_State *L)
-{
-    char *out = vbill_template_info(check_template(L, 1)->t);
-    if (!out)
-        return push_error(L, VBILL_ERR_NOMEM, "out of memory");
-    return push_result(L, out, 0);
-}
-
-/* ctx:render_mp4(template, record, out_path [, speed]) -> true (speed 0/nil: automatic) */
-static int ctx_render_mp4(lua_State *L)
-{
-    REQUIRE(vbill_render_mp4);
-    lctx *c = check_ctx(L, 1);
-    ltemplate *t = check_template(L, 2);
-    const char *out = luaL_checkstring(L, 4);
-    double speed = luaL_optnumber(L, 5, 0.0);
-    box *owned;
-    size_t len = 0;
-    int nret;
-    const char *json = arg_json(L, 3, 0, &owned, &len, &nret);
-    if (!json)
-        return nret;
-    vbill_status st = vbill_render_mp4(c->ctx, t->t, json, len, speed, out);
-    drop(owned);
-    return ok_or_error(L, c, st);
-}
-
-/* ctx:render_hls(template, record, out_dir [, speed [, shared_url]]) -> true */
-static int ctx_render_hls(lua_State *L)
-{
-    REQUIRE(vbill_render_hls);
-    lctx *c = check_ctx(L, 1);
-    ltemplate *t = check_template(L, 2);
-    const char *out = luaL_checkstring(L, 4);
-    double speed = luaL_optnumber(L, 5, 0.0);
-    const char *shared = luaL_optstring(L, 6, NULL);
-    box *owned;
-    size_t len = 0;
-    int nret;
-    const char *json = arg_json(L, 3, 0, &owned, &len, &nret);
-    if (!json)
-        return nret;
-    vbill_status st = vbill_render_hls(c->ctx, t->t, json, len, speed, out, shared);
-    drop(owned);
-    return ok_or_error(L, c, st);
-}
-
-/* ctx:render_segment(template, record, segment, out_path [, speed]) -> true */
-static int ctx_render_segment(lua_State *L)
-{
-    REQUIRE(vbill_render_segment);
-    lctx *c = check_ctx(L, 1);
-    ltemplate *t = check_template(L, 2);
-    int segment = (int)luaL_checkinteger(L, 4);
-    const char *out = luaL_checkstring(L, 5);
-    double speed = luaL_optnumber(L, 6, 0.0);
-    box *owned;
-    size_t len = 0;
-    int nret;
-    const char *json = arg_json(L, 3, 0, &owned, &len, &nret);
-    if (!json)
-        return nret;
-    vbill_status st = vbill_render_segment(c->ctx, t->t, json, len, speed, segment, out);
-    drop(owned);
-    return ok_or_error(L, c, st);
-}
-
-/* ctx:write_builtin_template(scenario, dir) -> true */
-static int ctx_write_builtin_template(lua_State *L)
-{
-    REQUIRE(vbill_template_builtin_write);
-    lctx *c = check_ctx(L, 1);
-    return ok_or_error(L, c, vbill_template_builtin_write(c->ctx, luaL_checkstring(L, 2),
-                                                          luaL_checkstring(L, 3)));
-}
-
-/* vbill.builtin_templates() -> { scenario ids } */
-static int l_builtin_templates(lua_State *L)
-{
-    REQUIRE(vbill_template_builtin_list);
-    cJSON *j = cJSON_Parse(vbill_template_builtin_list());
-    if (!j)
-        return push_error(L, VBILL_ERR_JSON, "the library returned malformed JSON");
-    box_push(L, j, release_cjson);
-    push_json(L, j, 0);
-    return 1;
-}
-
-/* ---- Hooks: events, outbox, chat -------------------------------------------------------- */
-
-static lhooks *check_hooks(lua_State *L, int idx)
-{
-    lhooks *h = luaL_checkudata(L, idx, HOOKS_MT);
-    if (!h->h)
-        luaL_error(L, "vbill: the hooks handle is closed");
-    h->L = L;
-    return h;
-}
-
-static int hooks_error(lua_State *L, lhooks *h, vbill_status st)
-{
-    return push_error(L, st, h->owner && h->owner->ctx ? vbill_ctx_errmsg(h->owner->ctx) : NULL);
-}
-
-static int hooks_close(lua_State *L)
-{
-    lhooks *h = luaL_checkudata(L, 1, HOOKS_MT);
-    if (h->h) {
-        vbill_hooks_free(h->h);
-        h->h = NULL;
-        /* Drop the callback functions kept in the registry. */
-        if (lua_getiuservalue(L, 1, 2) == LUA_TTABLE) {
-            lua_pushnil(L);
-            while (lua_next(L, -2)) {
-                lua_pushnil(L);
-                lua_rawsetp(L, LUA_REGISTRYINDEX, lua_touserdata(L, -2));
-                lua_pop(L, 1);
-            }
-        }
-        lua_pop(L, 1);
-        if (h->owner) {
-            h->owner->refs--;
-            if (h->owner->closed)
-                ctx_release(L, h->owner);
-        }
-        h->owner = NULL;
-    }
-    return 0;
-}
-
-/* ctx:open_hooks(state_dir [, config]) -> hooks */
-static int ctx_open_hooks(lua_State *L)
-{
-    REQUIRE(vbill_hooks_open);
-    lctx *c = check_ctx(L, 1);
-    const char *dir = luaL_checkstring(L, 2);
-    box *owned;
-    size_t len = 0;
-    int nret;
-    const char *config = arg_json(L, 3, 1, &owned, &len, &nret);
-    if (nret)
-        return nret;
-    lhooks *h = lua_newuserdatauv(L, sizeof *h, 2);
-    memset(h, 0, sizeof *h);
-    luaL_setmetatable(L, HOOKS_MT);
-    lua_pushvalue(L, 1); /* the context lives as long as the handle */
-    lua_setiuservalue(L, -2, 1);
-    lua_newtable(L); /* callback functions by sink name */
-    lua_setiuservalue(L, -2, 2);
-    vbill_status st = vbill_hooks_open(c->ctx, dir, config, &h->h);
-    drop(owned);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    h->owner = c;
-    c->refs++;
-    return 1;
-}
-
-typedef struct hook_cb {
-    lhooks *h;
-    char name[64];
-} hook_cb;
-
-static int hook_trampoline(void *user, const char *type, const char *event_json)
-{
-    hook_cb *cb = user;
-    lua_State *L = cb->h->L;
-    if (!L || !lua_checkstack(L, 6))
-        return -1;
-    /* The callbacks table is the hooks userdata's user value 2: find it through the registry
-     * entry set up by set_callback. */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, cb);
-    if (!lua_isfunction(L, -1)) {
-        lua_pop(L, 1);
-        return -1;
-    }
-    lua_pushstring(L, type);
-    cJSON *j = cJSON_Parse(event_json);
-    if (!j) {
-        lua_pop(L, 2);
-        return -1;
-    }
-    box_push(L, j, release_cjson);
-    lua_insert(L, -3); /* box below the function */
-    push_json(L, j, 0);
-    int r = -1;
-    if (lua_pcall(L, 2, 1, 0) == LUA_OK) {
-        r = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1)
-                                 : (lua_isnumber(L, -1) ? (int)lua_tonumber(L, -1)
-                                                        : (lua_toboolean(L, -1) || lua_isnil(L, -1)
-                                                               ? 0 : -1));
-    }
-    lua_pop(L, 2); /* result or error, box */
-    return r;
-}
-
-/* hooks:set_callback(name, fn [, events]): fn(type, event) returns nil/0 when handled, a
- * positive number of seconds to retry after, or a negative number (or false) for the usual
- * backoff.  Callbacks run inside hooks:pump(); a handle with callbacks refuses start(). */
-static int hooks_set_callback(lua_State *L)
-{
-    lhooks *h = check_hooks(L, 1);
-    const char *name = luaL_checkstring(L, 2);
-    luaL_checktype(L, 3, LUA_TFUNCTION);
-    luaL_argcheck(L, strlen(name) < sizeof((hook_cb *)0)->name, 2, "name too long");
-    box *owned;
-    size_t len = 0;
-    int nret;
-    const char *events = arg_json(L, 4, 1, &owned, &len, &nret);
-    if (nret)
-        return nret;
-    /* The trampoline's state is a userdata kept in the callbacks table by name; the Lua
-     * function is found by its address in the registry. */
-    lua_getiuservalue(L, 1, 2);
-    hook_cb *cb = lua_newuserdatauv(L, sizeof *cb, 0);
-    cb->h = h;
-    snprintf(cb->name, sizeof cb->name, "%s", name);
-    lua_setfield(L, -2, name);
-    lua_pop(L, 1);
-    lua_pushvalue(L, 3);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, cb);
-    vbill_status st = vbill_hooks_set_callback(h->h, name, events, hook_trampoline, cb);
-    drop(owned);
-    if (st != VBILL_OK)
-        return hooks_error(L, h, st);
-    h->ncallbacks++;
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-/* hooks:emit(type [, data [, subject]]) -> event id */
-static int hooks_emit(lua_State *L)
-{
-    lhooks *h = check_hooks(L, 1);
-    const char *type = luaL_checkstring(L, 2);
-    const char *subject = luaL_optstring(L, 4, NULL);
-    box *owned;
-    char *out = NULL;
-    size_t len = 0;
-    int nret;
-    const char *data = arg_json(L, 3, 1, &owned, &len, &nret);
-    if (nret)
-        return nret;
-    vbill_status st = vbill_hooks_emit(h->h, type, subject, data, &out);
-    drop(owned);
-    if (st != VBILL_OK)
-        return hooks_error(L, h, st);
-    return push_result(L, out, 1);
-}
-
-/* hooks:emit_still(type, video_path, position_s [, data [, subject]]) -> event id */
-static int hooks_emit_still(lua_State *L)
-{
-    lhooks *h = check_hooks(L, 1);
-    const char *type = luaL_checkstring(L, 2);
-    const char *video = luaL_checkstring(L, 3);
-    double pos = luaL_checknumber(L, 4);
-    const char *subject = luaL_optstring(L, 6, NULL);
-    box *owned;
-    char *out = NULL;
-    size_t len = 0;
-    int nret;
-    const char *data = arg_json(L, 5, 1, &owned, &len, &nret);
-    if (nret)
-        return nret;
-    vbill_status st = vbill_hooks_emit_still(h->h, type, subject, data, video, pos, &out);
-    drop(owned);
-    if (st != VBILL_OK)
-        return hooks_error(L, h, st);
-    return push_result(L, out, 1);
-}
-
-static int hooks_pump(lua_State *L)
-{
-    lhooks *h = check_hooks(L, 1);
-    size_t n = 0;
-    vbill_status st = vbill_hooks_pump(h->h, (unsigned)luaL_optinteger(L, 2, 0), &n);
-    if (st != VBILL_OK)
-        return hooks_error(L, h, st);
-    lua_pushinteger(L, (lua_Integer)n);
-    return 1;
-}
-
-static int hooks_pending(lua_State *L)
-{
-    lhooks *h = check_hooks(L, 1);
-    size_t n = 0;
-    int64_t due = 0;
-    vbill_status st = vbill_hooks_pending(h->h, &n, &due);
-    if (st != VBILL_OK)
-        return hooks_error(L, h, st);
-    lua_pushinteger(L, (lua_Integer)n);
-    lua_pushinteger(L, (lua_Integer)due);
-    return 2;
-}
-
-static int hooks_start(lua_State *L)
-{
-    lhooks *h = check_hooks(L, 1);
-    if (h->ncallbacks)
-        return push_error(L, VBILL_ERR_ARG, "a handle with Lua callback sinks must be pumped "
-                                            "with hooks:pump(), not by the worker thread");
-    vbill_status st = vbill_hooks_start(h->h);
-    if (st != VBILL_OK)
-        return hooks_error(L, h, st);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int hooks_stop(lua_State *L)
-{
-    lhooks *h = check_hooks(L, 1);
-    vbill_status st = vbill_hooks_stop(h->h);
-    if (st != VBILL_OK)
-        return hooks_error(L, h, st);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int hooks_json_call(lua_State *L, vbill_status (*fn)(vbill_hooks *, char **))
-{
-    lhooks *h = check_hooks(L, 1);
-    char *out = NULL;
-    vbill_status st = fn(h->h, &out);
-    if (st != VBILL_OK)
-        return hooks_error(L, h, st);
-    return push_result(L, out, 0);
-}
-
-static int hooks_status(lua_State *L)
-{
-    REQUIRE(vbill_hooks_status);
-    return hooks_json_call(L, vbill_hooks_status);
-}
-
-static int hooks_dead(lua_State *L)
-{
-    REQUIRE(vbill_hooks_dead);
-    return hooks_json_call(L, vbill_hooks_dead);
-}
-
-static int hooks_replay(lua_State *L)
-{
-    lhooks *h = check_hooks(L, 1);
-    size_t n = 0;
-    vbill_status st = vbill_hooks_replay(h->h, luaL_optstring(L, 2, NULL), &n);
-    if (st != VBILL_OK)
-        return hooks_error(L, h, st);
-    lua_pushinteger(L, (lua_Integer)n);
-    return 1;
-}
-
-/* ctx:event_data(record [, link [, extra]]) -> table */
-static int ctx_event_data(lua_State *L)
-{
-    REQUIRE(vbill_hooks_event_data);
-    lctx *c = check_ctx(L, 1);
-    const char *link = luaL_optstring(L, 3, NULL);
-    box *owned_r;
-    box *owned_e;
-    char *out = NULL;
-    size_t len = 0, elen = 0;
-    int nret;
-    const char *rec = arg_json(L, 2, 0, &owned_r, &len, &nret);
-    if (!rec)
-        return nret;
-    const char *extra = arg_json(L, 4, 1, &owned_e, &elen, &nret);
-    if (nret) {
-        drop(owned_r);
-        return nret;
-    }
-    vbill_status st = vbill_hooks_event_data(c->ctx, rec, link, extra, &out);
-    drop(owned_r);
-    drop(owned_e);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return push_result(L, out, 0);
-}
-
-/* ctx:chat_answer(context_or_record, question [, faq [, position_s [, now]]]) -> table */
-static int ctx_chat_answer(lua_State *L)
-{
-    REQUIRE(vbill_chat_answer);
-    lctx *c = check_ctx(L, 1);
-    const char *question = luaL_checkstring(L, 3);
-    double pos = luaL_optnumber(L, 5, -1.0);
-    lua_Integer now = luaL_optinteger(L, 6, 0);
-    box *owned_c;
-    box *owned_f;
-    char *out = NULL;
-    size_t len = 0, flen = 0;
-    int nret;
-    const char *context = arg_json(L, 2, 0, &owned_c, &len, &nret);
-    if (!context)
-        return nret;
-    const char *faq = arg_json(L, 4, 1, &owned_f, &flen, &nret);
-    if (nret) {
-        drop(owned_c);
-        return nret;
-    }
-    vbill_status st = vbill_chat_answer(c->ctx, context, question, faq, pos, (int64_t)now, &out);
-    drop(owned_c);
-    drop(owned_f);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    return push_result(L, out, 0);
-}
-
-/* ctx:still_jpeg(video_path, position_s [, max_width]) -> JPEG bytes */
-static int ctx_still_jpeg(lua_State *L)
-{
-    REQUIRE(vbill_still_jpeg);
-    lctx *c = check_ctx(L, 1);
-    unsigned char *jpeg = NULL;
-    size_t n = 0;
-    vbill_status st = vbill_still_jpeg(c->ctx, luaL_checkstring(L, 2), luaL_checknumber(L, 3),
-                                       (int)luaL_optinteger(L, 4, 0), &jpeg, &n);
-    if (st != VBILL_OK)
-        return ctx_error(L, c, st);
-    box_push(L, jpeg, vbill_free);
-    lua_pushlstring(L, (const char *)jpeg, n);
-    return 1;
-}
-
 /* ---- registration ----------------------------------------------------------------------- */
 
 static const luaL_Reg ctx_methods[] = {
@@ -1433,8 +1786,8 @@ static const luaL_Reg ctx_methods[] = {
     {"classify_json", ctx_classify_json},
     {"fill", ctx_fill},
     {"fill_json", ctx_fill_json},
-    {"fill_context", ctx_fill_context},
-    {"fill_context_json", ctx_fill_context_json},
+    {"bill", ctx_bill},
+    {"bill_from_json", l_bill_from_json},
     {"default_slots", ctx_default_slots},
     {"mustache", ctx_mustache},
     {"generate_keys", ctx_generate_keys},
@@ -1452,41 +1805,80 @@ static const luaL_Reg ctx_methods[] = {
     {"open_template", ctx_open_template},
     {"render_mp4", ctx_render_mp4},
     {"render_hls", ctx_render_hls},
+    {"render_playlist", ctx_render_playlist},
     {"render_segment", ctx_render_segment},
+    {"render_still", ctx_render_still},
+    {"still_jpeg", ctx_still_jpeg},
     {"write_builtin_template", ctx_write_builtin_template},
     {"open_hooks", ctx_open_hooks},
     {"event_data", ctx_event_data},
     {"chat_answer", ctx_chat_answer},
-    {"still_jpeg", ctx_still_jpeg},
+    {NULL, NULL}};
+
+static const luaL_Reg bill_methods[] = {
+    {"close", bill_close},
+    {"to_json", bill_to_json},
+    {"context", bill_context},
+    {"context_json", bill_context_json},
+    {"id", bill_id},
+    {"scenario", bill_scenario},
+    {"locale", bill_locale},
+    {"cycle", bill_cycle},
+    {"cycle_start", bill_cycle_start},
+    {"senior", bill_senior},
+    {"speed", bill_speed},
+    {"can_issue_link", bill_can_issue_link},
     {NULL, NULL}};
 
 static const luaL_Reg keys_methods[] = {
-    {"close", keys_close}, {"set_session_ttl", keys_set_session_ttl}, {NULL, NULL}};
+    {"close", keys_close},
+    {"set_session_ttl", keys_set_session_ttl},
+    {"errmsg", keys_errmsg},
+    {NULL, NULL}};
 
 static const luaL_Reg store_methods[] = {
-    {"close", store_close}, {"set_limits", store_set_limits}, {NULL, NULL}};
+    {"close", store_close},
+    {"set_limits", store_set_limits},
+    {"errmsg", store_errmsg},
+    {NULL, NULL}};
 
 static const luaL_Reg template_methods[] = {
-    {"close", template_close},       {"prepare", template_prepare},
-    {"is_prepared", template_is_prepared}, {"scenario", template_scenario},
-    {"info", template_info},         {NULL, NULL}};
+    {"close", template_close},
+    {"prepare", template_prepare},
+    {"errmsg", template_errmsg},
+    {"is_prepared", template_is_prepared},
+    {"scenario", template_scenario},
+    {"info", template_info},
+    {NULL, NULL}};
 
 static const luaL_Reg hooks_methods[] = {
-    {"close", hooks_close},   {"set_callback", hooks_set_callback},
-    {"emit", hooks_emit},     {"emit_still", hooks_emit_still},
-    {"pump", hooks_pump},     {"pending", hooks_pending},
-    {"start", hooks_start},   {"stop", hooks_stop},
-    {"status", hooks_status}, {"dead", hooks_dead},
-    {"replay", hooks_replay}, {NULL, NULL}};
+    {"close", hooks_close},
+    {"errmsg", hooks_errmsg},
+    {"set_callback", hooks_set_callback},
+    {"emit", hooks_emit},
+    {"emit_still", hooks_emit_still},
+    {"pump", hooks_pump},
+    {"pending", hooks_pending},
+    {"start", hooks_start},
+    {"stop", hooks_stop},
+    {"status", hooks_status},
+    {"dead", hooks_dead},
+    {"replay", hooks_replay},
+    {NULL, NULL}};
 
 static int generic_tostring(lua_State *L)
 {
+    void *u = lua_touserdata(L, 1);
     lua_getfield(L, lua_upvalueindex(1), "__name");
-    lua_pushfstring(L, "%s (%p)", lua_tostring(L, -1), lua_touserdata(L, 1));
+    if (u && !*(void **)u)
+        lua_pushfstring(L, "%s (closed)", lua_tostring(L, -1));
+    else
+        lua_pushfstring(L, "%s (%p)", lua_tostring(L, -1), u);
     return 1;
 }
 
-static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc)
+static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc,
+                     lua_CFunction tostring)
 {
     luaL_newmetatable(L, name);
     lua_newtable(L);
@@ -1496,8 +1888,12 @@ static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lu
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, gc);
     lua_setfield(L, -2, "__close");
-    lua_pushvalue(L, -1);
-    lua_pushcclosure(L, generic_tostring, 1);
+    if (tostring) {
+        lua_pushcfunction(L, tostring);
+    } else {
+        lua_pushvalue(L, -1);
+        lua_pushcclosure(L, generic_tostring, 1);
+    }
     lua_setfield(L, -2, "__tostring");
     lua_pop(L, 1);
 }
@@ -1529,6 +1925,8 @@ static const struct {
     {"ERR_NOT_FOUND", VBILL_ERR_NOT_FOUND},
     {"ERR_KEY", VBILL_ERR_KEY},
     {"ERR_SESSION", VBILL_ERR_SESSION},
+    {"ERR_UNSUPPORTED", VBILL_ERR_UNSUPPORTED},
+    {"ERR_BUSY", VBILL_ERR_BUSY},
 };
 
 __attribute__((visibility("default"))) int luaopen_vbill(lua_State *L);
@@ -1538,7 +1936,10 @@ __attribute__((visibility("default"))) int luaopen_vbill(lua_State *L)
     static const luaL_Reg funcs[] = {
         {"new", l_new},
         {"context", l_new},
+        {"bill_from_json", l_bill_from_json},
         {"version", l_version},
+        {"version_num", l_version_num},
+        {"has", l_has},
         {"strerror", l_strerror},
         {"default_rules", l_default_rules},
         {"mustache", l_mustache},
@@ -1550,11 +1951,16 @@ __attribute__((visibility("default"))) int luaopen_vbill(lua_State *L)
         {"object", l_object},
         {NULL, NULL}};
     luaL_checkversion(L);
-    new_type(L, CTX_MT, ctx_methods, ctx_close);
-    new_type(L, KEYS_MT, keys_methods, keys_close);
-    new_type(L, STORE_MT, store_methods, store_close);
-    new_type(L, HOOKS_MT, hooks_methods, hooks_close);
-    new_type(L, TEMPLATE_MT, template_methods, template_close);
+    new_type(L, CTX_MT, ctx_methods, ctx_close, NULL);
+    luaL_getmetatable(L, CTX_MT);
+    lua_pushcfunction(L, ctx_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+    new_type(L, BILL_MT, bill_methods, bill_close, bill_tostring);
+    new_type(L, KEYS_MT, keys_methods, keys_close, NULL);
+    new_type(L, STORE_MT, store_methods, store_close, NULL);
+    new_type(L, HOOKS_MT, hooks_methods, hooks_close, NULL);
+    new_type(L, TEMPLATE_MT, template_methods, template_close, NULL);
     luaL_newmetatable(L, BOX_MT);
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
@@ -1563,6 +1969,9 @@ __attribute__((visibility("default"))) int luaopen_vbill(lua_State *L)
     lua_pop(L, 1);
     luaL_newmetatable(L, ARRAY_MT);
     lua_pop(L, 1);
+    if (!new_ctx(L))
+        return luaL_error(L, "vbill: %s", lua_tostring(L, -2));
+    lua_setfield(L, LUA_REGISTRYINDEX, UTIL_KEY);
 
     luaL_newlib(L, funcs);
     lua_pushlightuserdata(L, NULL);
@@ -1585,5 +1994,7 @@ __attribute__((visibility("default"))) int luaopen_vbill(lua_State *L)
     lua_setfield(L, -2, "LOG_INFO");
     lua_pushinteger(L, VBILL_LOG_DEBUG);
     lua_setfield(L, -2, "LOG_DEBUG");
+    lua_pushstring(L, VBILL_VERSION);
+    lua_setfield(L, -2, "HEADERS_VERSION");
     return 1;
 }

@@ -18,7 +18,8 @@ local record = f:read("a")
 f:close()
 
 local ctx <close> = assert(vbill.new())
-local answer = assert(ctx:chat_answer(record, question))
+local bill <close> = assert(ctx:bill(record)) -- the record validated, classified and filled once
+local answer = assert(ctx:chat_answer(bill, question))
 if answer.answered then
   print(("answered (%s): %s"):format(answer.faq, answer.answer))
   os.exit(0, true)

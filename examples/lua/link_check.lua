@@ -1,5 +1,6 @@
--- link_check.lua: issue a signed link for a subscriber, verify it, build the SMS, then run the
--- customer's birth-date check (a wrong try, then the right one) and verify the session.
+-- link_check.lua: make a subscriber's bill, issue its signed link, verify it, build the SMS,
+-- then run the customer's birth-date check (a wrong try, then the right one) and verify the
+-- session.  Failures return nil, message, code (assert() turns them into errors here).
 --
 --   lua5.4 link_check.lua record.json 580314 /var/lib/vbill
 --
@@ -19,14 +20,17 @@ f:close()
 local ctx <close> = assert(vbill.new())
 local keys <close> = assert(ctx:keys_from_json(assert(ctx:generate_keys())))
 local store <close> = assert(ctx:open_store(state_dir)) -- attempt counters, shared
+-- The bill: the record validated, classified and filled once; every step below takes it.  It
+-- holds the birth date in memory only, to issue the link (bill:to_json() never carries it).
+local bill <close> = assert(ctx:bill(record))
 
-local token = assert(ctx:link_issue(keys, record, 7 * 86400))
+local token = assert(ctx:link_issue(keys, bill, 7 * 86400))
 print(("link issued (%d characters)"):format(#token))
 -- What a viewer server does first with a token from a URL: no personal data comes back.
 local info = assert(ctx:link_verify(keys, token))
 print(("verified: subscriber %s, scenario %s, expires %s"):format(info.subscriber,
                                                                   info.scenario, info.expires))
-print("sms: " .. assert(ctx:message_build(record, "https://bill.example.com/v/" .. token)))
+print("sms: " .. assert(ctx:message_build(bill, "https://bill.example.com/v/" .. token)))
 
 -- The customer types six digits; a wrong try is refused and counted.
 local session, message, code = ctx:auth_check(keys, store, token, "000000", "203.0.113.7")

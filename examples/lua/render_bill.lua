@@ -15,10 +15,12 @@ local record = f:read("a")
 f:close()
 
 local ctx <close> = assert(vbill.new())
+local bill <close> = assert(ctx:bill(record)) -- the record validated, classified and filled once
 local template <close> = assert(ctx:open_template(template_dir))
-assert(template:prepare()) -- a no-op when already cached
--- speed 0: automatic, the slow variant for seniors.  The file appears atomically.
-local done, message, code = ctx:render_mp4(template, record, out_path, 0)
+assert(template:prepare()) -- a no-op when already cached; errors carry the template's message
+-- speed 0: the bill's own, the slow variant for seniors.  The file appears atomically.  A bill
+-- read back with vbill.bill_from_json(ctx, text) renders the same way.
+local done, message, code = ctx:render_mp4(template, bill, out_path, 0)
 if code == vbill.ERR_NOT_TARGET then
   print("no video bill this cycle: " .. message)
 elseif not done then

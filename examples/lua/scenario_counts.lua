@@ -5,6 +5,8 @@
 --   lua5.4 scenario_counts.lua subscribers.jsonl
 --
 -- Needs the vbill module (vbill.so on LUA_CPATH, e.g. /usr/local/lib/lua/5.4) and libvbill.
+-- ctx:fill gives the numbers of a report; a program that goes on to render, link or answer
+-- questions makes each record's bill once instead (ctx:bill(line, lineno)) and passes it on.
 local vbill = require("vbill")
 
 local path = arg[1]
@@ -19,8 +21,8 @@ local lineno = 0
 for line in io.lines(path) do
   lineno = lineno + 1
   if line ~= "" then
-    -- Errors follow the Lua convention: nil, message, code.  The message names the record
-    -- (or its line), the field and the problem.
+    -- A failure of the library returns nil, message, code (misuse of the API raises).  The
+    -- message names the record (or its line), the field and the problem.
     local result, message = ctx:fill(line, lineno)
     if not result then
       rejected[#rejected + 1] = message

@@ -24,7 +24,8 @@ def main(record_path: str, question: str, url: str, state_dir: str) -> int:
                          "secret": os.environ["VBILL_WEBHOOK_SECRET"],
                          "events": ["chat.*"]}]}
     with vbill.Context() as ctx:
-        answer = ctx.chat_answer(record, question)
+        with ctx.bill(record) as bill:  # the record validated, classified and filled once
+            answer = ctx.chat_answer(bill, question)
         if answer["answered"]:
             print("answered (%s): %s" % (answer["faq"], answer["answer"]))
             return 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""link_check.py: issue a signed link for a subscriber, verify it, build the SMS, then run the
-customer's birth-date check (a wrong try, then the right one) and verify the session.
+"""link_check.py: make a subscriber's bill, issue its signed link, verify it, build the SMS,
+then run the customer's birth-date check (a wrong try, then the right one) and verify the
+session.
 
     python3 link_check.py record.json 580314 /var/lib/vbill
 
@@ -17,14 +18,17 @@ def main(record_path: str, digits: str, state_dir: str) -> int:
         record = f.read()
     with vbill.Context() as ctx, \
             ctx.keys_from_json(ctx.generate_keys()) as keys, \
-            ctx.open_store(state_dir) as store:  # attempt counters shared by every process
-        token = ctx.link_issue(keys, record, ttl_seconds=7 * 86400)
+            ctx.open_store(state_dir) as store, \
+            ctx.bill(record) as bill:  # the record validated, classified and filled once
+        # Every step below takes the bill.  It holds the birth date in memory only, to issue
+        # the link: bill.to_json() (what a batch stores) never carries it.
+        token = ctx.link_issue(keys, bill, ttl_seconds=7 * 86400)
         print("link issued (%d characters)" % len(token))
         # What a viewer server does first with a token from a URL: no personal data comes back.
         info = ctx.link_verify(keys, token)
         print("verified: subscriber %s, scenario %s, expires %s"
               % (info["subscriber"], info["scenario"], info["expires"]))
-        print("sms: %s" % ctx.message_build(record, "https://bill.example.com/v/" + token))
+        print("sms: %s" % ctx.message_build(bill, "https://bill.example.com/v/" + token))
 
         # The customer types six digits; a wrong try is refused and counted.
         try:

@@ -16,11 +16,13 @@ import vbill
 def main(template_dir: str, record_path: str, out_path: str) -> int:
     with open(record_path, encoding="utf-8") as f:
         record = f.read()
-    with vbill.Context() as ctx, ctx.open_template(template_dir) as template:
-        template.prepare()  # a no-op when already cached
+    with vbill.Context() as ctx, ctx.bill(record) as bill, \
+            ctx.open_template(template_dir) as template:
+        template.prepare()  # a no-op when already cached; errors carry the template's message
         try:
-            # speed 0: automatic, the slow variant for seniors.  The file appears atomically.
-            ctx.render_mp4(template, record, out_path, speed=0)
+            # speed 0: the bill's own, the slow variant for seniors.  The file appears
+            # atomically.  A bill read back with vbill.Bill.from_json renders the same way.
+            ctx.render_mp4(template, bill, out_path, speed=0)
         except vbill.NotTargetError as e:
             print("no video bill this cycle: %s" % e)
             return 0

@@ -5,7 +5,9 @@ examples/scenario_counts.c).  A carrier's first program:
 
     python3 scenario_counts.py subscribers.jsonl
 
-Needs the vbill package (bindings/python) and libvbill.so.0 (or VBILL_LIBRARY=/path/to/it).
+Needs the vbill package (bindings/python) and libvbill.so.1 (or VBILL_LIBRARY=/path/to/it).
+ctx.fill gives the numbers of a report; a program that goes on to render, link or answer
+questions makes each record's bill once instead (ctx.bill(line, lineno)) and passes it on.
 """
 import sys
 
@@ -19,7 +21,7 @@ def main(path: str) -> int:
         for lineno, line in vbill.read_jsonl(path):
             try:
                 result = ctx.fill(line, lineno)   # line numbers make the messages precise
-            except vbill.Error as e:              # RecordError, JSONError, ...
+            except vbill.Error as e:              # RecordError (malformed JSON too), ...
                 rejected.append(e.message)
                 continue
             row = rows.setdefault(result["scenario"] or "(none)", [0, 0, 0, 0])

@@ -1,51 +1,71 @@
-"""vbill: Python binding of libvbill, personalised video bills for carriers.
+"""vbill: Python binding of libvbill (API 0.2), personalised video bills for carriers.
 
 A thin ctypes layer over the C library (include/vbill.h): every call is one C call, results
 are the library's JSON decoded into dicts (or, with the *_json variants, the library's JSON
-text unchanged), and every failure raises a :class:`vbill.Error` subclass carrying
-``.status`` and the library's message.
+text unchanged).
 
     import vbill
     with vbill.Context() as ctx:
-        result = ctx.fill({"id": "S-1", ...})        # dict, or a JSON string
-        print(result["scenario"], result["amounts"]["this_month"])
+        print(ctx.fill(record)["amounts"]["this_month"])    # record: a dict or JSON text
+        with ctx.bill(record) as bill:                      # validated, classified, filled once
+            token = ctx.link_issue(keys, bill, 7 * 86400)
+            sms = ctx.message_build(bill, "https://bill.example.com/v/" + token)
 
-A Context may be used by one thread at a time (the binding serialises calls with a lock);
-distinct contexts are independent.
+Errors.  A failure of the library raises a :class:`vbill.Error` subclass carrying ``.status``
+(the vbill_status code), ``.code`` (its name) and ``.message``: the message of the handle the
+call was made on (the Context for ``ctx.*`` calls, the Template for ``template.prepare()``,
+the Keys, the Store or the Hooks for their own methods).  A malformed record, JSON syntax
+included, is a RecordError; only a malformed rule set, bill.json, key file or hooks
+configuration is a JSONError.  Misuse the binding catches before calling C raises at once:
+TypeError for an argument of the wrong type (a str where a Keys is expected, None or an int
+where text is expected, a template folder where a Template is expected) and ClosedError (a
+TypeError and an ArgumentError) for a handle that was closed; ValueError (ArgumentError) for
+text with an embedded NUL character.  No argument can crash the interpreter.
+
+Handles (Context, Bill, Template, Keys, Store, Hooks) are released by close(), by a
+with-block, or by the garbage collector; close() is safe to call twice, and a handle closed
+while another thread is in a call with it is released when that call returns.
+
+Threads.  A Context serialises its calls (one at a time; a callback that calls back into the
+Context running it gets BusyError instead of a deadlock).  A Bill and a prepared Template are
+immutable: any number of threads may use them at once.  Keys are immutable once loaded; a
+Store takes one call at a time, like a Context.
 """
 from __future__ import annotations
 
 import enum
-import functools
 import json
+import numbers
 import os
 import threading
-import weakref
 from ctypes import byref, c_int64, c_size_t, c_void_p
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type,
+                    Union)
 
 from . import _lib
 from ._errors import (AmountOverflowError, ArgumentError, AuthError, AuthLockedError,
-                      AuthWrongError, Error, FileError, FontError, HookError, JSONError,
-                      KeyFileError, LinkError, LinkExpiredError, LinkKeyError,
-                      LinkMalformedError, LinkSignatureError, MediaError, NoMemoryError,
-                      NotFoundError, NotTargetError, RecordError, RenderError, RulesError,
-                      SessionError, Status, StoreError, TemplateError, UnavailableError,
-                      error_for)
+                      AuthWrongError, BusyError, ClosedError, Error, FileError, FontError,
+                      HookError, JSONError, KeyFileError, LinkError, LinkExpiredError,
+                      LinkKeyError, LinkMalformedError, LinkSignatureError, MediaError,
+                      NoMemoryError, NotFoundError, NotTargetError, RecordError, RenderError,
+                      RulesError, SessionError, Status, StoreError, TemplateError,
+                      UnavailableError, UnsupportedError, error_for)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 JSONLike = Union[str, bytes, Dict[str, Any], List[Any]]
+PathLike = Union[str, bytes, "os.PathLike[str]"]
 
 __all__ = [
-    "Context", "Template", "Keys", "Store", "Hooks", "render", "builtin_templates", "LogLevel", "Status", "version", "strerror",
-    "default_rules", "default_rules_json", "mustache", "text_euckr_bytes", "read_jsonl",
-    "Error", "ArgumentError", "NoMemoryError", "FileError", "JSONError", "RecordError",
-    "RulesError", "TemplateError", "AmountOverflowError", "RenderError", "MediaError",
-    "FontError", "NotTargetError", "LinkError", "LinkMalformedError", "LinkSignatureError",
-    "LinkExpiredError", "LinkKeyError", "AuthError", "AuthWrongError", "AuthLockedError",
-    "SessionError", "StoreError", "HookError", "NotFoundError", "KeyFileError",
-    "UnavailableError", "error_for",
+    "Context", "Bill", "Template", "Keys", "Store", "Hooks", "render", "builtin_templates",
+    "LogLevel", "Status", "version", "version_num", "has", "strerror", "default_rules",
+    "default_rules_json", "mustache", "text_euckr_bytes", "read_jsonl",
+    "Error", "ArgumentError", "ClosedError", "NoMemoryError", "FileError", "JSONError",
+    "RecordError", "RulesError", "TemplateError", "AmountOverflowError", "RenderError",
+    "MediaError", "FontError", "NotTargetError", "LinkError", "LinkMalformedError",
+    "LinkSignatureError", "LinkExpiredError", "LinkKeyError", "AuthError", "AuthWrongError",
+    "AuthLockedError", "SessionError", "StoreError", "HookError", "NotFoundError",
+    "KeyFileError", "UnsupportedError", "BusyError", "UnavailableError", "error_for",
 ]
 
 
@@ -56,37 +76,99 @@ class LogLevel(enum.IntEnum):
     DEBUG = 3
 
 
-def _json_bytes(value: Optional[JSONLike], what: str = "value") -> Optional[bytes]:
+# ---- argument checks: everything is checked here, before it reaches C ----------------------
+
+_INT_RANGE = {"int": (-(1 << 31), (1 << 31) - 1), "uint": (0, (1 << 32) - 1),
+              "int64": (-(1 << 63), (1 << 63) - 1)}
+
+
+def _type_error(what: str, expected: str, value: Any) -> TypeError:
+    return TypeError("%s must be %s, not %s" % (what, expected, type(value).__name__))
+
+
+def _no_nul(raw: bytes, what: str) -> bytes:
+    if b"\0" in raw:
+        raise ArgumentError(Status.ERR_ARG, "%s contains a NUL character" % what)
+    return raw
+
+
+def _text(value: Any, what: str, optional: bool = False) -> Optional[bytes]:
+    """A str (or UTF-8 bytes) as NUL-terminated bytes; TypeError for anything else."""
+    if value is None and optional:
+        return None
+    if isinstance(value, str):
+        return _no_nul(value.encode("utf-8"), what)
+    if isinstance(value, bytes):
+        return _no_nul(value, what)
+    raise _type_error(what, "a str" + (" or None" if optional else ""), value)
+
+
+def _path(value: Any, what: str, optional: bool = False) -> Optional[bytes]:
+    """A file or directory name (str, bytes or os.PathLike) as bytes."""
+    if value is None and optional:
+        return None
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return _no_nul(os.fsencode(value), what)
+    raise _type_error(what, "a path (str or os.PathLike)" + (" or None" if optional else ""),
+                      value)
+
+
+def _json_bytes(value: Any, what: str, optional: bool = False) -> Optional[bytes]:
     """A record / rule set / data value as UTF-8 JSON text: dicts and lists are encoded,
     strings passed through as they are (so the library judges them)."""
     if value is None:
-        return None
+        if optional:
+            return None
+        raise _type_error(what, "JSON text (str or bytes), a dict or a list", value)
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
         return value.encode("utf-8")
-    if isinstance(value, (dict, list, int, float, bool)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    raise TypeError("%s must be a JSON string, bytes, dict or list, not %s"
-                    % (what, type(value).__name__))
+    if isinstance(value, (dict, list, tuple, numbers.Real, bool)):
+        try:
+            return json.dumps(value, ensure_ascii=False, allow_nan=False,
+                              separators=(",", ":")).encode("utf-8")
+        except (TypeError, ValueError) as e:
+            raise TypeError("%s cannot be encoded as JSON: %s" % (what, e)) from None
+    raise _type_error(what, "JSON text (str or bytes), a dict or a list", value)
 
 
-def _cstr(value: Optional[Union[str, bytes, "os.PathLike[str]"]]) -> Optional[bytes]:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value
-    return os.fsencode(value)
+def _int(value: Any, what: str, kind: str = "int") -> int:
+    if not isinstance(value, numbers.Integral):
+        raise _type_error(what, "an int", value)
+    lo, hi = _INT_RANGE[kind]
+    v = int(value)
+    if not lo <= v <= hi:
+        raise ArgumentError(Status.ERR_ARG, "%s is out of range (%d)" % (what, v))
+    return v
+
+
+def _float(value: Any, what: str) -> float:
+    if not isinstance(value, numbers.Real):
+        raise _type_error(what, "a number", value)
+    return float(value)
 
 
 def version() -> str:
-    """The library's version, e.g. "0.1.0"."""
+    """The version of the loaded library, e.g. "0.2.0"."""
     return _lib.version()
+
+
+def version_num() -> int:
+    """The version of the loaded library as a number: 0xMMmmpp (0.2.0 is 0x000200)."""
+    return int(_lib.fn("vbill_version_num")())
+
+
+def has(feature: str) -> bool:
+    """Whether the library was built with the optional part `feature`: "video" (templates,
+    rendering, stills), "redis" (the Redis store); "records", "mustache", "auth", "hooks",
+    "chat" are always there.  A call of an absent part raises UnsupportedError."""
+    return bool(_lib.fn("vbill_has")(_text(feature, "feature")))
 
 
 def strerror(status: int) -> str:
     """The name and meaning of a status code, e.g. "VBILL_ERR_RECORD: invalid record"."""
-    return _lib.lib.vbill_strerror(int(status)).decode("utf-8")
+    return _lib.lib.vbill_strerror(_int(status, "status")).decode("utf-8")
 
 
 def default_rules_json() -> str:
@@ -103,12 +185,11 @@ def text_euckr_bytes(text: Union[str, bytes]) -> int:
     """The length of text (str, or UTF-8 bytes) in EUC-KR bytes (what a Korean SMS gateway
     counts); ArgumentError for invalid UTF-8."""
     n = c_size_t(0)
-    raw = text if isinstance(text, bytes) else text.encode("utf-8")
-    _lib.fn("vbill_text_euckr_bytes")(raw, byref(n))
+    _lib.fn("vbill_text_euckr_bytes")(_text(text, "text"), byref(n))
     return n.value
 
 
-def mustache(template: str, data: JSONLike, partials: Optional[JSONLike] = None) -> str:
+def mustache(template: str, data: Any, partials: Optional[JSONLike] = None) -> str:
     """Renders a Mustache template over JSON data (a one-off context; see
     Context.mustache to reuse one, e.g. with a partials directory)."""
     with Context() as ctx:
@@ -116,38 +197,11 @@ def mustache(template: str, data: JSONLike, partials: Optional[JSONLike] = None)
 
 
 def builtin_templates() -> List[str]:
-    """The scenario ids that have a built-in video template."""
+    """The scenario ids that have a built-in video template ([] without the video part)."""
     return json.loads(_lib.fn("vbill_template_builtin_list")().decode("utf-8"))
 
 
-def render(template: Union["Template", str], record: JSONLike, mp4: Optional[str] = None,
-           hls: Optional[str] = None, speed: float = 0.0, shared_url: Optional[str] = None,
-           ctx: Optional["Context"] = None) -> None:
-    """Renders one record's video bill: an MP4 file (mp4=path) and/or an HLS stream
-    (hls=directory).  template is a Template or a template directory (opened and prepared,
-    which is slow the first time and cached after).  speed: 0 automatic (slow for seniors),
-    1.0 normal, or the template's slow speed."""
-    if mp4 is None and hls is None:
-        raise ArgumentError(Status.ERR_ARG, "render: give mp4=PATH and/or hls=DIR")
-    own = ctx is None
-    c = Context() if own else ctx
-    t = None
-    try:
-        t = c.open_template(template) if isinstance(template, (str, os.PathLike)) else template
-        if not t.is_prepared:
-            t.prepare(c)
-        if mp4 is not None:
-            c.render_mp4(t, record, mp4, speed)
-        if hls is not None:
-            c.render_hls(t, record, hls, speed, shared_url)
-    finally:
-        if t is not None and t is not template:
-            t.close()
-        if own:
-            c.close()
-
-
-def read_jsonl(path: str) -> Iterator[Tuple[int, str]]:
+def read_jsonl(path: PathLike) -> Iterator[Tuple[int, str]]:
     """Yields (line number, line) for the non-blank lines of a JSON Lines file, the line
     numbers the library's messages expect."""
     with open(path, "rb") as f:
@@ -156,40 +210,84 @@ def read_jsonl(path: str) -> Iterator[Tuple[int, str]]:
                 yield n, raw.decode("utf-8", "replace")
 
 
-def _live(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Refuses calls on a closed handle with ArgumentError (instead of passing NULL)."""
-    @functools.wraps(method)
-    def wrapper(self: "_Handle", *args: Any, **kwargs: Any) -> Any:
-        if not self._ptr.value:
-            raise ArgumentError(Status.ERR_ARG, "%s is closed" % type(self).__name__)
-        return method(self, *args, **kwargs)
-    return wrapper
+# ---- handles ---------------------------------------------------------------------------------
+
+class _Serial:
+    """One call at a time on a handle; a second call from the thread already in a call (a
+    callback calling back into the handle running it) is BusyError, not a deadlock."""
+
+    __slots__ = ("_lock", "_owner", "_what")
+
+    def __init__(self, what: str) -> None:
+        self._lock = threading.Lock()
+        self._owner: Optional[int] = None
+        self._what = what
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        if self._owner == me:
+            raise BusyError(Status.ERR_BUSY, "the %s is already in a call on this thread (a "
+                            "callback called back into it)" % self._what)
+        self._lock.acquire()
+        self._owner = me
+
+    def release(self) -> None:
+        self._owner = None
+        self._lock.release()
 
 
 class _Handle:
-    """Owner of one C handle: released once, by close(), the with-block or the GC."""
+    """Owner of one C handle.  Calls borrow it (a use count); close() marks it closed and
+    releases it at once, or when the last call using it returns."""
 
     _free_name = ""
+    _made_by = ""        # how to get one, for TypeError messages
+    _serial: Optional[_Serial] = None
 
     def __init__(self) -> None:
         self._ptr = c_void_p()
-
-    @property
-    def _as_parameter_(self) -> c_void_p:
-        if not self._ptr.value:
-            raise ArgumentError(Status.ERR_ARG, "%s is closed" % type(self).__name__)
-        return self._ptr
+        self._mu = threading.Lock()
+        self._users = 0
+        self._closing = False
 
     @property
     def closed(self) -> bool:
-        return not self._ptr.value
+        return self._closing or not self._ptr.value
+
+    def _acquire(self, what: str) -> c_void_p:
+        with self._mu:
+            if self._closing or not self._ptr.value:
+                raise ClosedError(Status.ERR_ARG, "%s: the vbill.%s is closed"
+                                  % (what, type(self).__name__))
+            self._users += 1
+            return self._ptr
+
+    def _release(self) -> None:
+        p = None
+        with self._mu:
+            self._users -= 1
+            if self._users == 0 and self._closing and self._ptr.value:
+                p, self._ptr = self._ptr, c_void_p()
+        if p is not None:
+            self._free(p)
+
+    def _free(self, p: c_void_p) -> None:
+        _lib.fn(self._free_name)(p)
 
     def close(self) -> None:
-        """Releases the C object; safe to call more than once."""
-        p, self._ptr = self._ptr, c_void_p()
-        if p.value:
-            _lib._owner_ctx.pop(p.value, None)
-            _lib.fn(self._free_name)(p)
+        """Releases the C object (after the calls in progress with it); safe to call more
+        than once."""
+        mu = getattr(self, "_mu", None)
+        if mu is None:  # __init__ did not run to the end
+            return
+        with mu:
+            if self._closing:
+                return
+            self._closing = True
+            if self._users or not self._ptr.value:
+                return
+            p, self._ptr = self._ptr, c_void_p()
+        self._free(p)
 
     def __enter__(self):
         return self
@@ -204,37 +302,201 @@ class _Handle:
         except Exception:
             pass
 
+    def __repr__(self) -> str:
+        return "<vbill.%s%s>" % (type(self).__name__, " closed" if self.closed else "")
+
+
+class _Use:
+    """Borrows handles for one C call: checks each one's type and liveness, holds it open,
+    then takes the one-call-at-a-time lock of those that have one; yields the pointers."""
+
+    __slots__ = ("_items", "_taken", "_locked")
+
+    def __init__(self, *items: Tuple[Any, Type[_Handle], str, bool]) -> None:
+        self._items = items
+        self._taken: List[_Handle] = []
+        self._locked: List[_Serial] = []
+
+    def __enter__(self) -> List[Optional[c_void_p]]:
+        ptrs: List[Optional[c_void_p]] = []
+        try:
+            for obj, cls, what, optional in self._items:
+                if obj is None and optional:
+                    ptrs.append(None)
+                    continue
+                if not isinstance(obj, cls):
+                    hint = " (%s)" % cls._made_by if cls._made_by else ""
+                    raise TypeError("%s must be a vbill.%s%s, not %s"
+                                    % (what, cls.__name__, hint, type(obj).__name__))
+                ptrs.append(obj._acquire(what))
+                self._taken.append(obj)
+            for h in self._taken:
+                if h._serial is not None:
+                    h._serial.acquire()
+                    self._locked.append(h._serial)
+        except BaseException:
+            self.__exit__()
+            raise
+        return ptrs
+
+    def __exit__(self, *exc: Any) -> None:
+        while self._locked:
+            self._locked.pop().release()
+        while self._taken:
+            self._taken.pop()._release()
+
+
+def _use_self(h: _Handle, *others: Tuple[Any, Type[_Handle], str, bool]) -> _Use:
+    return _Use((h, type(h), "self", False), *others)
+
+
+# A private context for the calls on a bill that need one only to report an error
+# (vbill_bill_to_json, vbill_bill_context): a bill does not depend on the context that made it.
+_util_ctx: Optional["Context"] = None
+_util_lock = threading.Lock()
+
+
+def _utility_context() -> "Context":
+    global _util_ctx
+    with _util_lock:
+        if _util_ctx is None or _util_ctx.closed:
+            _util_ctx = Context()
+        return _util_ctx
+
+
+class Bill(_Handle):
+    """One subscriber's bill: the record validated, classified and filled once (made by
+    Context.bill), or read back from its serialised form (Bill.from_json).  Immutable: any
+    number of threads may use one bill at once.  Rendering, links, the SMS text, event data and
+    chat take it.  A bill made from a record holds the birth date in memory only, to issue the
+    link; it is in no result, message or serialisation."""
+
+    _free_name = "vbill_bill_free"
+    _made_by = "from ctx.bill(record) or vbill.Bill.from_json(ctx, text)"
+
+    @classmethod
+    def from_json(cls, ctx: "Context", text: JSONLike) -> "Bill":
+        """Reads a serialised bill (bill.json, as to_json gives).  It is checked like a record
+        (RecordError naming the field; JSONError for text that is not JSON).  Such a bill can
+        do everything except issue a first link (UnsupportedError): it holds no birth date."""
+        data = _json_bytes(text, "text")
+        bill = cls()
+        with _Use((ctx, Context, "ctx", False)) as (c,):
+            _lib.fn("vbill_bill_from_json")(c, data, len(data), byref(bill._ptr))
+        return bill
+
+    def _json_call(self, name: str) -> str:
+        ctx = _utility_context()
+        out = c_void_p()
+        with _use_self(self, (ctx, Context, "ctx", False)) as (b, c):
+            _lib.fn(name)(c, b, byref(out))
+        return _lib.take_string(out)
+
+    def to_json(self) -> str:
+        """The serialised bill (bill.json, schema version 1 of include/vbill/records.h):
+        compact JSON text, never holding the birth date."""
+        return self._json_call("vbill_bill_to_json")
+
+    def context_json(self) -> str:
+        """The bill's fill context as JSON text (what every template renders over)."""
+        return self._json_call("vbill_bill_context")
+
+    def context(self) -> Dict[str, Any]:
+        """The bill's fill context, decoded: the record's fields (never the birth date), the
+        computed amounts and the locale's formatted texts."""
+        return json.loads(self.context_json())
+
+    def _get(self, name: str) -> Any:
+        with _use_self(self) as (b,):
+            return _lib.fn(name)(b)
+
+    def _str(self, name: str) -> Optional[str]:
+        v = self._get(name)
+        return v.decode("utf-8") if v is not None else None
+
+    @property
+    def id(self) -> str:
+        """The subscriber id."""
+        return self._str("vbill_bill_id") or ""
+
+    @property
+    def scenario(self) -> Optional[str]:
+        """The scenario id, or None: no video bill this cycle."""
+        return self._str("vbill_bill_scenario")
+
+    @property
+    def locale(self) -> str:
+        return self._str("vbill_bill_locale") or ""
+
+    @property
+    def cycle_start(self) -> str:
+        """The cycle's first day, "YYYY-MM-DD"."""
+        return self._str("vbill_bill_cycle_start") or ""
+
+    @property
+    def cycle(self) -> str:
+        """The cycle's month, "YYYY-MM"."""
+        return self._str("vbill_bill_cycle") or ""
+
+    @property
+    def senior(self) -> bool:
+        return bool(self._get("vbill_bill_senior"))
+
+    @property
+    def speed(self) -> float:
+        """The playback speed of automatic renders (1.0, or the senior speed)."""
+        return float(self._get("vbill_bill_speed"))
+
+    @property
+    def can_issue_link(self) -> bool:
+        """True for a bill made from a record (it holds the birth date)."""
+        return bool(self._get("vbill_bill_can_issue_link"))
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<vbill.Bill closed>"
+        return "<vbill.Bill %s %s %s>" % (self.id, self.scenario, self.cycle)
+
 
 class Template(_Handle):
     """A video template (a directory with template.json and a base video).  Made by
     Context.open_template.  Immutable once prepared: any number of threads may render from
-    one template at once, each with its own Context."""
+    one template at once, each with its own Context; do not prepare it while another thread
+    renders from it."""
 
     _free_name = "vbill_template_free"
+    _made_by = "from ctx.open_template(directory)"
 
-    def __init__(self, ctx: "Context") -> None:
+    def __init__(self, log_cb: Any = None) -> None:
         super().__init__()
-        self._ctx = ctx  # the context that opened it: prepare() reports errors there
+        self._log_cb = log_cb  # the context's log callback, which the template copied
 
-    @_live
-    def prepare(self, ctx: Optional["Context"] = None) -> None:
-        """Normalises the base video once (cached in DIR/.vbill-prepared/); idempotent."""
-        c = ctx or self._ctx
-        with c._lock:
-            _lib.fn("vbill_template_prepare")(c, self)
+    def prepare(self) -> None:
+        """Normalises the base video once (cached in DIR/.vbill-prepared/); idempotent.
+        Failures carry the template's own message (vbill_template_errmsg)."""
+        with _use_self(self) as (t,):
+            _lib.fn("vbill_template_prepare")(t)
+
+    @property
+    def errmsg(self) -> str:
+        """The message of the last failed call on the template ("" after a success)."""
+        with _use_self(self) as (t,):
+            return _lib.fn("vbill_template_errmsg")(t).decode("utf-8", "replace")
 
     @property
     def is_prepared(self) -> bool:
-        return bool(_lib.fn("vbill_template_is_prepared")(self._as_parameter_))
+        with _use_self(self) as (t,):
+            return bool(_lib.fn("vbill_template_is_prepared")(t))
 
     @property
     def scenario(self) -> str:
-        return _lib.fn("vbill_template_scenario")(self._as_parameter_).decode("utf-8")
+        with _use_self(self) as (t,):
+            return (_lib.fn("vbill_template_scenario")(t) or b"").decode("utf-8")
 
-    @_live
     def info(self) -> Dict[str, Any]:
         """The template's description (source, frames, segments, slot windows)."""
-        p = c_void_p(_lib.fn("vbill_template_info")(self))
+        with _use_self(self) as (t,):
+            p = c_void_p(_lib.fn("vbill_template_info")(t))
         if not p.value:
             raise NoMemoryError(Status.ERR_NOMEM, "vbill_template_info: out of memory")
         return json.loads(_lib.take_string(p))
@@ -245,138 +507,183 @@ class Keys(_Handle):
     once loaded; may be shared by threads.  Made by Context.load_keys / keys_from_json."""
 
     _free_name = "vbill_keys_free"
+    _made_by = "from ctx.load_keys(path) or ctx.keys_from_json(text)"
 
-    @_live
     def set_session_ttl(self, seconds: int) -> None:
-        """Session length given to new sessions (default 1800 s, 1 s to 31 days)."""
-        _lib.fn("vbill_keys_set_session_ttl")(self, c_int64(int(seconds)))
+        """Session length given to new sessions (default 1800 s, 1 s to 31 days).  Call it
+        before sharing the keys with other threads."""
+        with _use_self(self) as (k,):
+            _lib.fn("vbill_keys_set_session_ttl")(k, _int(seconds, "seconds", "int64"))
+
+    @property
+    def errmsg(self) -> str:
+        with _use_self(self) as (k,):
+            return _lib.fn("vbill_keys_errmsg")(k).decode("utf-8", "replace")
 
 
 class Store(_Handle):
-    """The attempt limiter's state store (SQLite or Redis).  One thread at a time."""
+    """The attempt limiter's state store (SQLite or Redis).  One call at a time."""
 
     _free_name = "vbill_store_free"
+    _made_by = "from ctx.open_store(path) or ctx.open_redis_store()"
 
     def __init__(self) -> None:
         super().__init__()
+        self._serial = _Serial("vbill.Store")
         self._lock_cb: Any = None
 
-    @_live
     def set_limits(self, soft: int = 5, cooling_seconds: int = 900, hard: int = 10,
                    client_max: int = 30, client_window_seconds: int = 3600) -> None:
         """Attempt limits: see vbill_store_set_limits (ArgumentError for values < 1 or
-        soft > hard)."""
-        _lib.fn("vbill_store_set_limits")(self, soft, cooling_seconds, hard, client_max,
-                                          client_window_seconds)
+        soft > hard, with the store's message)."""
+        args = (_int(soft, "soft"), _int(cooling_seconds, "cooling_seconds", "int64"),
+                _int(hard, "hard"), _int(client_max, "client_max"),
+                _int(client_window_seconds, "client_window_seconds", "int64"))
+        with _use_self(self) as (s,):
+            _lib.fn("vbill_store_set_limits")(s, *args)
 
-    @_live
+    @property
+    def errmsg(self) -> str:
+        with _use_self(self) as (s,):
+            return _lib.fn("vbill_store_errmsg")(s).decode("utf-8", "replace")
+
     def set_lock_hook(self, callback: Optional[Callable[[Dict[str, Any]], None]]) -> None:
-        """callback(event: dict) is called when a link becomes locked (None removes it)."""
-        if callback is None:
-            self._lock_cb = None
-            _lib.fn("vbill_store_set_lock_hook")(self, _lib.LOCK_FN(), None)
-            return
+        """callback(event: dict) is called when a link becomes locked (None removes it).  It
+        runs inside the check that locked the link; calling the store from it is BusyError."""
+        if callback is not None and not callable(callback):
+            raise _type_error("callback", "a callable or None", callback)
+        with _use_self(self) as (s,):
+            if callback is None:
+                _lib.fn("vbill_store_set_lock_hook")(s, _lib.LOCK_FN(), None)
+                self._lock_cb = None
+                return
 
-        def trampoline(_user: Any, event_json: bytes) -> None:
-            try:
-                callback(json.loads(event_json.decode("utf-8")))
-            except Exception:  # an exception must never unwind through C
-                pass
-        self._lock_cb = _lib.LOCK_FN(trampoline)
-        _lib.fn("vbill_store_set_lock_hook")(self, self._lock_cb, None)
+            def trampoline(_user: Any, event_json: bytes) -> None:
+                try:
+                    callback(json.loads(event_json.decode("utf-8")))
+                except Exception:  # an exception must never unwind through C
+                    pass
+            cb = _lib.LOCK_FN(trampoline)
+            _lib.fn("vbill_store_set_lock_hook")(s, cb, None)
+            self._lock_cb = cb
 
 
 class Hooks(_Handle):
-    """The durable event outbox and its sinks (webhooks, Zendesk, RT, callbacks).
-    Made by Context.open_hooks.  One thread at a time (besides its own worker)."""
+    """The durable event outbox and its sinks (webhooks, Zendesk, RT, callbacks).  Made by
+    Context.open_hooks; independent of that context afterwards.  Every failure carries the
+    handle's own message (vbill_hooks_errmsg).  One thread at a time, besides its worker."""
 
     _free_name = "vbill_hooks_free"
+    _made_by = "from ctx.open_hooks(state_dir, config)"
 
-    def __init__(self, ctx: "Context") -> None:
+    def __init__(self, log_cb: Any = None) -> None:
         super().__init__()
-        self._ctx = ctx  # receives this handle's errors: it must outlive the handle
+        self._log_cb = log_cb  # the context's log callback, which the handle copied
         self._callbacks: Dict[str, Any] = {}
 
-    def close(self) -> None:
-        super().close()
+    def _free(self, p: c_void_p) -> None:
+        super()._free(p)  # stops the worker: no callback runs after this
         self._callbacks.clear()
 
-    @_live
+    @property
+    def errmsg(self) -> str:
+        with _use_self(self) as (h,):
+            return _lib.fn("vbill_hooks_errmsg")(h).decode("utf-8", "replace")
+
     def set_callback(self, name: str, callback: Callable[[str, Dict[str, Any]], Optional[int]],
-                     events: Optional[List[str]] = None) -> None:
+                     events: Optional[Sequence[str]] = None) -> None:
         """Registers callback(type, event) as the sink `name` for the event types `events`
         (None: all).  It returns None/0 when handled, a positive number of seconds to retry
         after, or a negative number for the usual backoff.  An exception counts as a failure
-        (retried with backoff)."""
+        (retried with backoff).  It runs inside pump() (or on the worker thread); it may
+        emit, but pump() and the other calls that change the handle raise BusyError there."""
+        if not callable(callback):
+            raise _type_error("callback", "a callable", callback)
+        cname = _text(name, "name")
+        ev = None if events is None else _json_bytes(list(events) if isinstance(
+            events, (list, tuple)) else events, "events")
+
         def trampoline(_user: Any, etype: bytes, event_json: bytes) -> int:
             try:
                 r = callback(etype.decode("utf-8"), json.loads(event_json.decode("utf-8")))
-                return int(r or 0)
-            except Exception:
+                r = int(r or 0)
+                return max(-(1 << 31), min(r, (1 << 31) - 1))
+            except BaseException:  # nothing may unwind through C
                 return -1
         cb = _lib.HOOK_FN(trampoline)
-        _lib.fn("vbill_hooks_set_callback")(self, name.encode(), _json_bytes(events), cb, None)
-        self._callbacks[name] = cb  # kept alive as long as the library may call it
+        with _use_self(self) as (h,):
+            _lib.fn("vbill_hooks_set_callback")(h, cname, ev, cb, None)
+            self._callbacks[cname.decode("utf-8")] = cb  # alive as long as the C sink may call
 
-    @_live
     def emit(self, type: str, data: Optional[JSONLike] = None,
              subject: Optional[str] = None) -> str:
         """Queues an event durably; returns its id."""
+        args = (_text(type, "type"), _text(subject, "subject", True),
+                _json_bytes(data, "data", True))
         out = c_void_p()
-        _lib.fn("vbill_hooks_emit")(self, type.encode(), _cstr(subject), _json_bytes(data),
-                                    byref(out))
+        with _use_self(self) as (h,):
+            _lib.fn("vbill_hooks_emit")(h, args[0], args[1], args[2], byref(out))
         return _lib.take_string(out)
 
-    @_live
-    def emit_still(self, type: str, video_path: str, position_s: float,
-                   data: Optional[JSONLike] = None, subject: Optional[str] = None) -> str:
-        """Same as emit, with a JPEG still of video_path at position_s attached."""
+    def emit_still(self, type: str, subject: Optional[str], data: Optional[JSONLike],
+                   jpeg: Optional[bytes]) -> str:
+        """Same as emit, with a JPEG still (bytes, e.g. from Context.render_still or
+        Context.still_jpeg; None for none) stored with the event and attached to help-desk
+        tickets.  Returns the event id."""
+        if jpeg is not None and not isinstance(jpeg, (bytes, bytearray, memoryview)):
+            raise _type_error("jpeg", "bytes or None", jpeg)
+        raw = bytes(jpeg) if jpeg is not None else None
+        args = (_text(type, "type"), _text(subject, "subject", True),
+                _json_bytes(data, "data", True))
         out = c_void_p()
-        _lib.fn("vbill_hooks_emit_still")(self, type.encode(), _cstr(subject), _json_bytes(data),
-                                          _cstr(video_path), float(position_s), byref(out))
+        with _use_self(self) as (h,):
+            _lib.fn("vbill_hooks_emit_still")(h, args[0], args[1], args[2], raw,
+                                              len(raw) if raw else 0, byref(out))
         return _lib.take_string(out)
 
-    @_live
     def pump(self, max_ms: int = 0) -> int:
         """Delivers what is due now (for at most max_ms ms; 0: one batch); returns how many
-        deliveries succeeded."""
+        deliveries succeeded.  BusyError from inside one of this handle's callbacks."""
         n = c_size_t(0)
-        _lib.fn("vbill_hooks_pump")(self, int(max_ms), byref(n))
+        ms = _int(max_ms, "max_ms", "uint")
+        with _use_self(self) as (h,):
+            _lib.fn("vbill_hooks_pump")(h, ms, byref(n))
         return n.value
 
-    @_live
     def pending(self) -> Tuple[int, int]:
         """(deliveries pending, Unix ms of the earliest due or 0)."""
         n, due = c_size_t(0), c_int64(0)
-        _lib.fn("vbill_hooks_pending")(self, byref(n), byref(due))
+        with _use_self(self) as (h,):
+            _lib.fn("vbill_hooks_pending")(h, byref(n), byref(due))
         return n.value, due.value
 
-    @_live
     def start(self) -> None:
-        """Starts the library's delivery worker thread."""
-        _lib.fn("vbill_hooks_start")(self)
+        """Starts the library's delivery worker thread (callbacks then run on it)."""
+        with _use_self(self) as (h,):
+            _lib.fn("vbill_hooks_start")(h)
 
-    @_live
     def stop(self) -> None:
-        _lib.fn("vbill_hooks_stop")(self)
+        with _use_self(self) as (h,):
+            _lib.fn("vbill_hooks_stop")(h)
 
-    @_live
     def status(self) -> Dict[str, Any]:
         out = c_void_p()
-        _lib.fn("vbill_hooks_status")(self, byref(out))
+        with _use_self(self) as (h,):
+            _lib.fn("vbill_hooks_status")(h, byref(out))
         return json.loads(_lib.take_string(out))
 
-    @_live
     def dead(self) -> List[Dict[str, Any]]:
         out = c_void_p()
-        _lib.fn("vbill_hooks_dead")(self, byref(out))
+        with _use_self(self) as (h,):
+            _lib.fn("vbill_hooks_dead")(h, byref(out))
         return json.loads(_lib.take_string(out))
 
-    @_live
     def replay(self, event_id: Optional[str] = None) -> int:
         """Moves dead letters (of event_id, or all) back to the outbox; returns how many."""
+        eid = _text(event_id, "event_id", True)
         n = c_size_t(0)
-        _lib.fn("vbill_hooks_replay")(self, _cstr(event_id), byref(n))
+        with _use_self(self) as (h,):
+            _lib.fn("vbill_hooks_replay")(h, eid, byref(n))
         return n.value
 
 
@@ -387,320 +694,367 @@ class Context(_Handle):
     by a lock, so one Context may be shared by threads (one call at a time)."""
 
     _free_name = "vbill_ctx_free"
+    _made_by = "from vbill.Context()"
 
     def __init__(self, rules: Optional[JSONLike] = None) -> None:
         super().__init__()
-        self._lock = threading.RLock()
+        self._serial = _Serial("vbill.Context")
         self._log_cb: Any = None
-        self._hooks: "weakref.WeakSet[Hooks]" = weakref.WeakSet()
         _lib.fn("vbill_ctx_new")(byref(self._ptr))
         if rules is not None:
             self.set_rules(rules)
 
+    def _call(self, *others: Tuple[Any, Type[_Handle], str, bool]) -> _Use:
+        return _use_self(self, *others)
+
     # ---- context ------------------------------------------------------------------------
     @property
     def errmsg(self) -> str:
-        """The message of the last failure on this context ("" when none)."""
-        return _lib.lib.vbill_ctx_errmsg(self._as_parameter_).decode("utf-8", "replace")
+        """The message of the last failure on this context ("" when the last call
+        succeeded)."""
+        with self._call() as (c,):
+            return _lib.lib.vbill_ctx_errmsg(c).decode("utf-8", "replace")
 
-    @_live
     def set_log(self, callback: Optional[Callable[[int, str], None]],
                 level: int = LogLevel.WARN) -> None:
         """callback(level, message) receives the library's log lines up to `level`
-        (None removes it)."""
-        with self._lock:
+        (None removes it).  Templates and hooks opened afterwards keep the callback."""
+        if callback is not None and not callable(callback):
+            raise _type_error("callback", "a callable or None", callback)
+        lvl = _int(level, "level")
+        with self._call() as (c,):
             if callback is None:
-                _lib.fn("vbill_ctx_set_log")(self, _lib.LOG_FN(), None, int(level))
+                _lib.fn("vbill_ctx_set_log")(c, _lib.LOG_FN(), None, lvl)
                 self._log_cb = None
                 return
 
-            def trampoline(_user: Any, lvl: int, message: bytes) -> None:
+            def trampoline(_user: Any, lv: int, message: bytes) -> None:
                 try:
-                    callback(lvl, message.decode("utf-8", "replace"))
-                except Exception:
+                    callback(lv, message.decode("utf-8", "replace"))
+                except BaseException:
                     pass
             cb = _lib.LOG_FN(trampoline)
-            _lib.fn("vbill_ctx_set_log")(self, cb, None, int(level))
+            _lib.fn("vbill_ctx_set_log")(c, cb, None, lvl)
             self._log_cb = cb
 
-    @_live
     def set_rules(self, rules: JSONLike) -> None:
         """Replaces the rule set (JSON text or dict); raises RulesError/JSONError naming the
         position of the fault and keeps the previous rules then."""
         data = _json_bytes(rules, "rules")
-        with self._lock:
-            _lib.fn("vbill_ctx_set_rules")(self, data, len(data))
+        with self._call() as (c,):
+            _lib.fn("vbill_ctx_set_rules")(c, data, len(data))
 
-    @_live
-    def load_rules(self, path: str) -> None:
+    def load_rules(self, path: PathLike) -> None:
         """Replaces the rule set with the one in a file."""
-        with self._lock:
-            _lib.fn("vbill_ctx_load_rules")(self, _cstr(path))
+        p = _path(path, "path")
+        with self._call() as (c,):
+            _lib.fn("vbill_ctx_load_rules")(c, p)
 
-    @_live
     def set_senior(self, age: int = 60, speed: float = 0.8) -> None:
         """Age from which a customer is senior, and their playback speed."""
-        with self._lock:
-            _lib.fn("vbill_ctx_set_senior")(self, int(age), float(speed))
+        a, s = _int(age, "age"), _float(speed, "speed")
+        with self._call() as (c,):
+            _lib.fn("vbill_ctx_set_senior")(c, a, s)
 
-    @_live
-    def set_partials_dir(self, directory: Optional[str]) -> None:
+    def set_partials_dir(self, directory: Optional[PathLike]) -> None:
         """Directory searched for Mustache partials by name (None to unset)."""
-        with self._lock:
-            _lib.fn("vbill_ctx_set_partials_dir")(self, _cstr(directory))
-
-    def close(self) -> None:
-        """Releases the context, after the hooks handles opened on it."""
-        for h in list(getattr(self, "_hooks", ())):
-            h.close()
-        with getattr(self, "_lock", threading.RLock()):
-            super().close()
+        d = _path(directory, "directory", True)
+        with self._call() as (c,):
+            _lib.fn("vbill_ctx_set_partials_dir")(c, d)
 
     # ---- records --------------------------------------------------------------------------
     def _record_call(self, name: str, record: JSONLike, line: int) -> str:
         data = _json_bytes(record, "record")
+        ln = _int(line, "line", "int64")
         out = c_void_p()
-        with self._lock:
-            _lib.fn(name)(self, data, len(data), int(line), byref(out))
+        with self._call() as (c,):
+            _lib.fn(name)(c, data, len(data), ln, byref(out))
         return _lib.take_string(out)
 
-    @_live
     def classify_json(self, record: JSONLike, line: int = 0) -> str:
         """Validates and classifies one record; the library's JSON text unchanged."""
         return self._record_call("vbill_classify", record, line)
 
-    @_live
     def classify(self, record: JSONLike, line: int = 0) -> Dict[str, Any]:
-        """{"id","scenario","age","senior","speed","flags"}; RecordError/JSONError on a bad
-        record (the message names the record or line, the field and the problem)."""
+        """{"id","scenario","age","senior","speed","flags"}; RecordError on a bad record,
+        malformed JSON included (the message names the record or line, the field and the
+        problem)."""
         return json.loads(self.classify_json(record, line))
 
-    @_live
     def fill_json(self, record: JSONLike, line: int = 0) -> str:
         """Validates, classifies and fills one record; the library's JSON text unchanged."""
         return self._record_call("vbill_fill", record, line)
 
-    @_live
     def fill(self, record: JSONLike, line: int = 0) -> Dict[str, Any]:
         """The classify result plus "period", "amounts" and "slots"."""
         return json.loads(self.fill_json(record, line))
 
-    @_live
-    def fill_context_json(self, record: JSONLike, line: int = 0) -> str:
-        return self._record_call("vbill_fill_context", record, line)
+    def bill(self, record: JSONLike, line: int = 0) -> Bill:
+        """The bill of one record (a dict or JSON text): validated, classified and filled
+        once.  RecordError for a record that breaks a rule, malformed JSON included.  A
+        record that matches no scenario still makes a bill (bill.scenario is None)."""
+        data = _json_bytes(record, "record")
+        ln = _int(line, "line", "int64")
+        bill = Bill()
+        with self._call() as (c,):
+            _lib.fn("vbill_bill_new")(c, data, len(data), ln, byref(bill._ptr))
+        return bill
 
-    @_live
-    def fill_context(self, record: JSONLike, line: int = 0) -> Dict[str, Any]:
-        """The full Mustache context of a record (never the birth date)."""
-        return json.loads(self.fill_context_json(record, line))
-
-    @_live
     def default_slots(self, scenario: str, locale: str = "ko-KR") -> Dict[str, str]:
-        """The default slot templates of a scenario in a locale ({} when unknown)."""
+        """The default slot templates of a scenario in a locale."""
+        s, loc = _text(scenario, "scenario"), _text(locale, "locale", True)
         out = c_void_p()
-        with self._lock:
-            _lib.fn("vbill_default_slots")(self, scenario.encode(), locale.encode(), byref(out))
+        with self._call() as (c,):
+            _lib.fn("vbill_default_slots")(c, s, loc, byref(out))
         return json.loads(_lib.take_string(out) or "{}")
 
-    @_live
-    def mustache(self, template: str, data: JSONLike,
-                 partials: Optional[JSONLike] = None) -> str:
+    def mustache(self, template: str, data: Any, partials: Optional[JSONLike] = None) -> str:
         """Renders a Mustache template over JSON data; partials is a dict/JSON object of
         name -> template (others are looked up in the partials directory)."""
-        t = template.encode("utf-8")
+        if isinstance(template, str):
+            t = template.encode("utf-8")
+        elif isinstance(template, bytes):
+            t = template
+        else:
+            raise _type_error("template", "a str", template)
+        d = _json_bytes(data, "data")
+        p = _json_bytes(partials, "partials", True)
         out, n = c_void_p(), c_size_t(0)
-        with self._lock:
-            _lib.fn("vbill_mustache_render")(self, t, len(t), _json_bytes(data, "data"),
-                                             _json_bytes(partials, "partials"), byref(out),
+        with self._call() as (c,):
+            _lib.fn("vbill_mustache_render")(c, t, len(t), _no_nul(d, "data"),
+                                             p and _no_nul(p, "partials"), byref(out),
                                              byref(n))
         return _lib.take_bytes(out, n.value).decode("utf-8")
 
     # ---- video templates and rendering -----------------------------------------------------
-    @_live
-    def open_template(self, directory: Union[str, "os.PathLike[str]"]) -> Template:
-        """Opens (and validates) the template in a directory; see Template.prepare."""
-        t = Template(self)
-        with self._lock:
-            _lib.fn("vbill_template_open")(self, _cstr(directory), byref(t._ptr))
+    def open_template(self, directory: PathLike) -> Template:
+        """Opens (and validates) the template in a directory; see Template.prepare.  The
+        template keeps this context's senior speed and log callback as they are now."""
+        d = _path(directory, "directory")
+        with self._call() as (c,):
+            t = Template(self._log_cb)
+            _lib.fn("vbill_template_open")(c, d, byref(t._ptr))
         return t
 
-    @_live
-    def write_builtin_template(self, scenario: str, directory: str) -> None:
+    def write_builtin_template(self, scenario: str, directory: PathLike) -> None:
         """Writes DIR/template.json and DIR/base.mp4 of a scenario's built-in template."""
-        with self._lock:
-            _lib.fn("vbill_template_builtin_write")(self, scenario.encode(), _cstr(directory))
+        s, d = _text(scenario, "scenario"), _path(directory, "directory")
+        with self._call() as (c,):
+            _lib.fn("vbill_template_builtin_write")(c, s, d)
 
-    @_live
-    def render_mp4(self, template: Template, record: JSONLike, out_path: str,
+    def _render(self, name: str, template: Template, bill: Bill, *args: Any) -> None:
+        with self._call((template, Template, "template", False),
+                        (bill, Bill, "bill", False)) as (c, t, b):
+            _lib.fn(name)(c, t, b, *args)
+
+    def render_mp4(self, template: Template, bill: Bill, out_path: PathLike,
                    speed: float = 0.0) -> None:
-        """Renders a record's video bill to an MP4 (atomically).  speed 0: automatic."""
-        data = _json_bytes(record, "record")
-        with self._lock:
-            _lib.fn("vbill_render_mp4")(self, template, data, len(data), float(speed),
-                                        _cstr(out_path))
+        """Renders a bill's video to an MP4 (atomically).  speed 0: the bill's own (slow for
+        seniors), 1.0 normal, or the template's slow speed."""
+        self._render("vbill_render_mp4", template, bill, _float(speed, "speed"),
+                     _path(out_path, "out_path"))
 
-    @_live
-    def render_hls(self, template: Template, record: JSONLike, out_dir: str,
+    def render_hls(self, template: Template, bill: Bill, out_dir: PathLike,
                    speed: float = 0.0, shared_url: Optional[str] = None) -> None:
-        """Renders a record's HLS stream: out_dir/index.m3u8 and its personal segments."""
-        data = _json_bytes(record, "record")
-        with self._lock:
-            _lib.fn("vbill_render_hls")(self, template, data, len(data), float(speed),
-                                        _cstr(out_dir), _cstr(shared_url))
+        """Renders a bill's HLS stream: out_dir/index.m3u8 and its personal segments."""
+        self._render("vbill_render_hls", template, bill, _float(speed, "speed"),
+                     _path(out_dir, "out_dir"), _text(shared_url, "shared_url", True))
 
-    @_live
-    def render_segment(self, template: Template, record: JSONLike, segment: int,
-                       out_path: str, speed: float = 0.0) -> None:
+    def render_playlist(self, template: Template, bill: Bill, out_dir: PathLike,
+                        speed: float = 0.0, shared_url: Optional[str] = None) -> None:
+        """Writes out_dir/index.m3u8 of render_hls without rendering a segment (for a bill
+        rendered on demand, segment by segment)."""
+        self._render("vbill_render_playlist", template, bill, _float(speed, "speed"),
+                     _path(out_dir, "out_dir"), _text(shared_url, "shared_url", True))
+
+    def render_segment(self, template: Template, bill: Bill, segment: int,
+                       out_path: PathLike, speed: float = 0.0) -> None:
         """Renders one personal HLS segment (on demand); NotFoundError when not personal."""
-        data = _json_bytes(record, "record")
-        with self._lock:
-            _lib.fn("vbill_render_segment")(self, template, data, len(data), float(speed),
-                                            int(segment), _cstr(out_path))
+        self._render("vbill_render_segment", template, bill, _float(speed, "speed"),
+                     _int(segment, "segment"), _path(out_path, "out_path"))
+
+    def render_still(self, template: Template, bill: Bill, position_s: float,
+                     speed: float = 0.0, max_width: int = 0) -> bytes:
+        """A JPEG still of the bill's video at position_s seconds (of the rendition at
+        `speed`), rendered from the template (no rendered file needed)."""
+        out, n = c_void_p(), c_size_t(0)
+        self._render("vbill_render_still", template, bill, _float(speed, "speed"),
+                     _float(position_s, "position_s"), _int(max_width, "max_width"),
+                     byref(out), byref(n))
+        return _lib.take_bytes(out, n.value)
+
+    def still_jpeg(self, video_path: PathLike, position_s: float, max_width: int = 0) -> bytes:
+        """A JPEG still of the frame at position_s of a video file (MP4 or MPEG-TS)."""
+        p, pos, w = (_path(video_path, "video_path"), _float(position_s, "position_s"),
+                     _int(max_width, "max_width"))
+        out, n = c_void_p(), c_size_t(0)
+        with self._call() as (c,):
+            _lib.fn("vbill_still_jpeg")(c, p, pos, w, byref(out), byref(n))
+        return _lib.take_bytes(out, n.value)
 
     # ---- signed links, the knowledge check, SMS --------------------------------------------
-    @_live
     def generate_keys(self, existing: Optional[JSONLike] = None) -> str:
         """A new key file (JSON text holding secrets: store it with mode 0600); with
         `existing`, its keys are kept for verification (rotation)."""
+        e = _json_bytes(existing, "existing", True)
         out = c_void_p()
-        with self._lock:
-            _lib.fn("vbill_keys_generate")(self, _json_bytes(existing), byref(out))
+        with self._call() as (c,):
+            _lib.fn("vbill_keys_generate")(c, e and _no_nul(e, "existing"), byref(out))
         return _lib.take_string(out)
 
-    @_live
     def keys_from_json(self, key_file_json: JSONLike) -> Keys:
-        data = _json_bytes(key_file_json, "keys")
+        data = _json_bytes(key_file_json, "key_file_json")
         keys = Keys()
-        with self._lock:
-            _lib.fn("vbill_keys_from_json")(self, data, len(data), byref(keys._ptr))
+        with self._call() as (c,):
+            _lib.fn("vbill_keys_from_json")(c, data, len(data), byref(keys._ptr))
         return keys
 
-    @_live
-    def load_keys(self, path: str) -> Keys:
+    def load_keys(self, path: PathLike) -> Keys:
+        p = _path(path, "path")
         keys = Keys()
-        with self._lock:
-            _lib.fn("vbill_keys_load")(self, _cstr(path), byref(keys._ptr))
+        with self._call() as (c,):
+            _lib.fn("vbill_keys_load")(c, p, byref(keys._ptr))
         return keys
 
-    @_live
-    def open_store(self, path: str) -> Store:
+    def open_store(self, path: PathLike) -> Store:
         """The SQLite attempt store (path: a directory or a file name)."""
+        p = _path(path, "path")
         store = Store()
-        with self._lock:
-            _lib.fn("vbill_store_open_sqlite")(self, _cstr(path), byref(store._ptr))
+        with self._call() as (c,):
+            _lib.fn("vbill_store_open_sqlite")(c, p, byref(store._ptr))
         return store
 
-    @_live
     def open_redis_store(self, host: str = "127.0.0.1", port: int = 6379,
                          prefix: Optional[str] = None) -> Store:
+        """The Redis attempt store (UnsupportedError without the "redis" part)."""
+        h, pt, px = _text(host, "host"), _int(port, "port"), _text(prefix, "prefix", True)
         store = Store()
-        with self._lock:
-            _lib.fn("vbill_store_open_redis")(self, host.encode(), int(port), _cstr(prefix),
-                                              byref(store._ptr))
+        with self._call() as (c,):
+            _lib.fn("vbill_store_open_redis")(c, h, pt, px, byref(store._ptr))
         return store
 
-    @_live
-    def link_issue(self, keys: Keys, record: JSONLike, ttl_seconds: int, now: int = 0) -> str:
-        """A signed link token for a record, valid ttl_seconds from now."""
-        data = _json_bytes(record, "record")
+    def link_issue(self, keys: Keys, bill: Bill, ttl_seconds: int, now: int = 0) -> str:
+        """A signed link token for a bill made from a record, valid ttl_seconds from now
+        (UnsupportedError for a bill read from JSON: it holds no birth date)."""
+        ttl, n = _int(ttl_seconds, "ttl_seconds", "int64"), _int(now, "now", "int64")
         out = c_void_p()
-        with self._lock:
-            _lib.fn("vbill_link_issue")(self, keys, data, len(data), c_int64(now),
-                                        c_int64(ttl_seconds), byref(out))
+        with self._call((keys, Keys, "keys", False), (bill, Bill, "bill", False)) as (c, k, b):
+            _lib.fn("vbill_link_issue")(c, k, b, n, ttl, byref(out))
         return _lib.take_string(out)
 
-    @_live
     def link_verify(self, keys: Keys, token: str, now: int = 0) -> Dict[str, Any]:
         """Verifies a token; returns its info (no personal data) or raises a LinkError."""
+        tok, n = _text(token, "token"), _int(now, "now", "int64")
         out = c_void_p()
-        with self._lock:
-            _lib.fn("vbill_link_verify")(self, keys, token.encode(), c_int64(now), byref(out))
+        with self._call((keys, Keys, "keys", False)) as (c, k):
+            _lib.fn("vbill_link_verify")(c, k, tok, n, byref(out))
         return json.loads(_lib.take_string(out))
 
-    @_live
-    def link_reissue(self, keys: Keys, old_token: str, record: JSONLike, ttl_seconds: int,
+    def link_reissue(self, keys: Keys, old_token: str, bill: Bill, ttl_seconds: int,
                      now: int = 0) -> str:
-        data = _json_bytes(record, "record")
+        """A new link for the subscriber of old_token (same subscriber and cycle as bill)."""
+        old = _text(old_token, "old_token")
+        ttl, n = _int(ttl_seconds, "ttl_seconds", "int64"), _int(now, "now", "int64")
         out = c_void_p()
-        with self._lock:
-            _lib.fn("vbill_link_reissue")(self, keys, old_token.encode(), data, len(data),
-                                          c_int64(now), c_int64(ttl_seconds), byref(out))
+        with self._call((keys, Keys, "keys", False), (bill, Bill, "bill", False)) as (c, k, b):
+            _lib.fn("vbill_link_reissue")(c, k, old, b, n, ttl, byref(out))
         return _lib.take_string(out)
 
-    @_live
     def link_unlock(self, keys: Keys, store: Store, token: str) -> None:
-        with self._lock:
-            _lib.fn("vbill_link_unlock")(self, keys, store, token.encode())
+        tok = _text(token, "token")
+        with self._call((keys, Keys, "keys", False),
+                        (store, Store, "store", False)) as (c, k, s):
+            _lib.fn("vbill_link_unlock")(c, k, s, tok)
 
-    @_live
     def auth_check(self, keys: Keys, store: Store, token: str, digits: str,
                    client: str = "", now: int = 0) -> str:
         """The birth-date check; returns a session token or raises AuthWrongError /
         AuthLockedError / a LinkError."""
+        args = (_text(token, "token"), _text(digits, "digits"), _text(client, "client"),
+                _int(now, "now", "int64"))
         out = c_void_p()
-        with self._lock:
-            _lib.fn("vbill_auth_check")(self, keys, store, token.encode(), digits.encode(),
-                                        client.encode(), c_int64(now), byref(out))
+        with self._call((keys, Keys, "keys", False),
+                        (store, Store, "store", False)) as (c, k, s):
+            _lib.fn("vbill_auth_check")(c, k, s, *args, byref(out))
         return _lib.take_string(out)
 
-    @_live
     def session_verify(self, keys: Keys, session: str, link_token: str, client: str = "",
                        store: Optional[Store] = None, now: int = 0) -> None:
         """Raises SessionError / LinkExpiredError / a LinkError unless the session is valid."""
-        with self._lock:
-            _lib.fn("vbill_session_verify")(self, keys, store, session.encode(),
-                                            link_token.encode(), client.encode(), c_int64(now))
+        args = (_text(session, "session"), _text(link_token, "link_token"),
+                _text(client, "client"), _int(now, "now", "int64"))
+        with self._call((keys, Keys, "keys", False),
+                        (store, Store, "store", True)) as (c, k, s):
+            _lib.fn("vbill_session_verify")(c, k, s, *args)
 
-    @_live
-    def message_build(self, record: JSONLike, url: str, template: Optional[str] = None) -> str:
-        """The SMS text for a record and its link URL."""
-        data = _json_bytes(record, "record")
+    def message_build(self, bill: Bill, url: str, template: Optional[str] = None) -> str:
+        """The SMS text for a bill and its link URL (template None: the locale's default)."""
+        u, t = _text(url, "url"), _text(template, "template", True)
         out = c_void_p()
-        with self._lock:
-            _lib.fn("vbill_message_build")(self, data, len(data), url.encode(), _cstr(template),
-                                           byref(out))
+        with self._call((bill, Bill, "bill", False)) as (c, b):
+            _lib.fn("vbill_message_build")(c, b, u, t, byref(out))
         return _lib.take_string(out)
 
     # ---- events, help desk, chat -------------------------------------------------------------
-    @_live
-    def open_hooks(self, state_dir: str, config: Optional[JSONLike] = None) -> Hooks:
-        """Opens the outbox in state_dir with a sink configuration (dict or JSON).  This
-        context receives the handle's errors and is kept alive by it."""
-        hooks = Hooks(self)
-        with self._lock:
-            _lib.fn("vbill_hooks_open")(self, _cstr(state_dir), _json_bytes(config, "config"),
+    def open_hooks(self, state_dir: PathLike, config: Optional[JSONLike] = None) -> Hooks:
+        """Opens the outbox in state_dir with a sink configuration (dict or JSON).  The
+        handle keeps this context's log callback and is independent of the context after."""
+        d = _path(state_dir, "state_dir")
+        cfg = _json_bytes(config, "config", True)
+        with self._call() as (c,):
+            hooks = Hooks(self._log_cb)
+            _lib.fn("vbill_hooks_open")(c, d, cfg and _no_nul(cfg, "config"),
                                         byref(hooks._ptr))
-        _lib._owner_ctx[hooks._ptr.value] = self._ptr.value
-        self._hooks.add(hooks)
         return hooks
 
-    @_live
-    def event_data(self, record: JSONLike, link: Optional[str] = None,
+    def event_data(self, bill: Bill, link: Optional[str] = None,
                    extra: Optional[JSONLike] = None) -> Dict[str, Any]:
-        """What an agent needs about a record (vbill_hooks_event_data)."""
+        """What an agent needs about a bill (vbill_hooks_event_data); never the birth date."""
+        lk = _text(link, "link", True)
+        ex = _json_bytes(extra, "extra", True)
         out = c_void_p()
-        with self._lock:
-            _lib.fn("vbill_hooks_event_data")(self, _json_bytes(record, "record"), _cstr(link),
-                                              _json_bytes(extra, "extra"), byref(out))
+        with self._call((bill, Bill, "bill", False)) as (c, b):
+            _lib.fn("vbill_hooks_event_data")(c, b, lk, ex and _no_nul(ex, "extra"), byref(out))
         return json.loads(_lib.take_string(out))
 
-    @_live
-    def chat_answer(self, context: JSONLike, question: str, faq: Optional[JSONLike] = None,
+    def chat_answer(self, bill: Bill, question: str, faq: Optional[JSONLike] = None,
                     position_s: float = -1.0, now: int = 0) -> Dict[str, Any]:
         """Answers a customer's question from the bill's values and the FAQ, or says to
         escalate (then result["event"] is ready for Hooks.emit)."""
+        q = _text(question, "question")
+        f = _json_bytes(faq, "faq", True)
+        pos, n = _float(position_s, "position_s"), _int(now, "now", "int64")
         out = c_void_p()
-        with self._lock:
-            _lib.fn("vbill_chat_answer")(self, _json_bytes(context, "context"),
-                                         question.encode("utf-8"), _json_bytes(faq, "faq"),
-                                         float(position_s), c_int64(now), byref(out))
+        with self._call((bill, Bill, "bill", False)) as (c, b):
+            _lib.fn("vbill_chat_answer")(c, b, q, f and _no_nul(f, "faq"), pos, n, byref(out))
         return json.loads(_lib.take_string(out))
 
-    @_live
-    def still_jpeg(self, video_path: str, position_s: float, max_width: int = 0) -> bytes:
-        """A JPEG still of the frame at position_s of a video file."""
-        out, n = c_void_p(), c_size_t(0)
-        with self._lock:
-            _lib.fn("vbill_still_jpeg")(self, _cstr(video_path), float(position_s),
-                                        int(max_width), byref(out), byref(n))
-        return _lib.take_bytes(out, n.value)
+
+def render(template: Union[Template, PathLike], bill: Union[Bill, JSONLike],
+           mp4: Optional[PathLike] = None, hls: Optional[PathLike] = None, speed: float = 0.0,
+           shared_url: Optional[str] = None, ctx: Optional[Context] = None) -> None:
+    """Renders one bill's video: an MP4 file (mp4=path) and/or an HLS stream (hls=directory).
+    template is a Template or a template directory (opened and prepared, which is slow the
+    first time and cached after); bill is a Bill or a record (dict or JSON text).  speed: 0
+    automatic (slow for seniors), 1.0 normal, or the template's slow speed."""
+    if mp4 is None and hls is None:
+        raise ArgumentError(Status.ERR_ARG, "render: give mp4=PATH and/or hls=DIR")
+    own = ctx is None
+    c = Context() if own else ctx
+    t = b = None
+    try:
+        t = template if isinstance(template, Template) else c.open_template(template)
+        b = bill if isinstance(bill, Bill) else c.bill(bill)
+        if not t.is_prepared:
+            t.prepare()
+        if mp4 is not None:
+            c.render_mp4(t, b, mp4, speed)
+        if hls is not None:
+            c.render_hls(t, b, hls, speed, shared_url)
+    finally:
+        if b is not None and b is not bill:
+            b.close()
+        if t is not None and t is not template:
+            t.close()
+        if own:
+            c.close()

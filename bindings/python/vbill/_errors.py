@@ -1,8 +1,11 @@
 """Status codes of libvbill and the exceptions they become.
 
 Every failing C call raises a subclass of :class:`Error` carrying ``.status`` (the
-``vbill_status`` code), ``.code`` (its name) and ``.message`` (the library's own message,
-which names the record, field or file and what is wrong).
+``vbill_status`` code), ``.code`` (its name) and ``.message`` (the message of the handle the
+call was made on: vbill_ctx_errmsg, vbill_template_errmsg, vbill_keys_errmsg,
+vbill_store_errmsg or vbill_hooks_errmsg; it names the record, field or file and what is
+wrong).  Misuse that the binding catches before calling C (a wrong type, a closed handle)
+raises TypeError (ClosedError for a closed handle, which is also an ArgumentError).
 """
 from __future__ import annotations
 
@@ -36,6 +39,8 @@ class Status(enum.IntEnum):
     ERR_NOT_FOUND = 20
     ERR_KEY = 21
     ERR_SESSION = 22
+    ERR_UNSUPPORTED = 23
+    ERR_BUSY = 24
 
 
 class Error(Exception):
@@ -103,7 +108,7 @@ class FontError(RenderError):
 
 
 class NotTargetError(Error):
-    """VBILL_ERR_NOT_TARGET: the record matches no scenario this cycle."""
+    """VBILL_ERR_NOT_TARGET: the bill has no scenario: no video bill this cycle."""
 
 
 class LinkError(Error):
@@ -158,7 +163,22 @@ class KeyFileError(Error):
     """VBILL_ERR_KEY: a key file is missing or malformed."""
 
 
-class UnavailableError(Error, NotImplementedError):
+class UnsupportedError(Error, NotImplementedError):
+    """VBILL_ERR_UNSUPPORTED: the library was built without the part this call needs (see
+    vbill.has), or the object cannot do it (a bill read from JSON cannot issue a link)."""
+
+
+class BusyError(Error):
+    """VBILL_ERR_BUSY: the handle is already in a call on this thread (a callback calling
+    back into the handle that is calling it)."""
+
+
+class ClosedError(ArgumentError, TypeError):
+    """A call on (or with) a handle that was closed.  Raised by the binding before any C call;
+    status VBILL_ERR_ARG.  Also a TypeError: a dead handle is the wrong thing to pass."""
+
+
+class UnavailableError(UnsupportedError):
     """The loaded libvbill has no such function (an older library than this binding)."""
 
 
@@ -185,6 +205,8 @@ _CLASSES: Dict[int, Type[Error]] = {
     Status.ERR_NOT_FOUND: NotFoundError,
     Status.ERR_KEY: KeyFileError,
     Status.ERR_SESSION: SessionError,
+    Status.ERR_UNSUPPORTED: UnsupportedError,
+    Status.ERR_BUSY: BusyError,
 }
 
 
