@@ -289,6 +289,7 @@ static const struct vb_rules *rules_of(const vbill_ctx *ctx)
 
 VBILL_API vbill_status vbill_ctx_set_rules(vbill_ctx *ctx, const char *json, size_t len)
 {
+    vb_clear_error(ctx);
     if (!ctx || !json)
         return vb_error(ctx, VBILL_ERR_ARG, "no rule set given");
     vbill_status st = VBILL_OK;
@@ -308,6 +309,7 @@ VBILL_API vbill_status vbill_ctx_set_rules(vbill_ctx *ctx, const char *json, siz
 
 VBILL_API vbill_status vbill_ctx_load_rules(vbill_ctx *ctx, const char *path)
 {
+    vb_clear_error(ctx);
     if (!ctx || !path)
         return vb_error(ctx, VBILL_ERR_ARG, "no rule file given");
     size_t len;

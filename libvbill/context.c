@@ -112,6 +112,7 @@ VBILL_API void vbill_ctx_set_log(vbill_ctx *ctx, vbill_log_fn fn, void *user,
 
 VBILL_API vbill_status vbill_ctx_set_senior(vbill_ctx *ctx, int age, double speed)
 {
+    vb_clear_error(ctx);
     if (!ctx)
         return VBILL_ERR_ARG;
     if (age < 0 || age > 200)
@@ -125,6 +126,7 @@ VBILL_API vbill_status vbill_ctx_set_senior(vbill_ctx *ctx, int age, double spee
 
 VBILL_API vbill_status vbill_ctx_set_partials_dir(vbill_ctx *ctx, const char *dir)
 {
+    vb_clear_error(ctx);
     if (!ctx)
         return VBILL_ERR_ARG;
     char *copy = NULL;

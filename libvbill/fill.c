@@ -480,6 +480,7 @@ static vbill_status finish(vbill_ctx *ctx, vb_buf *b, char **out_json)
 VBILL_API vbill_status vbill_classify(vbill_ctx *ctx, const char *record_json, size_t len,
                                       long line, char **out_json)
 {
+    vb_clear_error(ctx);
     if (!ctx || !out_json)
         return vb_error(ctx, VBILL_ERR_ARG, "vbill_classify: NULL argument");
     *out_json = NULL;
@@ -497,6 +498,7 @@ VBILL_API vbill_status vbill_classify(vbill_ctx *ctx, const char *record_json, s
 VBILL_API vbill_status vbill_fill(vbill_ctx *ctx, const char *record_json, size_t len,
                                   long line, char **out_json)
 {
+    vb_clear_error(ctx);
     if (!ctx || !out_json)
         return vb_error(ctx, VBILL_ERR_ARG, "vbill_fill: NULL argument");
     *out_json = NULL;
@@ -571,6 +573,7 @@ VBILL_API vbill_status vbill_fill(vbill_ctx *ctx, const char *record_json, size_
 VBILL_API vbill_status vbill_default_slots(vbill_ctx *ctx, const char *scenario,
                                            const char *locale, char **out_json)
 {
+    vb_clear_error(ctx);
     if (!ctx || !scenario || !out_json)
         return vb_error(ctx, VBILL_ERR_ARG, "vbill_default_slots: NULL argument");
     vb_slot_def defs[VB_MAX_SLOTS];

@@ -35,6 +35,7 @@ vbill_status vb_store_wrap(vbill_ctx *ctx, const vbill_store_ops *ops, void *imp
 VBILL_API vbill_status vbill_store_new_custom(vbill_ctx *ctx, const vbill_store_ops *ops,
                                               void *impl, vbill_store **out)
 {
+    vb_clear_error(ctx);
     if (!out)
         return vb_error(ctx, VBILL_ERR_ARG, "no store to return");
     *out = NULL;
@@ -187,6 +188,7 @@ static const vbill_store_ops sq_ops = {VBILL_STORE_OPS_VERSION, sq_incr, sq_get,
 VBILL_API vbill_status vbill_store_open_sqlite(vbill_ctx *ctx, const char *path,
                                                vbill_store **out)
 {
+    vb_clear_error(ctx);
     if (!out)
         return vb_error(ctx, VBILL_ERR_ARG, "no store to return");
     *out = NULL;

@@ -94,6 +94,29 @@ START_TEST(worked_example)
 }
 END_TEST
 
+START_TEST(a_success_clears_the_message)
+{
+    /* every call on a context starts by clearing the message of the one before */
+    char *out = NULL;
+    ck_assert_int_eq(vbill_fill(ctx, "{}", 2, 1, &out), VBILL_ERR_RECORD);
+    ck_assert_str_ne(vbill_ctx_errmsg(ctx), "");
+    ck_assert_int_eq(vbill_classify(ctx, EXAMPLE, strlen(EXAMPLE), 1, &out), VBILL_OK);
+    ck_assert_str_eq(vbill_ctx_errmsg(ctx), "");
+    vbill_free(out);
+    ck_assert_int_eq(vbill_ctx_set_rules(ctx, "[", 1), VBILL_ERR_JSON);
+    ck_assert_int_eq(vbill_fill(ctx, EXAMPLE, strlen(EXAMPLE), 1, &out), VBILL_OK);
+    ck_assert_str_eq(vbill_ctx_errmsg(ctx), "");
+    vbill_free(out);
+    ck_assert_int_eq(vbill_ctx_set_senior(ctx, -1, 0.8), VBILL_ERR_ARG);
+    ck_assert_int_eq(vbill_default_slots(ctx, "home_new", "ko-KR", &out), VBILL_OK);
+    ck_assert_str_eq(vbill_ctx_errmsg(ctx), "");
+    vbill_free(out);
+    ck_assert_int_eq(vbill_ctx_set_senior(ctx, -1, 0.8), VBILL_ERR_ARG);
+    ck_assert_int_eq(vbill_ctx_set_rules(ctx, vbill_default_rules(), (size_t)-1), VBILL_OK);
+    ck_assert_str_eq(vbill_ctx_errmsg(ctx), "");
+}
+END_TEST
+
 START_TEST(context_has_formatted_values_and_no_birth)
 {
     char *out = NULL;
@@ -429,6 +452,7 @@ int main(void)
     TCase *tc = tcase_create("records");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, worked_example);
+    tcase_add_test(tc, a_success_clears_the_message);
     tcase_add_test(tc, context_has_formatted_values_and_no_birth);
     tcase_add_test(tc, english_and_japanese_formats);
     tcase_add_test(tc, rejections_name_record_and_field);

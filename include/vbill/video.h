@@ -47,8 +47,10 @@ extern "C" {
  *
  * Rendering burns a bill's slot texts into the prepared video: only the GOPs holding a
  * slot window are decoded and re-encoded (with the prepare's encoder headers); every other
- * packet and all audio are copied.  Outputs have exactly the prepared frame count and
- * duration (duration / speed for the slow variant).
+ * packet and all audio are copied.  Outputs have exactly the prepared duration (duration /
+ * speed for the slow variant) and frame count, except in still segments (see
+ * vbill_template_info), where the one picture is encoded every half second and each frame
+ * is shown for its half second.
  *
  * Thread safety: a template is immutable once prepared; any number of threads may render
  * from one template at once, each with its own vbill_ctx.  Opening and preparing are not
@@ -56,11 +58,6 @@ extern "C" {
  */
 typedef struct vbill_template vbill_template;
 
-/* Opens the template in `dir`: parses and validates template.json (VBILL_ERR_TEMPLATE with
- * a message naming the slot and the problem; VBILL_ERR_JSON), probes the base video
- * (VBILL_ERR_MEDIA when it does not decode) and hashes it.  When a prepared form for the
- * same content is already cached, the template is ready to render.  The slow variant's
- * speed is ctx's senior speed at this call.  *out is freed with vbill_template_free. */
 /* Opens the template in `dir`: parses and validates template.json (VBILL_ERR_TEMPLATE with
  * a message naming the slot and the problem; VBILL_ERR_JSON), probes the base video
  * (VBILL_ERR_MEDIA when it does not decode) and hashes it.  When a prepared form for the
@@ -86,10 +83,12 @@ VBILL_API int vbill_template_is_prepared(const vbill_template *t);
 VBILL_API const char *vbill_template_scenario(const vbill_template *t);
 
 /* A JSON description: {"scenario","prepared","source":{width,height,duration}, and when
- * prepared "cache","width","height","fps":[num,den],"frames","slow_speed",
- * "segments":[[first frame, end frame, personal],...]}, "slots":[{name,text,from,to,box,
- * size,min_size,color,background,align,frames:[first,end]}]}.  Segment indexes are those of
- * vbill_render_segment.  Free with vbill_free; NULL on allocation failure. */
+ * prepared "cache","width","height","fps":[num,den],"frames","slow_speed","segments":
+ * [[first frame, end frame, personal, still],...], and "slots":[{name,text,from,to,box,size,
+ * min_size,color,background,align,font,frames:[first,end]}]}.  Segment indexes are those of
+ * vbill_render_segment.  A still segment is one where the base holds one picture: a render
+ * encodes a frame every half second there, each shown for its half second.  Free with
+ * vbill_free; NULL on allocation failure. */
 VBILL_API char *vbill_template_info(const vbill_template *t);
 
 VBILL_API void vbill_template_free(vbill_template *t);

@@ -7,7 +7,8 @@
  * encoded with libx264 (ultrafast: prepare re-encodes it anyway) and AAC into MP4.
  *
  * Each of the six slot scenes shows, during its slot window only, an empty panel: the slot's
- * box, where the renderer draws the customer's text.  The rest of the scene explains it.
+ * box, where the renderer draws the customer's text, and the picture holds still meanwhile.
+ * The rest of the scene explains it.
  */
 #include "internal.h"
 #include "video/text.h"
@@ -421,7 +422,7 @@ static vbill_status open_video(gen *g)
     g->venc->pix_fmt = AV_PIX_FMT_YUV420P;
     g->venc->time_base = (AVRational){1, FPS};
     g->venc->framerate = (AVRational){FPS, 1};
-    g->venc->gop_size = 2 * FPS;
+    g->venc->gop_size = SCENE_S * FPS; /* the keyframes are placed (encode_all) */
     g->venc->thread_count = 2;
     if (g->oc->oformat->flags & AVFMT_GLOBALHEADER)
         g->venc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
@@ -473,8 +474,19 @@ static vbill_status encode_all(gen *g)
         r = av_frame_copy(g->frame, on ? g->scene_on[s] : g->scene_off[s]);
         if (r < 0)
             return av_fail(g, "frame", r);
-        draw_motion(g->frame, n);
+        /* Inside a slot window the picture holds still (the glow and the progress bar wait
+         * at the window's first frame): the renderer re-encodes these frames for every
+         * customer, and an unchanging picture around the text costs the encoder little. */
+        int64_t window_start = (int64_t)(INTRO_S + (s - 1) * SCENE_S + WIN_FROM) * FPS;
+        draw_motion(g->frame, on ? window_start : n);
         g->frame->pts = n;
+        /* keyframes where scenes and windows begin, none inside a window: a still window
+         * decodes to one unchanging picture */
+        int64_t into_scene = n - (int64_t)(s == 0 ? 0 : INTRO_S + (s - 1) * SCENE_S) * FPS;
+        bool key = n == 0 || (s >= 1 && s <= NSLOTS &&
+                              (into_scene == 0 || into_scene == (int64_t)WIN_FROM * FPS ||
+                               into_scene == (int64_t)WIN_TO * FPS));
+        g->frame->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
         r = avcodec_send_frame(g->venc, g->frame);
         if (r < 0)
             return av_fail(g, "encoding", r);

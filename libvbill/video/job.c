@@ -366,7 +366,7 @@ static vbill_status reenc_emit(vb_job *j)
             return VBILL_OK;
         if (r < 0)
             return vb_job_media(j, "re-encoding", r);
-        if (j->nout >= j->nin) {
+        if ((j->still ? j->nout * j->step : j->nout) >= j->nin) {
             av_packet_unref(j->epkt);
             return vb_error(j->ctx, VBILL_ERR_MEDIA, "re-encoding: more frames out than in");
         }
@@ -376,10 +376,15 @@ static vbill_status reenc_emit(vb_job *j)
             av_packet_unref(j->epkt);
             return vb_error(j->ctx, VBILL_ERR_NOMEM, "out of memory");
         }
-        const vb_ts *ts = &j->ts[j->nout % j->tscap];
+        /* in a still segment output k stands for input frames [k*step, (k+1)*step) */
+        int64_t first = j->still ? j->nout * j->step : j->nout;
+        int64_t span = j->still ? (j->nin - first < j->step ? j->nin - first : j->step) : 1;
+        const vb_ts *ts = &j->ts[first % j->tscap];
         o->pts = ts->pts;
         o->dts = ts->dts;
-        o->duration = ts->dur;
+        o->duration = 0;
+        for (int64_t k = 0; k < span; k++)
+            o->duration += j->ts[(first + k) % j->tscap].dur;
         o->stream_index = j->vi;
         if (j->epkt->flags & AV_PKT_FLAG_KEY)
             o->flags |= AV_PKT_FLAG_KEY;
@@ -406,6 +411,13 @@ static vbill_status reenc_frames(vb_job *j)
             return vb_job_media(j, "frame", r);
         }
         vb_job_blend(j, j->frm, f);
+        if (j->still) {
+            /* the segment's one picture, with its text: encoded at the end */
+            if (!j->still_frame->data[0])
+                av_frame_move_ref(j->still_frame, j->frm);
+            av_frame_unref(j->frm);
+            continue;
+        }
         j->frm->pts = j->nenc;
         j->frm->pict_type = j->nenc == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
         j->frm->key_frame = j->nenc == 0;
@@ -433,6 +445,22 @@ vbill_status vb_reenc_begin(vb_job *j, int seg)
     }
     j->nin = j->nout = j->nenc = 0;
     j->cur = seg;
+    /* A still segment is encoded from its first picture, a frame every half second, when
+     * its texts stay the same through it (a text that starts or ends inside it would not). */
+    j->still = sg->still;
+    for (int i = 0; i < j->nov && j->still; i++) {
+        const vb_overlay *o = &j->ov[i];
+        bool touches = o->f0 < sg->f1 && o->f1 > sg->f0;
+        if (touches && (o->f0 > sg->f0 || o->f1 < sg->f1))
+            j->still = false;
+    }
+    j->step = (int64_t)(av_q2d(j->t->fps) / 2 + 0.5);
+    if (j->step < 1)
+        j->step = 1;
+    if (j->still && !j->still_frame && !(j->still_frame = av_frame_alloc()))
+        return vb_error(j->ctx, VBILL_ERR_NOMEM, "out of memory");
+    if (j->still_frame)
+        av_frame_unref(j->still_frame);
     const AVStream *st = j->in->streams[j->vi];
     const AVCodec *dc = avcodec_find_decoder(st->codecpar->codec_id);
     j->dec = dc ? avcodec_alloc_context3(dc) : NULL;
@@ -462,6 +490,8 @@ vbill_status vb_reenc_packet(vb_job *j, const AVPacket *pkt)
                         j->t->dir);
     j->ts[j->nin % j->tscap] = (vb_ts){pkt->pts, pkt->dts, pkt->duration};
     j->nin++;
+    if (j->still && j->still_frame->data[0])
+        return VBILL_OK; /* the picture is in hand: the rest of the segment is the same */
     int r = avcodec_send_packet(j->dec, pkt);
     if (r < 0)
         return vb_job_media(j, "decoding the prepared video", r);
@@ -478,13 +508,34 @@ vbill_status vb_reenc_end(vb_job *j)
         s = vb_job_media(j, "decoding the prepared video", r);
     if (!s)
         s = reenc_frames(j);
+    int64_t want = j->nin;
+    if (!s && j->still) {
+        /* the picture, once every step frames, each shown for its step (the last shorter) */
+        if (!j->still_frame->data[0])
+            s = vb_error(j->ctx, VBILL_ERR_MEDIA, "re-encoding segment %d: no picture", j->cur);
+        want = (j->nin + j->step - 1) / j->step;
+        for (int64_t k = 0; !s && k < want; k++) {
+            r = av_frame_ref(j->frm, j->still_frame);
+            if (r < 0) {
+                s = vb_job_media(j, "frame", r);
+                break;
+            }
+            j->frm->pts = k * j->step;
+            j->frm->pict_type = k == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+            j->frm->key_frame = k == 0;
+            r = avcodec_send_frame(j->enc, j->frm);
+            av_frame_unref(j->frm);
+            s = r < 0 ? vb_job_media(j, "re-encoding", r) : reenc_emit(j);
+        }
+        av_frame_unref(j->still_frame);
+    }
     if (!s) {
         r = avcodec_send_frame(j->enc, NULL);
         s = r < 0 ? vb_job_media(j, "re-encoding", r) : reenc_emit(j);
     }
-    if (!s && j->nout != j->nin)
+    if (!s && j->nout != want)
         s = vb_error(j->ctx, VBILL_ERR_MEDIA, "re-encoding segment %d: %lld frames in, %lld out",
-                     j->cur, (long long)j->nin, (long long)j->nout);
+                     j->cur, (long long)want, (long long)j->nout);
     avcodec_free_context(&j->dec);
     avcodec_free_context(&j->enc);
     j->cur = -1;
@@ -499,6 +550,7 @@ void vb_job_free(vb_job *j)
     av_packet_free(&j->pkt);
     av_packet_free(&j->epkt);
     av_frame_free(&j->frm);
+    av_frame_free(&j->still_frame);
     free(j->ts);
     vb_overlays_free(j->ov, j->nov);
 }

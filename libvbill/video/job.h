@@ -43,6 +43,10 @@ struct vb_job {
     vb_ts *ts;
     size_t tscap;
     int64_t nin, nout, nenc;
+    /* still segments: the first picture, encoded every `step` input frames */
+    bool still;
+    int64_t step;
+    AVFrame *still_frame;
     bool headers_checked;
     vb_emit_fn emit;
     void *emit_user;

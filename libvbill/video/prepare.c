@@ -47,6 +47,8 @@ typedef struct prep {
     int64_t nframes;     /* planned frame count */
     int64_t vcount;      /* frames given to the encoder */
     uint8_t *key;
+    uint8_t *same;       /* per frame: the same picture as the frame before it */
+    AVFrame *prev;       /* the frame before, to compare with */
     AVFrame *last;       /* last frame, repeated when the input is short */
     int64_t astart;      /* audio pts offset (input time base) */
     int64_t vstart;
@@ -283,10 +285,45 @@ static vbill_status drain_video(prep *p, bool flush)
     }
 }
 
+/* The same picture: no sample differs by more than 4, and at most one in fifty differs at
+ * all (a lossy base re-quantises a still picture at its own keyframes by a step or so, in a
+ * percent of its samples: measured on the built-in bases before they kept their keyframes
+ * out of the windows). */
+static bool same_picture(const AVFrame *a, const AVFrame *b)
+{
+    size_t total = 0, differ = 0;
+    for (int pl = 0; pl < 3; pl++) {
+        int w = pl ? (a->width + 1) / 2 : a->width, h = pl ? (a->height + 1) / 2 : a->height;
+        total += (size_t)w * (size_t)h;
+        for (int y = 0; y < h; y++) {
+            const uint8_t *ra = a->data[pl] + (size_t)y * (size_t)a->linesize[pl];
+            const uint8_t *rb = b->data[pl] + (size_t)y * (size_t)b->linesize[pl];
+            if (memcmp(ra, rb, (size_t)w) == 0)
+                continue;
+            for (int x = 0; x < w; x++) {
+                int d = ra[x] - rb[x];
+                if (d > 4 || d < -4)
+                    return false;
+                differ += d != 0;
+            }
+        }
+    }
+    return differ * 50 <= total;
+}
+
 static vbill_status encode_frame(prep *p, AVFrame *f)
 {
     if (p->vcount >= p->nframes)
         return VBILL_OK;
+    /* A still stretch of a slot window lets the renderer encode far fewer frames there. */
+    if (p->same && p->prev && f->format == AV_PIX_FMT_YUV420P) {
+        if (p->vcount > 0 && p->prev->data[0] && p->prev->width == f->width &&
+            p->prev->height == f->height)
+            p->same[p->vcount] = same_picture(p->prev, f);
+        av_frame_unref(p->prev);
+        if (av_frame_ref(p->prev, f) < 0)
+            p->same[p->vcount] = 0;
+    }
     f->pts = p->vcount;
     f->pict_type = p->key[p->vcount] ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
     f->key_frame = p->key[p->vcount];
@@ -429,9 +466,14 @@ static vbill_status write_meta(prep *p, const char *dir)
                   t->slow_speed.num, t->slow_speed.den);
     vb_buf_json_string(&b, t->video_path);
     vb_buf_puts(&b, ",\"segments\":[");
-    for (int i = 0; i < t->nsegments; i++)
-        vb_buf_printf(&b, "%s[%lld,%lld,%d]", i ? "," : "", (long long)t->segments[i].f0,
-                      (long long)t->segments[i].f1, t->segments[i].personal);
+    for (int i = 0; i < t->nsegments; i++) {
+        const vb_segment *sg = &t->segments[i];
+        bool still = sg->personal && p->same && sg->f1 - sg->f0 > 1;
+        for (int64_t f = sg->f0 + 1; still && f < sg->f1; f++)
+            still = p->same[f] != 0;
+        vb_buf_printf(&b, "%s[%lld,%lld,%d,%d]", i ? "," : "", (long long)sg->f0,
+                      (long long)sg->f1, sg->personal, still);
+    }
     vb_buf_puts(&b, "]}\n");
     char *txt = vb_buf_take(&b);
     char *path = vb_path_join(dir, "meta.json");
@@ -465,6 +507,8 @@ static void prep_free(prep *p)
     av_frame_free(&p->afrm);
     av_frame_free(&p->last);
     free(p->key);
+    free(p->same);
+    av_frame_free(&p->prev);
 }
 
 vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdir)
@@ -503,6 +547,8 @@ vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdi
     if (p->nframes < 1)
         p->nframes = 1;
     int64_t nkeys = 0;
+    p->same = calloc((size_t)(p->nframes > 0 ? p->nframes : 1), 1);
+    p->prev = av_frame_alloc(); /* without them no segment is marked still: slower renders */
     if ((s = vb_template_plan(ctx, t, p->fps, p->nframes, &p->key, &nkeys)))
         goto out;
     p->vstart = vst->start_time == AV_NOPTS_VALUE ? 0 : vst->start_time;

@@ -527,6 +527,16 @@ vbill_status vb_template_load_meta(vbill_ctx *ctx, vbill_template *t)
     t->h = h;
     t->nframes = (int64_t)nf;
     st = vb_template_plan(ctx, t, t->fps, t->nframes, NULL, NULL);
+    /* the still segments prepare found: [f0, f1, personal, still] */
+    const cJSON *segs = cJSON_GetObjectItemCaseSensitive(m, "segments");
+    for (int i = 0; st == VBILL_OK && i < t->nsegments; i++) {
+        const cJSON *sg = cJSON_GetArrayItem(segs, i);
+        t->segments[i].still = cJSON_GetArraySize(sg) == 4 && t->segments[i].personal &&
+                               cJSON_IsNumber(cJSON_GetArrayItem(sg, 3)) &&
+                               cJSON_GetArrayItem(sg, 3)->valueint == 1 &&
+                               (int64_t)cJSON_GetArrayItem(sg, 0)->valuedouble == t->segments[i].f0 &&
+                               (int64_t)cJSON_GetArrayItem(sg, 1)->valuedouble == t->segments[i].f1;
+    }
     if (st == VBILL_OK)
         t->prepared = true;
 out:
@@ -627,8 +637,9 @@ VBILL_API char *vbill_template_info(const vbill_template *t)
                       t->w, t->h, t->fps.num, t->fps.den, (long long)t->nframes,
                       av_q2d(t->slow_speed));
         for (int i = 0; i < t->nsegments; i++)
-            vb_buf_printf(&b, "%s[%lld,%lld,%s]", i ? "," : "", (long long)t->segments[i].f0,
-                          (long long)t->segments[i].f1, t->segments[i].personal ? "true" : "false");
+            vb_buf_printf(&b, "%s[%lld,%lld,%s,%s]", i ? "," : "", (long long)t->segments[i].f0,
+                          (long long)t->segments[i].f1, t->segments[i].personal ? "true" : "false",
+                          t->segments[i].still ? "true" : "false");
         vb_buf_puts(&b, "]");
     }
     vb_buf_puts(&b, ",\"slots\":[");

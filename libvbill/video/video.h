@@ -22,7 +22,7 @@
 #include <libavutil/rational.h>
 
 /* Bumped whenever prepared output would change (encoder settings, layout). */
-#define VB_PREPARE_VERSION "vbill-prepare-4"
+#define VB_PREPARE_VERSION "vbill-prepare-5"
 #define VB_PREPARED_DIR ".vbill-prepared"
 #define VB_MAX_SLOTS 64
 #define VB_GOP_SECONDS 4.0
@@ -43,6 +43,7 @@ typedef struct vb_slot {
 typedef struct vb_segment {
     int64_t f0, f1;
     bool personal;
+    bool still;            /* every frame of the base after f0 is the same picture as f0 */
 } vb_segment;
 
 struct vbill_template {
