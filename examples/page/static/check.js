@@ -42,4 +42,10 @@
     form.setAttribute('data-sent', '1');
     if (b) b.setAttribute('aria-disabled', 'true');
   });
+  /* Back to this page from the history (bfcache): the form can be sent again. */
+  window.addEventListener('pageshow', function () {
+    form.removeAttribute('data-sent');
+    var b = form.querySelector('button[type=submit]');
+    if (b) b.removeAttribute('aria-disabled');
+  });
 })();

@@ -376,7 +376,10 @@
         var p = document.createElement('p');
         if (a.answered) {
           askAnswer.setAttribute('data-kind', 'answer');
-          p.textContent = a.answer || '';
+          var label = document.createElement('strong');
+          label.textContent = askForm.getAttribute('data-answer') + ': ';
+          p.appendChild(label);
+          p.appendChild(document.createTextNode(a.answer || ''));
         } else {
           askAnswer.setAttribute('data-kind', 'escalate');
           askAnswer.setAttribute('data-mode', a.mode || '');
