@@ -312,6 +312,8 @@
       quartile(100);
       survey.hidden = false;
       if (surveySent) surveyThanks();
+      /* The customer sees that a question waits (not while the video is fullscreen). */
+      if (!document.fullscreenElement && survey.scrollIntoView) survey.scrollIntoView({ block: 'nearest' });
     });
     surveyForm.addEventListener('submit', function (e) {
       e.preventDefault();
