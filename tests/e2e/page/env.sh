@@ -58,6 +58,17 @@ page_wait_file() {
     done
 }
 
+# python3 with this build's libvbill for the Python binding.  A sanitizer build needs its
+# runtime preloaded into python (only there: node and Chromium must not get it).  It execs:
+# call it in a subshell or in the background (then $! is python's own pid).
+page_python() {
+    lib="$B/libvbill/.libs/libvbill.so.0"
+    asan=$(ldd "$lib" 2>/dev/null | awk '/libasan/ {print $3}')
+    exec env ${asan:+LD_PRELOAD="$asan"} ${asan:+ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"} \
+        VBILL_LIBRARY="$lib" VBILL_BUILDDIR="$B" VBILL_SRCDIR="$S" \
+        PYTHONPATH="$S/bindings/python" PYTHONDONTWRITEBYTECODE=1 python3 "$@"
+}
+
 page_server() {
     [ -n "${PAGE_BASE_URL:-}" ] && return 0
     command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 is needed for the development server"; exit 77; }
@@ -67,8 +78,7 @@ page_server() {
     # The fixture: the built-in template, its overlay stream and three bills (cached).
     (
         flock 9
-        VBILL_BUILDDIR="$B" VBILL_SRCDIR="$S" PYTHONDONTWRITEBYTECODE=1 \
-            python3 "$S/tests/e2e/page/make_fixture.py" "$PAGE_DIR/fixture" >/dev/null
+        page_python "$S/tests/e2e/page/make_fixture.py" "$PAGE_DIR/fixture" >/dev/null
     ) 9>"$PAGE_DIR/fixture.lock" || { echo "FAIL: make_fixture.py"; exit 1; }
     export PAGE_FIXTURE="$PAGE_DIR/fixture/fixture.json"
     python3 "$S/tests/servers/hookrecv.py" --kind zendesk --mode ok --token devserver-token \
@@ -77,13 +87,7 @@ page_server() {
     page_wait_file "$PAGE_TMP/desk.port" "the fake help desk"
     : > "$PAGE_TMP/events.jsonl"
     : > "$PAGE_TMP/desk.log"
-    # The Python binding loads this build's libvbill; a sanitizer build needs its runtime
-    # preloaded into python (only there: node and Chromium must not get it).
-    lib="$B/libvbill/.libs/libvbill.so.0"
-    asan=$(ldd "$lib" 2>/dev/null | awk '/libasan/ {print $3}')
-    env ${asan:+LD_PRELOAD="$asan"} ${asan:+ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"} \
-        VBILL_LIBRARY="$lib" PYTHONPATH="$S/bindings/python" PYTHONDONTWRITEBYTECODE=1 \
-        python3 "$S/tests/e2e/page/devserver.py" --fixture "$PAGE_FIXTURE" --page "$S/examples/page" \
+    page_python "$S/tests/e2e/page/devserver.py" --fixture "$PAGE_FIXTURE" --page "$S/examples/page" \
         --port-file "$PAGE_TMP/dev.port" --events-log "$PAGE_TMP/events.jsonl" \
         --state "$PAGE_TMP/state" --helpdesk-url "http://127.0.0.1:$(cat "$PAGE_TMP/desk.port")" \
         2>"$PAGE_TMP/dev.err" &
