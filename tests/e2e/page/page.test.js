@@ -87,11 +87,9 @@ function received(linkId, route) {
 function guard(page) {
   const g = { csp: [], foreign: [], errors: [] };
   page.on('console', (m) => {
-    if (m.type() === 'error') {
-      if (/Content.Security.Policy/i.test(m.text())) g.csp.push(m.text());
-      else g.errors.push(m.text());
-    }
+    if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) g.csp.push(m.text());
   });
+  page.on('pageerror', (e) => g.errors.push(String(e && e.message || e)));
   page.on('request', (r) => {
     const u = r.url();
     if (/^(data|blob):/.test(u)) return;
@@ -103,6 +101,7 @@ async function checkGuards(page, g, label) {
   const seen = await page.evaluate(() => (window.__cspViolations || []).slice());
   eq(g.csp.concat(seen), [], label + ': Content-Security-Policy violations');
   eq(g.foreign, [], label + ': requests to another origin');
+  eq(g.errors, [], label + ': uncaught script errors');
 }
 async function axe(page, label) {
   await page.evaluate(AXE);
@@ -585,7 +584,8 @@ async function desktop() {
 
   await step('desktop: hls.js (vendored, loaded only when asked for) plays the stream', async () => {
     const scripts = [];
-    page.on('request', (r) => { if (r.url().includes('hls.light')) scripts.push(r.url()); });
+    page.on('pageerror', (e) => g.errors.push(String(e && e.message || e)));
+  page.on('request', (r) => { if (r.url().includes('hls.light')) scripts.push(r.url()); });
     await page.reload();
     await page.waitForSelector('#controls:not([hidden])');
     const native = (await playerState(page)).mode;
@@ -684,6 +684,14 @@ async function desktop() {
     await closeContext(c2);
   });
 }
+
+/* A hung browser must not hang make check. */
+const WATCHDOG_MS = Number(process.env.PAGE_TIMEOUT_S || 900) * 1000;
+setTimeout(() => {
+  console.log('not ok - the run took longer than ' + WATCHDOG_MS / 1000 + ' s');
+  console.log(passed + ' passed, ' + (failed + 1) + ' failed');
+  process.exit(1);
+}, WATCHDOG_MS);
 
 (async () => {
   console.log('page tests against ' + BASE + ' with ' + EXE + '; screenshots in ' + SHOTS);
