@@ -86,10 +86,18 @@ def page_data(link, sess_survey_done):
         "bill": bj["bill"],
         "actions": [{"id": a["id"], "label": a["label"].get(loc, a["label"]["en-US"]),
                      "url": a["url"]} for a in FIX["actions"]],
-        "helpdesk": FIX["helpdesk"],
+        "helpdesk": helpdesk(loc),
         "texts": TEXTS[loc],
         "survey_done": sess_survey_done,
     }
+
+
+def helpdesk(locale):
+    """The carrier's contact in the page's language (the fixture keeps hours per locale)."""
+    h = dict(FIX["helpdesk"])
+    if isinstance(h.get("hours"), dict):
+        h["hours"] = h["hours"].get(locale) or next(iter(h["hours"].values()))
+    return h
 
 
 def log_post(entry):
@@ -164,7 +172,7 @@ class H(BaseHTTPRequestHandler):
         loc = link["locale"] if link else A.default_locale
         ctx = {"lang": lang_of(loc), "locale": loc, "t": TEXTS[loc], "static": "/static",
                "action": A.base_url + link["token"] if link else "",
-               "helpdesk": FIX["helpdesk"], "form": False}
+               "helpdesk": helpdesk(loc), "form": False}
         ctx.update(extra)
         self.send(status, render("check.html", ctx), TYPES[".html"],
                   list(headers) + [("Cache-Control", "no-store")])

@@ -24,7 +24,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIO = "home_new_mobile"
-FIXTURE_VERSION = "page-fixture-1"
+FIXTURE_VERSION = "page-fixture-2"
 
 # Chapters: one per scene of the built-in templates (a title card, then one scene per slot,
 # each starting four seconds before its slot's text appears, then the closing card).
@@ -183,7 +183,8 @@ def main(out):
                 "roles": {k: v["token"] for k, v in roles.items()},
                 "lock": lock["token"], "expired": expired["token"],
                 "not_found": token("nobody")[:-4] + "AAAA",
-                "helpdesk": {"phone": "114", "hours": "평일 10:00-19:00"},
+                "helpdesk": {"phone": "114", "hours": {"ko-KR": "평일 10:00-19:00", "ja-JP": "平日 10:00〜19:00",
+                                                         "en-US": "Weekdays 10:00-19:00 (KST)"}},
                 "actions": [
                     {"id": "pay_now", "label": {"ko-KR": "지금 납부하기", "ja-JP": "今すぐ支払う", "en-US": "Pay now"},
                      "url": "https://carrier.example/pay"},
