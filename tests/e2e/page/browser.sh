@@ -11,7 +11,10 @@ page_server
 export PAGE_SCREENSHOTS="${PAGE_SCREENSHOTS:-$PAGE_DIR/screenshots}"
 rm -rf "$PAGE_SCREENSHOTS"
 mkdir -p "$PAGE_SCREENSHOTS"
-node "$S/tests/e2e/page/page.test.js"
+# Chromium's profiles go into a directory of this run's own, removed whatever happens.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/vbill-page-run.XXXXXX")
+TMPDIR="$run_tmp" node "$S/tests/e2e/page/page.test.js"
 rc=$?
+rm -rf "$run_tmp"
 [ $rc -ne 0 ] && [ -n "${PAGE_TMP:-}" ] && { echo "--- devserver stderr:"; tail -20 "$PAGE_TMP/dev.err"; }
 exit $rc
