@@ -10,8 +10,11 @@ PACKAGES="
   libass-dev fonts-noto-cjk fonts-noto-color-emoji fonts-symbola
   libmicrohttpd-dev lua5.4 liblua5.4-dev python3
   redis-server abigail-tools valgrind time
-  slurm-wlm munge python3-yaml
+  slurm-wlm munge python3-yaml chromium nodejs luarocks wrk
 "
+# npm: Debian's package, unless the installed nodejs brings its own (NodeSource's provides npm
+# and conflicts with Debian's).
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 # `deps.sh --rt` adds a real Request Tracker 5 for the help-desk sink's integration test.
 [ "${1:-}" = "--rt" ] && PACKAGES="request-tracker5 rt5-standalone rt5-db-sqlite"
 missing=""
