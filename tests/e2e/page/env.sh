@@ -62,7 +62,7 @@ page_wait_file() {
 # runtime preloaded into python (only there: node and Chromium must not get it).  It execs:
 # call it in a subshell or in the background (then $! is python's own pid).
 page_python() {
-    lib="$B/libvbill/.libs/libvbill.so.0"
+    lib="$B/libvbill/.libs/libvbill.so.1"
     asan=$(ldd "$lib" 2>/dev/null | awk '/libasan/ {print $3}')
     exec env ${asan:+LD_PRELOAD="$asan"} ${asan:+ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"} \
         VBILL_LIBRARY="$lib" VBILL_BUILDDIR="$B" VBILL_SRCDIR="$S" \

@@ -75,7 +75,7 @@ def main(out):
     src = os.path.abspath(os.environ.get("VBILL_SRCDIR", os.path.join(HERE, "../../..")))
     vbill = os.path.join(build, "examples", "vbill")
     sys.path.insert(0, os.path.join(src, "bindings", "python"))
-    os.environ.setdefault("VBILL_LIBRARY", os.path.join(build, "libvbill/.libs/libvbill.so.0"))
+    os.environ.setdefault("VBILL_LIBRARY", os.path.join(build, "libvbill/.libs/libvbill.so.1"))
     import vbill as vb  # noqa: E402  (this build's library)
 
     with open(os.path.join(HERE, "records.jsonl"), encoding="utf-8") as f:

@@ -74,10 +74,11 @@ def parse_shard(opts):
     return 0, 1
 
 
-def oracle(records):
+def oracle(records, rules=None):
     """The real vbill fill: {id: fill} for valid records, {line: (id, error)} for rejected."""
     vbill = os.path.join(os.environ.get("VBILL_BUILDDIR", "."), "examples", "vbill")
-    p = subprocess.run([vbill, "fill", records], capture_output=True, text=True)
+    p = subprocess.run([vbill, "fill"] + (["--rules", rules] if rules else []) + [records],
+                       capture_output=True, text=True)
     if p.returncode not in (0, 3):
         print("standin_vbill: vbill fill failed: " + p.stderr.strip(), file=sys.stderr)
         sys.exit(EX_TEMPFAIL)
@@ -124,7 +125,7 @@ def batch(records, store, opts):
         for f in files:
             if f.startswith(".") and ("-%s-" % tag) in f:
                 os.unlink(os.path.join(root, f))
-    filled, rejected = oracle(records)
+    filled, rejected = oracle(records, opts.get("--rules"))
     mine = []
     with open(records, "rb") as f:
         for no, raw in enumerate(f, 1):
@@ -139,7 +140,7 @@ def batch(records, store, opts):
             cs = rec.get("bill", {}).get("cycle_start") if isinstance(rec, dict) and isinstance(rec.get("bill"), dict) else None
             cycle = cs[:7] if isinstance(cs, str) and DATE.match(cs) else None
             mine.append((no, raw, rec, ident, cycle))
-    links, rejects, totals = {}, {}, {}
+    links, rejects, totals, not_target = {}, {}, {}, {}
     for k, (no, raw, rec, ident, cycle) in enumerate(mine):
         if retry_now and k >= len(mine) // 2:
             open(marker, "w").close()
@@ -151,6 +152,9 @@ def batch(records, store, opts):
             rejects.setdefault(cycle, []).append({"line": no, "id": rid, "error": redact(err, rec)})
             continue
         fill = filled[ident]
+        if fill.get("scenario") is None:  # no scenario: counted, no bill, no reason
+            not_target[cycle] = not_target.get(cycle, 0) + 1
+            continue
         if fault == "lose" and k == 0:
             continue
         path = os.path.join(store, cycle, ident, "bill.json")
@@ -191,7 +195,8 @@ def batch(records, store, opts):
         data = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items)
         atomic_write(os.path.join(store, cycle or "", "rejected-%s.jsonl" % tag), data.encode(), tag)
     progress = {"shard": shard, "count": count,
-                "totals": {c or "": n for c, n in totals.items()}}
+                "totals": {c or "": n for c, n in totals.items()},
+                "not_target": not_target}
     atomic_write(os.path.join(store, "progress", "shard-%s.json" % tag),
                  json.dumps(progress).encode(), tag)
     return EX_REJECTED if rejects else 0
@@ -210,21 +215,26 @@ def status(store):
             continue
         done = sum(1 for x in os.listdir(d) if os.path.isfile(os.path.join(d, x, "bill.json")))
         rej = sum(lines(os.path.join(d, x)) for x in os.listdir(d) if x.startswith("rejected"))
-        cycles[name] = {"done": done, "rejected": rej, "failed": 0, "total": 0}
+        cycles[name] = {"done": done, "rejected": rej, "failed": 0, "total": 0, "not_target": 0}
     loose = sum(lines(os.path.join(store, x)) for x in os.listdir(store) if x.startswith("rejected"))
     total_all = 0
     pdir = os.path.join(store, "progress")
     for f in sorted(os.listdir(pdir)) if os.path.isdir(pdir) else []:
         with open(os.path.join(pdir, f)) as fh:
-            for c, n in json.load(fh)["totals"].items():
+            prog = json.load(fh)
+            for c, n in prog["totals"].items():
                 total_all += n
                 if c in cycles:
                     cycles[c]["total"] += n
+            for c, n in prog.get("not_target", {}).items():
+                if c in cycles:
+                    cycles[c]["not_target"] += n
     if os.environ.get("STANDIN_FAULT") == "status" and cycles:
         cycles[next(iter(cycles))]["total"] += 1
     out = {"done": sum(c["done"] for c in cycles.values()),
            "rejected": sum(c["rejected"] for c in cycles.values()) + loose,
-           "failed": 0, "total": total_all, "cycles": cycles}
+           "failed": 0, "total": total_all,
+           "not_target": sum(c["not_target"] for c in cycles.values()), "cycles": cycles}
     print(json.dumps(out))
     return 0
 
