@@ -1602,11 +1602,12 @@ VBILL_API vbill_status vbill_auth_check(vbill_ctx *ctx, const vbill_keys *keys,
     store_key(kc, sizeof kc, "c", cid, "f");
     store_key(kcs, sizeof kcs, "c", cid, "s");
     void *im = store->impl;
-    int64_t until = 0, fails = 0, gone = 0, sfails = 0, cfails = 0;
+    int64_t until = 0, gone = 0, cfails = 0;
     int64_t link_ttl = li.expiry - now + 86400; /* counters outlive the link a little */
     int64_t sub_ttl = link_ttl > 400 * 86400 ? link_ttl : 400 * 86400;
-    if (store->ops.get(im, ku, now, &until) || store->ops.get(im, kf, now, &fails) ||
-        store->ops.get(im, kr, now, &gone) || store->ops.get(im, ks, now, &sfails) ||
+    /* The link's and the subscriber's failures are not read here: the bounded adds below
+     * both enforce and report them. */
+    if (store->ops.get(im, kr, now, &gone) || store->ops.get(im, ku, now, &until) ||
         store->ops.get(im, kc, now, &cfails)) {
         OPENSSL_cleanse(d, sizeof d);
         return store_fail(ctx, store, "reading the counters");
@@ -1614,16 +1615,12 @@ VBILL_API vbill_status vbill_auth_check(vbill_ctx *ctx, const vbill_keys *keys,
     st = VBILL_OK;
     if (gone) {
         st = refuse_revoked(ctx, &li);
-    } else if (fails >= store->hard) {
-        st = locked_for_good(ctx, store, &li);
     } else if (until > now) {
         char when[21];
         iso_time(until, when);
         store->counts.locked++;
         st = vb_error(ctx, VBILL_ERR_AUTH_LOCKED, "link %s is locked until %s", li.link_hex,
                       when);
-    } else if (sfails >= store->sub_max) {
-        st = subscriber_locked(ctx, store, &li);
     }
     if (st) {
         OPENSSL_cleanse(d, sizeof d);
@@ -1669,8 +1666,6 @@ VBILL_API vbill_status vbill_auth_check(vbill_ctx *ctx, const vbill_keys *keys,
         uncount(&a);
         return subscriber_locked(ctx, store, &li);
     }
-    if ((st = count_up(&a, kc, INT64_MAX, store->client_window, &c, &applied)))
-        goto store_error;
     uint8_t h[BIRTH_LEN];
     bool ok = birth_hash(li.key, li.id, li.cycle_start, d, h);
     OPENSSL_cleanse(d, sizeof d);
@@ -1685,10 +1680,14 @@ VBILL_API vbill_status vbill_auth_check(vbill_ctx *ctx, const vbill_keys *keys,
         vb_log(ctx, VBILL_LOG_INFO, "link %s: check passed", li.link_hex);
         return out_session ? make_session(ctx, keys, &li, bucket, now, out_session) : VBILL_OK;
     }
+    /* The client's failures count after the comparison: they only slow the client (the
+     * bounds above are what limits guessing), so a burst of concurrent checks may pass
+     * client_max by a few.  At its limit a client waits `slow` seconds before its next
+     * check. */
+    if (count_op(&a, kc, 1, INT64_MAX, store->client_window, &c, &applied) ||
+        (c >= store->client_max && store->ops.set(im, kcs, 1, store->slow, now)))
+        return store_fail(ctx, store, "counting the client's failure");
     count_failure(ctx, &a);
-    /* A client at its limit waits `slow` seconds before its next check. */
-    if (c >= store->client_max && store->ops.set(im, kcs, 1, store->slow, now))
-        return store_fail(ctx, store, "slowing the client");
     vb_log(ctx, VBILL_LOG_INFO, "link %s: failed check %lld of %d (subscriber: %lld of %d)",
            li.link_hex, (long long)f, store->hard, (long long)sf, store->sub_max);
     if (sf >= store->sub_max) {

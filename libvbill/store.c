@@ -3,8 +3,10 @@
  * One table of counters (key, value, expires).  Every operation is a single SQL statement,
  * hence atomic across processes; WAL mode lets readers and one writer proceed together and
  * the busy timeout queues writers instead of failing.  The bounded add (the count before a
- * comparison and its undo) is one conditional UPSERT: it never passes the limit and never
- * goes below zero, whatever runs between a check's count and its undo. */
+ * comparison and its undo) is a conditional UPDATE ... WHERE value + delta BETWEEN 0 AND
+ * limit RETURNING value (or, for a counter not there yet, a conditional UPSERT): it never
+ * passes the limit and never goes below zero, whatever runs between a check's count and its
+ * undo. */
 #include "config.h"
 #include "auth.h"
 
@@ -223,7 +225,7 @@ VBILL_API void vbill_store_set_lock_hook(vbill_store *store, vbill_lock_fn fn, v
 
 typedef struct sq_store {
     sqlite3 *db;
-    sqlite3_stmt *incr, *add, *get, *set, *del, *purge;
+    sqlite3_stmt *incr, *add, *add_live, *get, *set, *del, *purge;
     unsigned ops; /* purge expired rows now and then */
 } sq_store;
 
@@ -234,6 +236,7 @@ static void sq_close(void *impl)
         return;
     sqlite3_finalize(s->incr);
     sqlite3_finalize(s->add);
+    sqlite3_finalize(s->add_live);
     sqlite3_finalize(s->get);
     sqlite3_finalize(s->set);
     sqlite3_finalize(s->del);
@@ -284,6 +287,28 @@ static vbill_status sq_incr(void *impl, const char *key, int64_t delta, int64_t 
 
 static vbill_status sq_get(void *impl, const char *key, int64_t now, int64_t *value);
 
+/* Runs the bound add statement st; *applied when it changed a row. */
+static vbill_status sq_add_step(sqlite3_stmt *st, const char *key, int64_t delta, int64_t limit,
+                                int64_t ttl, int64_t now, int64_t *value, int *applied)
+{
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, delta);
+    sqlite3_bind_int64(st, 3, sq_expiry(ttl, now));
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int64(st, 5, limit);
+    int rc = sqlite3_step(st);
+    *applied = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW)
+        *value = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? VBILL_OK : VBILL_ERR_STORE;
+}
+
+/* The bounded add: each statement is atomic and keeps the bounds; the UPDATE (a live
+ * counter, the common case: several times faster than the UPSERT) goes first, and only when
+ * it changed nothing and delta >= 0 may the UPSERT create or restart the counter.
+ * Nothing is ever applied twice: the UPSERT runs only when the UPDATE did not apply. */
 static vbill_status sq_add(void *impl, const char *key, int64_t delta, int64_t limit,
                            int64_t ttl, int64_t now, const char *op_id, int64_t *value,
                            int *applied)
@@ -291,22 +316,12 @@ static vbill_status sq_add(void *impl, const char *key, int64_t delta, int64_t l
     (void)op_id; /* one process, no lost replies: nothing is sent twice */
     sq_store *s = impl;
     sq_maybe_purge(s, now);
-    sqlite3_bind_text(s->add, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s->add, 2, delta);
-    sqlite3_bind_int64(s->add, 3, sq_expiry(ttl, now));
-    sqlite3_bind_int64(s->add, 4, now);
-    sqlite3_bind_int64(s->add, 5, limit);
-    int rc = sqlite3_step(s->add);
-    *applied = rc == SQLITE_ROW;
-    if (rc == SQLITE_ROW)
-        *value = sqlite3_column_int64(s->add, 0);
-    sqlite3_reset(s->add);
-    sqlite3_clear_bindings(s->add);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return VBILL_ERR_STORE;
-    if (rc == SQLITE_DONE) /* not applied: the value as it is, for the messages */
-        return sq_get(impl, key, now, value);
-    return VBILL_OK;
+    vbill_status st = sq_add_step(s->add_live, key, delta, limit, ttl, now, value, applied);
+    if (!st && !*applied && delta >= 0)
+        st = sq_add_step(s->add, key, delta, limit, ttl, now, value, applied);
+    if (!st && !*applied) /* not applied: the value as it is, for the messages */
+        st = sq_get(impl, key, now, value);
+    return st;
 }
 
 static vbill_status sq_get(void *impl, const char *key, int64_t now, int64_t *value)
@@ -387,10 +402,14 @@ VBILL_API vbill_status vbill_store_open_sqlite(vbill_ctx *ctx, const char *path,
                    "value = CASE WHEN expires != 0 AND expires <= ?4 THEN ?2 ELSE value + ?2 END, "
                    "expires = CASE WHEN expires != 0 AND expires <= ?4 THEN ?3 ELSE expires END "
                    "RETURNING value"},
-        /* The bounded add, in one statement: a new counter only when delta is within
-         * [0, limit]; an existing one only when its (unexpired) value plus delta is. */
+        /* The bounded add (sq_add): a live counter within its bounds... */
+        {&s->add_live, "UPDATE counters SET value = value + ?2 WHERE key = ?1 AND "
+                       "(expires = 0 OR expires > ?4) AND value + ?2 BETWEEN 0 AND ?5 "
+                       "RETURNING value"},
+        /* ...else (delta >= 0) a new counter, or an expired one restarted, or a live one
+         * that appeared meanwhile: within the bounds, all in one statement. */
         {&s->add, "INSERT INTO counters(key, value, expires) SELECT ?1, ?2, ?3 "
-                  "WHERE ?2 BETWEEN 0 AND ?5 OR EXISTS(SELECT 1 FROM counters WHERE key = ?1) "
+                  "WHERE ?2 BETWEEN 0 AND ?5 "
                   "ON CONFLICT(key) DO UPDATE SET "
                   "value = CASE WHEN expires != 0 AND expires <= ?4 THEN 0 ELSE value END + ?2, "
                   "expires = CASE WHEN expires != 0 AND expires <= ?4 THEN ?3 ELSE expires END "
