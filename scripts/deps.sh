@@ -9,7 +9,7 @@ PACKAGES="
   libswresample-dev libavutil-dev ffmpeg
   libass-dev fonts-noto-cjk fonts-noto-color-emoji fonts-symbola
   libmicrohttpd-dev lua5.4 liblua5.4-dev python3
-  redis-server abigail-tools valgrind time
+  redis-server abigail-tools valgrind time faketime
 "
 # `deps.sh --rt` adds a real Request Tracker 5 for the help-desk sink's integration test.
 [ "${1:-}" = "--rt" ] && PACKAGES="request-tracker5 rt5-standalone rt5-db-sqlite"
