@@ -115,6 +115,30 @@ static bool stdout_private(void)
     return (sb.st_mode & 077) == 0;
 }
 
+/* A key or pepper file's text, read with read(2) into one buffer (wipe_free it). */
+static char *read_secret_text(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat sb;
+    char *buf = NULL;
+    size_t got = 0;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size < (1 << 20) &&
+        (buf = malloc((size_t)sb.st_size + 1)) != NULL) {
+        while (got < (size_t)sb.st_size) {
+            ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+        buf[got] = '\0';
+    }
+    if (fd >= 0)
+        close(fd);
+    if (!buf)
+        cli_fail(EXIT_USAGE, "cannot read %s: %s", path, strerror(errno));
+    return buf;
+}
+
 static void wipe_free(char *s)
 {
     if (s)
@@ -159,14 +183,29 @@ int cmd_keygen(int argc, char **argv)
         return cli_fail(EXIT_USAGE,
                         "keygen: standard output is a file that group or others may read: "
                         "nothing written (use --out FILE, created 0600, or run under umask 077)");
+    vbill_ctx *ctx = cli_ctx();
+    /* The old files pass the library's checks (mode, owner, no symlink) before their text
+     * is read (without stdio, whose buffer would keep a copy). */
     char *old = NULL, *old_pepper = NULL;
-    if (rotate && !(old = cli_read_file(rotate, 1 << 20, NULL)))
-        return EXIT_USAGE;
-    if (pepper_in && !(old_pepper = cli_read_file(pepper_in, 1 << 20, NULL))) {
-        wipe_free(old);
+    vbill_keys *check = NULL;
+    if (rotate && vbill_keys_load(ctx, rotate, &check) != VBILL_OK) {
+        cli_fail(EXIT_USAGE, "%s", vbill_ctx_errmsg(ctx));
+        vbill_ctx_free(ctx);
         return EXIT_USAGE;
     }
-    vbill_ctx *ctx = cli_ctx();
+    if (pepper_in && vbill_keys_load_peppers(check, pepper_in) != VBILL_OK) {
+        cli_fail(EXIT_USAGE, "%s", vbill_keys_errmsg(check));
+        vbill_keys_free(check);
+        vbill_ctx_free(ctx);
+        return EXIT_USAGE;
+    }
+    vbill_keys_free(check);
+    if ((rotate && !(old = read_secret_text(rotate))) ||
+        (pepper_in && !(old_pepper = read_secret_text(pepper_in)))) {
+        wipe_free(old);
+        vbill_ctx_free(ctx);
+        return EXIT_USAGE;
+    }
     char *json = NULL, *keyfile = NULL, *peppers = NULL;
     vbill_status st = vbill_keys_generate(ctx, old, &json);
     if (!st && pepper_out)
