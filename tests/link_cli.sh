@@ -212,6 +212,37 @@ VBILL_PEPPER_FILE="$tmp/pp2.json" IN="$tmp/wrong" run link check "$tp" --key-fil
 check "old link after rotation" 1 "$rc"
 run keygen --pepper-out "$tmp/x.json"; check "--pepper-out needs --out" 2 "$rc"
 
+# issue 14 item 6: --redis takes a URL with a password and a database (and VBILL_REDIS_URL,
+# which keeps the password off the command line)
+for attempt in 1 2 3 4 5; do # a free port: another test may hold the first one tried
+  rport=$((20000 + ($$ * 7 + attempt * 7919) % 40000))
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" \
+    --requirepass "cli-pw" >/dev/null 2>&1 &
+  rpid=$!
+  up=no
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    kill -0 "$rpid" 2>/dev/null || break
+    redis-cli -p "$rport" -a cli-pw ping 2>/dev/null | grep -q PONG && { up=yes; break; }
+    sleep 0.2
+  done
+  [ "$up" = yes ] && break
+  kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null
+done
+check "redis-server started" yes "$up"
+run link issue "$tmp/rec2.json"; tr=$(head -1 "$tmp/out"); tr=${tr##*/}
+IN="$tmp/wrong" run link check "$tr" --client 192.0.2.90 --redis "redis://:cli-pw@127.0.0.1:$rport/4"
+check "check with --redis URL" 1 "$rc"
+check "the password is not echoed" 0 "$(grep -c cli-pw "$tmp/err")"
+IN="$tmp/wrong" VBILL_REDIS_URL="redis://:cli-pw@127.0.0.1:$rport/4" run link check "$tr" --client 192.0.2.90
+check "check with VBILL_REDIS_URL" 1 "$rc"
+check "counted in database 4" 2 "$(redis-cli -p "$rport" -a cli-pw -n 4 --scan --pattern 'vbill:l:*:f' 2>/dev/null | head -1 | xargs -r redis-cli -p "$rport" -a cli-pw -n 4 get 2>/dev/null)"
+IN="$tmp/right2" run link check "$tr" --client 192.0.2.90 --redis "redis://127.0.0.1:$rport/4"
+check "no password: a store error" 1 "$rc"
+check "no password: says NOAUTH" 1 "$(grep -c NOAUTH "$tmp/err")"
+run link check "$tr" --client 192.0.2.90 --redis "redis://:cli-pw@127.0.0.1:$rport/x"
+check "a malformed --redis URL" 2 "$rc"
+kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null
+
 # the factor: never in any output or message, nor in the state files
 for f in "$all" "$tmp/state"/*; do
   [ -f "$f" ] || continue

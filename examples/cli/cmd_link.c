@@ -39,8 +39,9 @@ static const char LINK_USAGE[] =
     "  (mode 0600, owned by you, not a symlink); --pepper-file FILE (or VBILL_PEPPER_FILE, or\n"
     "  the pepper set's text in VBILL_PEPPER): the peppers when they are kept apart;\n"
     "  --state DIR (or VBILL_STATE_DIR): where the attempt counters live (SQLite), or\n"
-    "  --redis URL: redis[s]://[USER:PASSWORD@]HOST[:PORT][/DB][?cacert=FILE&...] (HOST:PORT\n"
-    "  is read as redis://HOST:PORT).\n"
+    "  --redis URL (or VBILL_REDIS_URL, which keeps a password off the command line):\n"
+    "  redis[s]://[USER:PASSWORD@]HOST[:PORT][/DB][?cacert=FILE&...] (HOST:PORT is read as\n"
+    "  redis://HOST:PORT).\n"
     "With VBILL_HOOKS_CONFIG set, check queues an auth.locked event (vbill hooks) when the\n"
     "link locks.\n"
     "issue prints the link URL on its first line (the token is its last path segment) and the\n"
@@ -340,6 +341,9 @@ static int parse_link_args(int argc, char **argv, link_opts *o)
     if (!o->pepper_file)
         o->pepper_file = getenv("VBILL_PEPPER_FILE");
     o->state_given = o->state != NULL;
+    /* VBILL_REDIS_URL keeps a password off the command line; --state overrides it */
+    if (!o->redis && !o->state_given && getenv("VBILL_REDIS_URL") && *getenv("VBILL_REDIS_URL"))
+        o->redis = getenv("VBILL_REDIS_URL");
     if (!o->state)
         o->state = getenv("VBILL_STATE_DIR");
     if (!o->base_url)

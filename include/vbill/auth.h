@@ -131,7 +131,8 @@ VBILL_API VBILL_NODISCARD vbill_status vbill_link_issue(vbill_ctx *ctx, const vb
  * which holds no personal data (no name, birth date or phone).  Errors:
  * VBILL_ERR_LINK_MALFORMED (not the token format: bad base64, wrong length or version),
  * VBILL_ERR_LINK_KEY (key id not among the keys), VBILL_ERR_LINK_SIGNATURE (altered,
- * truncated or signed with another key), VBILL_ERR_LINK_EXPIRED. */
+ * truncated or signed with another key), VBILL_ERR_LINK_EXPIRED.  Stateless: it checks
+ * the signature and the expiry only and cannot see a revocation (vbill_link_verify_store). */
 VBILL_API VBILL_NODISCARD vbill_status vbill_link_verify(vbill_ctx *ctx, const vbill_keys *keys,
                                          const char *token, int64_t now, char **out_info_json);
 
