@@ -827,6 +827,7 @@ VBILL_API vbill_status vbill_keys_split(vbill_ctx *ctx, const char *key_json,
                                         const char *pepper_json, char **out_key_json,
                                         char **out_pepper_json)
 {
+    vb_clear_error(ctx);
     if (!out_key_json || !out_pepper_json)
         return vb_error(ctx, VBILL_ERR_ARG, "keys split: nothing to return");
     *out_key_json = *out_pepper_json = NULL;
@@ -1382,6 +1383,7 @@ VBILL_API vbill_status vbill_link_verify_store(vbill_ctx *ctx, const vbill_keys 
                                                vbill_store *store, const char *token,
                                                int64_t now, char **out_info_json)
 {
+    vb_clear_error(ctx);
     if (out_info_json)
         *out_info_json = NULL;
     now = clock_now(now);
@@ -1399,6 +1401,7 @@ VBILL_API vbill_status vbill_link_verify_store(vbill_ctx *ctx, const vbill_keys 
 VBILL_API vbill_status vbill_link_revoke(vbill_ctx *ctx, const vbill_keys *keys,
                                          vbill_store *store, const char *token)
 {
+    vb_clear_error(ctx);
     if (!store)
         return vb_error(ctx, VBILL_ERR_ARG, "link revoke: no store");
     link_info li;

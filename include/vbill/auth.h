@@ -38,6 +38,8 @@ extern "C" {
  * bill of a cycle with probability at most 10/36,500 (0.027%) with the defaults (in general
  * subscriber-limit/36,500), whatever the number of links, unlocks and client addresses; a
  * forged or altered token is refused before any comparison (2^-96 per forgery attempt).
+ * (The SQLite and Redis stores count atomically; a custom store of ops version 1 or 2 is
+ * exact only without concurrency: see vbill_store_ops.add.)
  *
  * Revocation: re-issuing a link revokes the old one in the store (vbill_link_revoke does it
  * alone).  The store is consulted by vbill_auth_check, vbill_link_verify_store and
