@@ -823,6 +823,17 @@ VBILL_API vbill_status vbill_keys_generate(vbill_ctx *ctx, const char *existing_
     return VBILL_OK;
 }
 
+/* One member of a pepper set: "KID":"PEPPER" (both checked: hex and base64url). */
+static void put_pepper(sbuf *b, bool *first, const char *kid, const char *pepper)
+{
+    sb_puts(b, *first ? "\n  \"" : ",\n  \"");
+    *first = false;
+    sb_puts(b, kid);
+    sb_puts(b, "\":\"");
+    sb_puts(b, pepper);
+    sb_puts(b, "\"");
+}
+
 VBILL_API vbill_status vbill_keys_split(vbill_ctx *ctx, const char *key_json,
                                         const char *pepper_json, char **out_key_json,
                                         char **out_pepper_json)
@@ -865,14 +876,8 @@ VBILL_API vbill_status vbill_keys_split(vbill_ctx *ctx, const char *key_json,
                           kid->valuestring);
             break;
         }
-        if (!pep)
-            continue;
-        sb_puts(&pb, first ? "\n  \"" : ",\n  \"");
-        first = false;
-        sb_puts(&pb, kid->valuestring);
-        sb_puts(&pb, "\":\"");
-        sb_puts(&pb, pep->valuestring);
-        sb_puts(&pb, "\"");
+        if (pep)
+            put_pepper(&pb, &first, kid->valuestring, pep->valuestring);
     }
     walk = st ? NULL : old_map;
     cJSON_ArrayForEach(e, walk)
@@ -885,14 +890,8 @@ VBILL_API vbill_status vbill_keys_split(vbill_ctx *ctx, const char *key_json,
             in_file = in_file || (strcmp(kid->valuestring, e->string) == 0 &&
                                   cJSON_GetObjectItemCaseSensitive(k, "pepper"));
         }
-        if (in_file)
-            continue;
-        sb_puts(&pb, first ? "\n  \"" : ",\n  \"");
-        first = false;
-        sb_puts(&pb, e->string);
-        sb_puts(&pb, "\":\"");
-        sb_puts(&pb, e->valuestring);
-        sb_puts(&pb, "\"");
+        if (!in_file)
+            put_pepper(&pb, &first, e->string, e->valuestring);
     }
     sb_puts(&pb, "\n}}\n");
     /* the key file without its peppers; the other members as they were */
