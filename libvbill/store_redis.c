@@ -354,32 +354,35 @@ static bool tls_connect(rd_store *s)
     return true;
 }
 
-/* Writes all of buf.  SIGPIPE is blocked on this thread meanwhile (a closed peer is an
- * error to report, not a signal that kills the server) and a SIGPIPE it raised is taken
- * back; nothing process-wide is changed. */
+/* Writes all of buf.  Plain TCP uses send(MSG_NOSIGNAL).  OpenSSL writes with write(2),
+ * so for TLS SIGPIPE is blocked on this thread meanwhile (a closed peer is an error to
+ * report, not a signal that kills the server) and a SIGPIPE it raised is taken back;
+ * nothing process-wide is changed. */
 static bool rd_write(rd_store *s, const char *buf, size_t n)
 {
+    bool ok = true;
+    size_t done = 0;
+    if (!s->ssl) {
+        while (ok && done < n) {
+            ssize_t w = send(s->fd, buf + done, n - done, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR)
+                continue;
+            ok = w > 0 || rd_fail(s, "write failed", strerror(w < 0 ? errno : EPIPE));
+            done += w > 0 ? (size_t)w : 0;
+        }
+        return ok;
+    }
     sigset_t pipe_set, old, pending;
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
     sigpending(&pending);
     bool was_pending = sigismember(&pending, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    bool ok = true;
-    size_t done = 0;
     while (ok && done < n) {
         errno = 0;
-        if (s->ssl) {
-            int w = SSL_write(s->ssl, buf + done, (int)(n - done));
-            ok = w > 0 || tls_fail(s, "TLS write failed");
-            done += w > 0 ? (size_t)w : 0;
-        } else {
-            ssize_t w = send(s->fd, buf + done, n - done, MSG_NOSIGNAL);
-            if (w < 0 && errno == EINTR)
-                continue;
-            ok = w > 0 || rd_fail(s, "write failed", strerror(errno ? errno : EPIPE));
-            done += w > 0 ? (size_t)w : 0;
-        }
+        int w = SSL_write(s->ssl, buf + done, (int)(n - done));
+        ok = w > 0 || tls_fail(s, "TLS write failed");
+        done += w > 0 ? (size_t)w : 0;
     }
     if (!was_pending) {
         sigpending(&pending);
