@@ -3,9 +3,10 @@
  *
  * The parser (and its padded input copy) is kept by the document and reused record after
  * record.  Strings and keys are not copied: they point into the parser's string buffer,
- * which stays valid until the next parse, as the tree does.  A string or key ends at its
- * first NUL (an escaped \u0000), as the library's C strings do.  Built without exceptions: the
- * type is checked before each value_unsafe().
+ * which stays valid until the next parse, as the tree does.  A key ends at its first NUL (an
+ * escaped \u0000), as the library's C strings do; a string keeps its full length, so that a
+ * string holding a NUL is seen (strlen(str) < len) and refused by record.c.  Built without
+ * exceptions: the type is checked before each value_unsafe().
  */
 #include "config.h"
 #include "jdoc.h"
@@ -61,7 +62,7 @@ vb_jval *convert(vb_jdoc *d, simdjson::dom::element e)
         if (v) {
             std::string_view s = e.get_string().value_unsafe();
             v->str = s.data();
-            v->len = strnlen(s.data(), s.size());
+            v->len = s.size(); /* may hold a NUL: record.c refuses the record */
         }
         return v;
     }

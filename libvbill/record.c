@@ -291,8 +291,13 @@ static vbill_status parse_bill(vbill_ctx *ctx, vb_record *r)
         return fail(ctx, r, "bill", "cycle_end", "the cycle is %lld days; at most 31 allowed",
                     (long long)(end - start + 1));
 
-    if ((st = get_date(ctx, r, r->root, NULL, "birth", true, NULL, &r->birth)))
+    /* The birth date is never echoed, in whole or in part: the message names the field and
+     * the rule only (a "19580314" written without dashes is still the customer's date). */
+    const char *birth;
+    if ((st = get_string(ctx, r, r->root, NULL, "birth", true, &birth)))
         return st;
+    if (!vb_date_parse(birth, &r->birth))
+        return fail(ctx, r, NULL, "birth", "is not a real date of the form YYYY-MM-DD");
     if (vb_date_days(r->birth) > vb_date_days(r->issue_date))
         return fail(ctx, r, NULL, "birth", "is after bill.issue_date");
 
@@ -427,6 +432,57 @@ static vbill_status parse_rest(vbill_ctx *ctx, vb_record *r)
     return get_string(ctx, r, r->root, NULL, "phone", false, &phone);
 }
 
+/* A string holding a NUL ("S-1\u0000../x") would be read as its part before the NUL by
+ * every C string function after this one: such a record is refused, naming the string.
+ * jparse keeps each string's full length, so a string whose strlen is shorter holds a NUL.
+ * Only records whose text holds the escape at all are walked. */
+static bool find_nul(const vb_jval *v, char *path, size_t size, size_t len, int depth)
+{
+    if (vb_jis(v, VB_JSTRING))
+        return strlen(v->str) != v->len;
+    if (depth > VB_JMAX_DEPTH || !(vb_jis(v, VB_JOBJECT) || vb_jis(v, VB_JARRAY)))
+        return false;
+    int i = 0;
+    for (const vb_jval *c = v->child; c; c = c->next, i++) {
+        if (vb_jis(v, VB_JOBJECT))
+            snprintf(path + len, size - len, "%s%s", len ? "." : "", c->key);
+        else
+            snprintf(path + len, size - len, "[%d]", i);
+        if (find_nul(c, path, size, strlen(path), depth + 1))
+            return true;
+        path[len] = '\0';
+    }
+    return false;
+}
+
+/* True when the JSON text (already well-formed) escapes a NUL in a string or a name. */
+static bool text_escapes_nul(const char *json, size_t len)
+{
+    if (!memmem(json, len, "\\u0000", 6))
+        return false;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        if (json[i] == '"') {
+            in_string = !in_string;
+        } else if (in_string && json[i] == '\\') {
+            if (i + 5 < len && memcmp(json + i + 1, "u0000", 5) == 0)
+                return true;
+            i++; /* the escaped character */
+        }
+    }
+    return false;
+}
+
+static vbill_status refuse_nul(vbill_ctx *ctx, vb_record *r, const char *json, size_t len)
+{
+    if (!text_escapes_nul(json, len))
+        return VBILL_OK;
+    char path[256] = "";
+    if (find_nul(r->root, path, sizeof path, 0, 0))
+        return fail(ctx, r, NULL, path, "holds a NUL character (\\u0000)");
+    return fail(ctx, r, NULL, "(record)", "a member name or string holds a NUL character (\\u0000)");
+}
+
 /* A number past 64 bits or past double range (18446744073709551616, 1e400) stops simdjson.
  * cJSON reads it as a double (or infinity), so that the field's check can name the field and
  * the problem; only such records take this path. */
@@ -481,7 +537,7 @@ vbill_status vb_record_parse(vbill_ctx *ctx, const char *json, size_t len, long 
     }
     if (!vb_jis(r->root, VB_JOBJECT))
         st = fail(ctx, r, NULL, "(record)", "must be a JSON object, not %s", type_name(r->root));
-    else if (!(st = parse_id_and_name(ctx, r)) && !(st = parse_bill(ctx, r)) &&
+    else if (!(st = refuse_nul(ctx, r, json, len)) && !(st = parse_id_and_name(ctx, r)) && !(st = parse_bill(ctx, r)) &&
              !(st = parse_lines(ctx, r)))
         st = parse_rest(ctx, r);
     if (st) /* the message keeps the id; the tree goes */

@@ -9,7 +9,7 @@ PACKAGES="
   libswresample-dev libavutil-dev ffmpeg
   libass-dev fonts-noto-cjk fonts-noto-color-emoji fonts-symbola
   libmicrohttpd-dev lua5.4 liblua5.4-dev python3
-  redis-server abigail-tools valgrind time
+  redis-server abigail-tools valgrind time faketime
   slurm-wlm munge python3-yaml chromium nodejs luarocks wrk
 "
 # npm: Debian's package, unless the installed nodejs brings its own (NodeSource's provides npm

@@ -7,6 +7,9 @@
 #include <check.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -92,7 +96,13 @@ static void limiter_contract(vbill_store *s)
         ck_assert_int_eq(check(s, tok, "000000", T0 + 901), VBILL_ERR_AUTH_WRONG);
     ck_assert_int_eq(check(s, tok, DIGITS, T0 + 5000), VBILL_ERR_AUTH_LOCKED);
     ck_assert_int_eq(vbill_link_unlock(ctx, keys, s, tok), VBILL_OK);
+    /* The unlock clears the link, not the subscriber's ten failures of the cycle. */
+    ck_assert_int_eq(check(s, tok, DIGITS, T0 + 5000), VBILL_ERR_AUTH_LOCKED);
+    ck_assert_int_eq(vbill_store_set_subscriber_limit(s, 11), VBILL_OK);
     ck_assert_int_eq(check(s, tok, DIGITS, T0 + 5000), VBILL_OK);
+    ck_assert_int_eq(check(s, tok, "000000", T0 + 5000), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(check(s, tok, DIGITS, T0 + 5000), VBILL_ERR_AUTH_LOCKED);
+    ck_assert_int_eq(vbill_store_set_subscriber_limit(s, 10), VBILL_OK);
     vbill_free(tok);
 }
 
@@ -185,8 +195,9 @@ static int race(opener open, void *arg, const char *tok, int n, int each)
 static vbill_status open_sqlite(vbill_store **s, void *arg)
 {
     vbill_status st = vbill_store_open_sqlite(NULL, arg, s);
-    if (!st && getenv("VB_RACE_WIDE"))
-        st = vbill_store_set_limits(*s, 10000, 900, 10000, 10000, 3600);
+    if (!st && getenv("VB_RACE_WIDE") &&
+        !(st = vbill_store_set_limits(*s, 10000, 900, 10000, 10000, 3600)))
+        st = vbill_store_set_subscriber_limit(*s, 10000);
     return st;
 }
 
@@ -256,6 +267,8 @@ END_TEST
 
 /* ---- Redis ---- */
 
+static int connect_port(int port);
+static int redis_fixed_port; /* > 0: redis_start_with uses it (a restart) */
 static pid_t redis_pid;
 static int redis_port;
 static char *redis_dir;
@@ -276,13 +289,17 @@ static void redis_stop(void)
 
 /* Starts redis-server on 127.0.0.1 with a random port, no persistence, in a temporary
  * directory; fails the test when it cannot (redis-server is a test dependency). */
-static void redis_start(void)
+/* Starts redis-server on 127.0.0.1 with a random port, no persistence, in a temporary
+ * directory, with `extra` arguments (NULL-terminated, may be NULL; "@TLS" is replaced by
+ * the TLS arguments: the port is then a TLS port); fails the test when it cannot
+ * (redis-server is a test dependency). */
+static void redis_start_with(const char *const *extra)
 {
     redis_dir = tu_tmpdir();
     atexit(redis_stop); /* a failed check exits this process: never leave the server behind */
     srand((unsigned)(time(NULL) ^ getpid()));
     for (int attempt = 0; attempt < 10; attempt++) {
-        redis_port = 20000 + rand() % 40000;
+        redis_port = redis_fixed_port > 0 ? redis_fixed_port : 20000 + rand() % 40000;
         char port[16];
         snprintf(port, sizeof port, "%d", redis_port);
         redis_pid = fork();
@@ -290,8 +307,24 @@ static void redis_start(void)
         if (redis_pid == 0) {
             if (!freopen("/dev/null", "w", stdout))
                 _exit(126);
-            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--dir", redis_dir, (char *)NULL);
+            /* copies: exec wants char *; the child execs or exits */
+            const char *base[] = {"redis-server", "--port", port, "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no", "--dir", redis_dir};
+            char *argv[64];
+            int n = 0;
+            for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+                argv[n++] = strdup(base[i]);
+            for (int i = 0; extra && extra[i] && n < 60; i++) {
+                if (strcmp(extra[i], "@TLS") == 0) {
+                    argv[2] = strdup("0");
+                    argv[n++] = strdup("--tls-port");
+                    argv[n++] = strdup(port);
+                } else {
+                    argv[n++] = strdup(extra[i]);
+                }
+            }
+            argv[n] = NULL;
+            execvp("redis-server", argv);
             _exit(127);
         }
         for (int wait = 0; wait < 100; wait++) {
@@ -302,13 +335,11 @@ static void redis_start(void)
                 redis_pid = 0;
                 break; /* the port was taken: try another */
             }
-            struct timeval tv = {1, 0};
-            redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
-            bool up = c && !c->err;
-            if (c)
-                redisFree(c);
-            if (up)
+            int fd = connect_port(redis_port); /* TCP only: also right for a TLS port */
+            if (fd >= 0) {
+                close(fd);
                 return;
+            }
             usleep(50000);
         }
         if (redis_pid > 0) {
@@ -320,12 +351,15 @@ static void redis_start(void)
     ck_abort_msg("could not start redis-server");
 }
 
+static void redis_start(void) { redis_start_with(NULL); }
+
 static vbill_status open_redis(vbill_store **s, void *arg)
 {
     (void)arg;
     vbill_status st = vbill_store_open_redis(NULL, "127.0.0.1", redis_port, "t:", s);
-    if (!st && getenv("VB_RACE_WIDE"))
-        st = vbill_store_set_limits(*s, 10000, 900, 10000, 10000, 3600);
+    if (!st && getenv("VB_RACE_WIDE") &&
+        !(st = vbill_store_set_limits(*s, 10000, 900, 10000, 10000, 3600)))
+        st = vbill_store_set_subscriber_limit(*s, 10000);
     return st;
 }
 
@@ -350,6 +384,7 @@ START_TEST(redis_store)
     vbill_store *s = NULL;
     ck_assert_int_eq(open_redis(&s, NULL), VBILL_OK);
     limiter_contract(s);
+    redis_int("FLUSHDB", "SYNC"); /* the subscriber's cycle starts afresh */
     /* Counters and locks carry their expiry in Redis. */
     char *tok = issue();
     char id[64], key[128];
@@ -364,6 +399,7 @@ START_TEST(redis_store)
     long long ttl = redis_int("TTL", key);
     ck_assert(ttl > 0 && ttl <= 900);
     vbill_store_free(s);
+    redis_int("FLUSHDB", "SYNC");
     /* Several "servers" racing: exactly ten comparisons; and no failure lost. */
     vbill_free(tok);
     tok = issue();
@@ -456,6 +492,26 @@ static vbill_status mem_del(void *impl, const char *key)
 }
 static void mem_close(void *impl) { ((mem_store *)impl)->closed++; }
 
+/* The bounded add (version 3); one process, so op_id needs no record. */
+static vbill_status mem_add(void *impl, const char *key, int64_t delta, int64_t limit,
+                            int64_t ttl, int64_t now, const char *op_id, int64_t *value,
+                            int *applied)
+{
+    ck_assert_ptr_nonnull(op_id);
+    mem_entry *e = mem_find(impl, key, now, true);
+    if (!e)
+        return VBILL_ERR_STORE;
+    int64_t v = e->value + delta;
+    *applied = v >= 0 && v <= limit;
+    if (*applied) {
+        if (e->value == 0 && e->expires == 0 && ttl > 0)
+            e->expires = now + ttl;
+        e->value = v;
+    }
+    *value = e->value;
+    return VBILL_OK;
+}
+
 static const char *mem_errmsg(void *impl)
 {
     return ((mem_store *)impl)->n >= 64 ? "mem store: no room for a new key" : "";
@@ -465,9 +521,16 @@ START_TEST(custom_store)
 {
     static mem_store m;
     memset(&m, 0, sizeof m);
-    vbill_store_ops ops = {VBILL_STORE_OPS_VERSION, mem_incr, mem_get, mem_set, mem_del,
-                           mem_close, mem_errmsg};
+    /* Version 2 (no bounded add: emulated with incr), then version 3. */
+    vbill_store_ops ops = {2, mem_incr, mem_get, mem_set, mem_del, mem_close, mem_errmsg, NULL};
     vbill_store *s = NULL;
+    ck_assert_int_eq(vbill_store_new_custom(ctx, &ops, &m, &s), VBILL_OK);
+    limiter_contract(s);
+    vbill_store_free(s);
+    ck_assert_int_eq(m.closed, 1);
+    memset(&m, 0, sizeof m);
+    ops.version = VBILL_STORE_OPS_VERSION;
+    ops.add = mem_add;
     ck_assert_int_eq(vbill_store_new_custom(ctx, &ops, &m, &s), VBILL_OK);
     limiter_contract(s);
     vbill_store_free(s);
@@ -495,6 +558,389 @@ START_TEST(custom_store)
 }
 END_TEST
 
+/* ---- issue 14 ---- */
+
+/* Item 4: an unlock landing between a check's count and its undo left the counter at -1,
+ * and the link then took 11 wrong compares before its hard lock.  One thread checks the
+ * right digits (count, compare, undo) while another unlocks, with a store each. */
+typedef struct unlocker_arg {
+    opener open;
+    void *arg;
+    const char *tok;
+    volatile int stop;
+    int rounds;
+} unlocker_arg;
+
+static void *unlocker(void *p)
+{
+    unlocker_arg *a = p;
+    vbill_ctx *c = NULL;
+    vbill_store *s = NULL;
+    if (vbill_ctx_new(&c) != VBILL_OK || a->open(&s, a->arg) != VBILL_OK)
+        return NULL;
+    while (!a->stop) {
+        if (vbill_link_unlock(c, keys, s, a->tok) == VBILL_OK)
+            a->rounds++;
+    }
+    vbill_store_free(s);
+    vbill_ctx_free(c);
+    return NULL;
+}
+
+/* Runs the race for up to `seconds` (or until the counter is seen below zero) and returns
+ * the number of wrong compares the link takes afterwards. */
+static int unlock_race(opener open, void *arg, int64_t (*counter)(const char *key),
+                       double seconds)
+{
+    char *tok = issue();
+    char id[64], key[128];
+    link_id(tok, id);
+    snprintf(key, sizeof key, "l:%s:f", id);
+    vbill_store *s = NULL;
+    ck_assert_int_eq(open(&s, arg), VBILL_OK);
+    unlocker_arg a = {open, arg, tok, 0, 0};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, unlocker, &a), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t lowest = 0;
+    long checks = 0;
+    for (;; checks++) {
+        ck_assert_int_eq(check(s, tok, DIGITS, T0), VBILL_OK);
+        int64_t v = counter(key);
+        if (v < lowest)
+            lowest = v;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (lowest < 0 || (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9 > seconds)
+            break;
+    }
+    a.stop = 1;
+    pthread_join(th, NULL);
+    fprintf(stderr, "unlock race: %ld right checks against %d unlocks; lowest counter %lld\n",
+            checks, a.rounds, (long long)lowest);
+    ck_assert_int_gt(a.rounds, 0);
+    ck_assert_int_ge(lowest, 0);
+    int wrong = 0;
+    for (int i = 0; i < 15; i++)
+        wrong += check(s, tok, "000000", T0 + 1000 * (i + 1)) == VBILL_ERR_AUTH_WRONG;
+    vbill_store_free(s);
+    vbill_free(tok);
+    return wrong;
+}
+
+/* The counter read straight from the state file, through one connection kept open (a
+ * transient -1 lasts only until the next unlock). */
+static sqlite3 *counter_db;
+static int64_t sqlite_key(const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(counter_db, "SELECT value FROM counters WHERE key = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return v;
+}
+
+START_TEST(sqlite_unlock_racing_a_check)
+{
+    vbill_store *s = NULL;
+    ck_assert_int_eq(vbill_store_open_sqlite(ctx, tmpdir, &s), VBILL_OK); /* makes the file */
+    vbill_store_free(s);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vbill-state.sqlite", tmpdir);
+    ck_assert_int_eq(sqlite3_open(path, &counter_db), SQLITE_OK);
+    sqlite3_busy_timeout(counter_db, 5000);
+    ck_assert_int_eq(unlock_race(open_sqlite, tmpdir, sqlite_key, 3.0), 10);
+    sqlite3_close(counter_db);
+}
+END_TEST
+
+/* A TCP proxy in front of redis-server that forwards everything but, once, drops the
+ * connection instead of delivering the reply to the first EVAL: a lost reply.  Runs in a
+ * child process; returns its port. */
+static pid_t proxy_pid;
+static void proxy_stop(void)
+{
+    if (proxy_pid > 0) {
+        kill(proxy_pid, SIGKILL);
+        waitpid(proxy_pid, NULL, 0);
+        proxy_pid = 0;
+    }
+}
+
+static int connect_port(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static int lost_reply_proxy(int target_port)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(ls, 8), 0);
+    ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+    atexit(proxy_stop);
+    proxy_pid = fork();
+    ck_assert_int_ge(proxy_pid, 0);
+    if (proxy_pid > 0) {
+        close(ls);
+        return ntohs(a.sin_port);
+    }
+    int dropped = 0;
+    for (;;) { /* one connection at a time: the store's, then its reconnection */
+        int c = accept(ls, NULL, NULL);
+        int s = connect_port(target_port);
+        if (c < 0 || s < 0)
+            _exit(1);
+        int armed = 0;
+        char buf[65536];
+        for (;;) {
+            struct pollfd p[2] = {{c, POLLIN, 0}, {s, POLLIN, 0}};
+            if (poll(p, 2, -1) < 0)
+                _exit(1);
+            if (p[0].revents) {
+                ssize_t n = read(c, buf, sizeof buf);
+                if (n <= 0)
+                    break;
+                if (!dropped && memmem(buf, (size_t)n, "EVAL", 4))
+                    armed = 1;
+                if (write(s, buf, (size_t)n) != n)
+                    break;
+            }
+            if (p[1].revents) {
+                ssize_t n = read(s, buf, sizeof buf);
+                if (n <= 0)
+                    break;
+                if (armed && !dropped) {
+                    dropped = 1; /* the server has counted; the client never hears of it */
+                    break;
+                }
+                if (write(c, buf, (size_t)n) != n)
+                    break;
+            }
+        }
+        close(c);
+        close(s);
+    }
+}
+
+/* Item 6: a lost reply made the store send the counting script again: one attempt counted
+ * twice. */
+START_TEST(redis_lost_reply_counts_once)
+{
+    redis_start();
+    int port = lost_reply_proxy(redis_port);
+    vbill_store *s = NULL;
+    ck_assert_int_eq(vbill_store_open_redis(ctx, "127.0.0.1", port, "lost:", &s), VBILL_OK);
+    char *tok = issue();
+    char id[64], key[128];
+    link_id(tok, id);
+    ck_assert_int_eq(check(s, tok, "000000", T0), VBILL_ERR_AUTH_WRONG);
+    snprintf(key, sizeof key, "lost:l:%s:f", id);
+    ck_assert_int_eq(redis_int("GET", key), 1);
+    vbill_store_free(s);
+    proxy_stop();
+    vbill_free(tok);
+}
+END_TEST
+
+static int64_t redis_key(const char *key)
+{
+    char k[256];
+    snprintf(k, sizeof k, "t:%s", key);
+    long long v = redis_int("GET", k);
+    return v == -100 ? 0 : v;
+}
+
+START_TEST(redis_unlock_racing_a_check)
+{
+    redis_start();
+    ck_assert_int_eq(unlock_race(open_redis, NULL, redis_key, 3.0), 10);
+}
+END_TEST
+
+/* ---- item 6: Redis URLs with a password, an ACL user, a database and TLS ---- */
+
+/* Runs a shell command (openssl) in dir; fails the test when it fails. */
+static void sh(const char *dir, const char *cmd)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "cd '%s' && { %s; } >/dev/null 2>&1", dir, cmd);
+    ck_assert_msg(system(full) == 0, "failed: %s", cmd);
+}
+
+/* A throwaway CA, a server certificate for localhost and 127.0.0.1, a client certificate,
+ * and another CA that signed nothing here. */
+static void make_certs(const char *dir)
+{
+    const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "openssl req -x509 %s -keyout ca.key -out ca.crt -subj /CN=test-ca -days 2", ec);
+    sh(dir, cmd);
+    snprintf(cmd, sizeof cmd, "openssl req -x509 %s -keyout other.key -out other.crt -subj /CN=other-ca -days 2", ec);
+    sh(dir, cmd);
+    snprintf(cmd, sizeof cmd, "openssl req %s -keyout srv.key -out srv.csr -subj /CN=localhost", ec);
+    sh(dir, cmd);
+    sh(dir, "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' >srv.ext && "
+            "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt "
+            "-days 2 -extfile srv.ext");
+    snprintf(cmd, sizeof cmd, "openssl req %s -keyout cli.key -out cli.csr -subj /CN=viewer", ec);
+    sh(dir, cmd);
+    sh(dir, "openssl x509 -req -in cli.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out cli.crt -days 2");
+}
+
+static vbill_status open_url(const char *fmt, vbill_store **s)
+{
+    char url[2048];
+    snprintf(url, sizeof url, fmt, redis_port, tmpdir, tmpdir, tmpdir);
+    return vbill_store_open_redis_url(ctx, url, "u:", s);
+}
+
+/* The counter of tok's link in database db, read with hiredis (AUTH first). */
+static long long counter_in_db(const char *password, int db, const char *tok)
+{
+    char id[64];
+    link_id(tok, id);
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
+    ck_assert(c && !c->err);
+    redisReply *r = redisCommand(c, "AUTH %s", password);
+    ck_assert(r && r->type != REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    r = redisCommand(c, "SELECT %d", db);
+    ck_assert(r && r->type != REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    r = redisCommand(c, "GET u:l:%s:f", id);
+    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+START_TEST(redis_url_password_user_db)
+{
+    const char *args[] = {"--requirepass", "p@ss w/rd", "--user", "viewer", "on", ">v1ewer-pw",
+                          "~*", "&*", "+@all", NULL};
+    redis_start_with(args);
+    vbill_store *s = NULL;
+    /* No password: refused by the server, said so. */
+    ck_assert_int_eq(open_url("redis://127.0.0.1:%d", &s), VBILL_ERR_STORE);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "NOAUTH"));
+    /* A wrong password: refused; the message never holds it. */
+    ck_assert_int_eq(open_url("redis://:Zq9-not-it@127.0.0.1:%d", &s), VBILL_ERR_STORE);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "AUTH"));
+    ck_assert_ptr_null(strstr(vbill_ctx_errmsg(ctx), "Zq9-not-it"));
+    ck_assert_int_eq(open_url("redis://viewer:Zq9-not-it@127.0.0.1:%d", &s), VBILL_ERR_STORE);
+    ck_assert_ptr_null(strstr(vbill_ctx_errmsg(ctx), "Zq9-not-it"));
+    /* The default user's password (percent-encoded) and database 3. */
+    ck_assert_int_eq(open_url("redis://:p%%40ss%%20w%%2Frd@127.0.0.1:%d/3", &s), VBILL_OK);
+    char *tok = issue();
+    ck_assert_int_eq(check(s, tok, "000000", T0), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(counter_in_db("p@ss w/rd", 3, tok), 1);
+    ck_assert_int_eq(counter_in_db("p@ss w/rd", 0, tok), 0);
+    vbill_store_free(s);
+    /* An ACL user. */
+    ck_assert_int_eq(open_url("redis://viewer:v1ewer-pw@localhost:%d/3", &s), VBILL_OK);
+    ck_assert_int_eq(check(s, tok, "000000", T0), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(counter_in_db("p@ss w/rd", 3, tok), 2);
+    /* The server restarts (its unsaved counts gone): the store connects again, with AUTH
+     * and SELECT, on its next operation. */
+    redis_fixed_port = redis_port;
+    redis_stop();
+    redis_start_with(args);
+    redis_fixed_port = 0;
+    ck_assert_int_eq(check(s, tok, "000000", T0), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(counter_in_db("p@ss w/rd", 3, tok), 1);
+    vbill_free(tok);
+    vbill_store_free(s);
+}
+END_TEST
+
+START_TEST(redis_url_malformed)
+{
+    vbill_store *s = (vbill_store *)1;
+    const char *bad[] = {
+        "", "http://127.0.0.1:6379", "redis:/127.0.0.1", "redis://", "redis:///3",
+        "redis://127.0.0.1:0", "redis://127.0.0.1:65536", "redis://127.0.0.1:6379/x",
+        "redis://127.0.0.1:6379/99999", "redis://127.0.0.1/3/4", "redis://127.0.0.1?cacert=/x",
+        "rediss://127.0.0.1?bogus=1", "rediss://127.0.0.1?cacert=", "rediss://127.0.0.1?cert=/c",
+        "redis://user@127.0.0.1", "redis://127.0.0.1#frag", "redis://[::1:6379",
+        "redis://:topsecret@127.0.0.1:99999", "redis://u:topsecret@127.0.0.1/zz",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        vbill_status st = vbill_store_open_redis_url(ctx, bad[i], NULL, &s);
+        ck_assert_msg(st == VBILL_ERR_ARG, "%s: status %d (%s)", bad[i], st,
+                      vbill_ctx_errmsg(ctx));
+        ck_assert_ptr_null(s);
+        ck_assert_ptr_null(strstr(vbill_ctx_errmsg(ctx), "topsecret"));
+        ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "Redis URL"));
+    }
+    ck_assert_int_eq(vbill_store_open_redis_url(ctx, NULL, NULL, &s), VBILL_ERR_ARG);
+    /* Nothing listens: a store error naming the server, not the password. */
+    ck_assert_int_eq(vbill_store_open_redis_url(ctx, "redis://:topsecret@127.0.0.1:1/2", NULL, &s),
+                     VBILL_ERR_STORE);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "redis://127.0.0.1:1"));
+    ck_assert_ptr_null(strstr(vbill_ctx_errmsg(ctx), "topsecret"));
+}
+END_TEST
+
+START_TEST(redis_url_tls)
+{
+    make_certs(tmpdir);
+    char cert[4200], key[4200], ca[4200];
+    snprintf(cert, sizeof cert, "%s/srv.crt", tmpdir);
+    snprintf(key, sizeof key, "%s/srv.key", tmpdir);
+    snprintf(ca, sizeof ca, "%s/ca.crt", tmpdir);
+    const char *args[] = {"@TLS", "--tls-cert-file", cert, "--tls-key-file", key,
+                          "--tls-ca-cert-file", ca, "--tls-auth-clients", "optional",
+                          "--requirepass", "tls-pw", NULL};
+    redis_start_with(args);
+    vbill_store *s = NULL;
+    /* Verified by name and by address; password and database over TLS. */
+    ck_assert_int_eq(open_url("rediss://:tls-pw@localhost:%d/2?cacert=%s/ca.crt", &s), VBILL_OK);
+    char *tok = issue();
+    ck_assert_int_eq(check(s, tok, "000000", T0), VBILL_ERR_AUTH_WRONG);
+    ck_assert_int_eq(check(s, tok, DIGITS, T0), VBILL_OK);
+    vbill_store_free(s);
+    ck_assert_int_eq(open_url("rediss://:tls-pw@127.0.0.1:%d/2?cacert=%s/ca.crt", &s), VBILL_OK);
+    ck_assert_int_eq(check(s, tok, "000000", T0), VBILL_ERR_AUTH_WRONG);
+    vbill_store_free(s);
+    /* A client certificate. */
+    ck_assert_int_eq(open_url("rediss://:tls-pw@localhost:%d?cacert=%s/ca.crt&cert=%s/cli.crt"
+                              "&key=%s/cli.key",
+                              &s),
+                     VBILL_OK);
+    vbill_store_free(s);
+    /* Another CA, another name, the system's CAs, plain TCP: refused. */
+    ck_assert_int_eq(open_url("rediss://:tls-pw@localhost:%d?cacert=%s/other.crt", &s),
+                     VBILL_ERR_STORE);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "certificate"));
+    ck_assert_int_eq(open_url("rediss://:tls-pw@127.0.0.1:%d?cacert=%s/ca.crt&sni=redis.example",
+                              &s),
+                     VBILL_ERR_STORE);
+    ck_assert_int_eq(open_url("rediss://:tls-pw@localhost:%d", &s), VBILL_ERR_STORE);
+    ck_assert_int_eq(open_url("redis://:tls-pw@localhost:%d", &s), VBILL_ERR_STORE);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_null(strstr(vbill_ctx_errmsg(ctx), "tls-pw"));
+    ck_assert_int_eq(open_url("rediss://:tls-pw@localhost:%d?cacert=%s/nonexistent.crt", &s),
+                     VBILL_ERR_STORE);
+    vbill_free(tok);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -508,6 +954,12 @@ int main(void)
     tcase_add_test(tc, sqlite_concurrent_first_open);
     tcase_add_test(tc, redis_store);
     tcase_add_test(tc, custom_store);
+    tcase_add_test(tc, sqlite_unlock_racing_a_check);
+    tcase_add_test(tc, redis_unlock_racing_a_check);
+    tcase_add_test(tc, redis_lost_reply_counts_once);
+    tcase_add_test(tc, redis_url_password_user_db);
+    tcase_add_test(tc, redis_url_malformed);
+    tcase_add_test(tc, redis_url_tls);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -1,7 +1,9 @@
 /* token_fuzzer.c: any bytes through the token parsers: link tokens (vbill_link_verify),
- * session tokens (vbill_session_verify) and key files (vbill_keys_from_json).  They must be
- * accepted or refused with a status, never crash, hang or leak; only the checked-in valid
- * token may verify. */
+ * session tokens (vbill_session_verify), key files (vbill_keys_from_json, vbill_keys_split)
+ * and pepper sets (vbill_keys_add_peppers).  They must be accepted or refused with a
+ * status, never crash, hang or leak; only the checked-in valid token may verify, and a key
+ * file split in two loads back to keys that verify what it verified. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,10 @@ static const char KEYS[] =
     "\"secret\":\"ivRff9D-QhcSIVbYW9ZX9WB-m5RX3lSc1jUv660Nmt4\","
     "\"pepper\":\"psWR2sxfcd01ASeVRpzb_s5Nffh2lbgZsptSvaZT0p4\"}]}";
 static const char LINK[] = "AbyKm3O1iQRmkfurqVDgWQVfCoEFaqdtVLl1oPU1QzD6zu3mpp-k";
+/* The same key without its pepper (kept apart). */
+static const char BARE[] =
+    "{\"vbill_keys\":1,\"signing\":\"bc8a\",\"keys\":[{\"kid\":\"bc8a\","
+    "\"secret\":\"ivRff9D-QhcSIVbYW9ZX9WB-m5RX3lSc1jUv660Nmt4\"}]}";
 #define NOW 1795000000LL
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,10 +43,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if ((st == VBILL_OK) != (k != NULL))
             abort();
         if (k) {
-            st = vbill_link_verify(ctx, k, LINK, NOW, NULL); /* any answer but a crash */
-            (void)st;
+            bool verified = vbill_link_verify(ctx, k, LINK, NOW, NULL) == VBILL_OK;
             vbill_keys_free(k);
+            /* Split in two, loaded back: the same keys. */
+            char *kj = NULL, *pj = NULL;
+            if (vbill_keys_split(ctx, s, NULL, &kj, &pj) == VBILL_OK) {
+                vbill_keys *back = NULL;
+                if (vbill_keys_from_json(ctx, kj, (size_t)-1, &back) != VBILL_OK ||
+                    (vbill_keys_add_peppers(back, pj, (size_t)-1) != VBILL_OK &&
+                     !strstr(pj, "\"peppers\":{\n}")) || /* none to give back */
+                    (vbill_link_verify(ctx, back, LINK, NOW, NULL) == VBILL_OK) != verified)
+                    abort();
+                vbill_keys_free(back);
+            } else if (kj || pj) {
+                abort();
+            }
+            vbill_free(kj);
+            vbill_free(pj);
         }
+        /* As a pepper set for the key kept apart. */
+        vbill_keys *bare = NULL;
+        if (vbill_keys_from_json(ctx, BARE, (size_t)-1, &bare) != VBILL_OK)
+            abort();
+        st = vbill_keys_add_peppers(bare, s, size);
+        if (st != VBILL_OK && (st != VBILL_ERR_KEY || !*vbill_keys_errmsg(bare)))
+            abort();
+        vbill_keys_free(bare);
     } else {
         char *info = NULL;
         vbill_status st = vbill_link_verify(ctx, keys, s, NOW, &info);
