@@ -1255,20 +1255,21 @@ static int ctx_link_verify(lua_State *L)
     return push_result(L, out, 0);
 }
 
-/* ctx:link_reissue(keys, old_token, bill, ttl_seconds [, now]) -> token */
+/* ctx:link_reissue(keys, store, old_token, bill, ttl_seconds [, now]) -> token */
 static int ctx_link_reissue(lua_State *L)
 {
     lctx *c = check_ctx(L, 1);
     lkeys *k = check_keys(L, 2);
-    const char *old = check_text(L, 3);
-    lbill *b = check_bill(L, 4);
-    lua_Integer ttl = luaL_checkinteger(L, 5);
-    lua_Integer now = luaL_optinteger(L, 6, 0);
+    lstore *s = check_store(L, 3);
+    const char *old = check_text(L, 4);
+    lbill *b = check_bill(L, 5);
+    lua_Integer ttl = luaL_checkinteger(L, 6);
+    lua_Integer now = luaL_optinteger(L, 7, 0);
     char *out = NULL;
-    HOLD(c), HOLD(k), HOLD(b);
-    vbill_status st = vbill_link_reissue(c->ctx, k->keys, old, b->b, (int64_t)now,
+    HOLD(c), HOLD(k), HOLD(s), HOLD(b);
+    vbill_status st = vbill_link_reissue(c->ctx, k->keys, s->store, old, b->b, (int64_t)now,
                                          (int64_t)ttl, &out);
-    UNHOLD(c), UNHOLD(k), UNHOLD(b);
+    UNHOLD(c), UNHOLD(k), UNHOLD(s), UNHOLD(b);
     if (st != VBILL_OK)
         return ctx_error(L, c, st);
     return push_result(L, out, 1);

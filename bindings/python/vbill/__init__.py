@@ -950,14 +950,16 @@ class Context(_Handle):
             _lib.fn("vbill_link_verify")(c, k, tok, n, byref(out))
         return json.loads(_lib.take_string(out))
 
-    def link_reissue(self, keys: Keys, old_token: str, bill: Bill, ttl_seconds: int,
-                     now: int = 0) -> str:
-        """A new link for the subscriber of old_token (same subscriber and cycle as bill)."""
+    def link_reissue(self, keys: Keys, store: Store, old_token: str, bill: Bill,
+                     ttl_seconds: int, now: int = 0) -> str:
+        """A new link for the subscriber of old_token (same subscriber and cycle as bill);
+        the old link and its sessions are revoked in store."""
         old = _text(old_token, "old_token")
         ttl, n = _int(ttl_seconds, "ttl_seconds", "int64"), _int(now, "now", "int64")
         out = c_void_p()
-        with self._call((keys, Keys, "keys", False), (bill, Bill, "bill", False)) as (c, k, b):
-            _lib.fn("vbill_link_reissue")(c, k, old, b, n, ttl, byref(out))
+        with self._call((keys, Keys, "keys", False), (store, Store, "store", False),
+                        (bill, Bill, "bill", False)) as (c, k, s, b):
+            _lib.fn("vbill_link_reissue")(c, k, s, old, b, n, ttl, byref(out))
         return _lib.take_string(out)
 
     def link_unlock(self, keys: Keys, store: Store, token: str) -> None:
