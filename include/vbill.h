@@ -662,6 +662,85 @@ VBILL_API vbill_status vbill_chat_answer(vbill_ctx *ctx, const char *context_jso
                                          const char *question, const char *faq_json,
                                          double position_s, int64_t now, char **answer_json);
 
+/* @@VOICE@@ (narration scripts, voices) */
+
+/*
+ * Narration: the words a bill's video says, scene by scene, with the customer's amounts,
+ * dates and counts written out as words ("육만 구백육십 원", "ろくまんきゅうひゃくろくじゅうえん",
+ * "six hundred nine dollars and sixty cents"): the script is exactly what a voice speaks.
+ * Korean follows myriad grouping (만, 억, 조) with no 일 before 십/백/천/만, months 유월 and
+ * 시월; Japanese is written in kana (espeak-ng cannot read kanji) with the sound changes
+ * (さんびゃく, ろっぴゃく, はっせん, いっせんまん, よえん, じゅうよっか...); English as
+ * Americans say it ("November fourteenth", "twenty twenty-six").
+ *
+ * A script is JSON:
+ *   {"id","scenario","locale","scenes":[{"scene","start","end","personal","text"}]}
+ * start and end are seconds of the template at normal speed (the speech belongs in that
+ * window; a slower rendition divides them by its speed); personal is true for the
+ * sentences that say the customer's own values (spoken in the personal windows), false for
+ * the fixed ones (the same for every customer of a scenario and locale).
+ *
+ * The texts are Mustache templates over the fill context (vbill_fill_context) plus these
+ * spoken values, computed from the context's numbers and dates in the record's locale and
+ * currency:
+ *   this_month_spoken, next_month_spoken, bundle_prorated_spoken        money
+ *   period_spoken ("11월 14일부터 11월 30일까지" in words), period_start_spoken,
+ *   period_end_spoken, period_days_spoken ("십칠 일"), cycle_spoken, issue_date_spoken
+ *   (with the year), payment_method_spoken, payment_day_spoken ("이십오일"; absent when
+ *   the record has no payment day), benefits_count_spoken ("두 가지", "ふたつ", "two
+ *   benefits"; absent without benefits)
+ *   lines[]: monthly_fee_spoken, net_spoken, prorated_spoken, next_month_spoken,
+ *     discount_total_spoken, days_spoken, from_spoken, start_spoken, kind_spoken;
+ *     device.installment_spoken, device.months_left_spoken; discounts[].amount_spoken
+ *   bundle: discount_spoken, prorated_spoken, days_spoken, start_spoken
+ *   bill: other_total_spoken, other_charges[].amount_spoken
+ * Use triple braces ({{{name}}}): double braces escape HTML, as the Mustache
+ * specification says, which a voice would read out.
+ *
+ * The built-in narration of each of the seven built-in scenarios follows the built-in video
+ * templates: an intro (0.5-9.5 s), per scene a fixed sentence (+0.5 to +4 s) and a personal
+ * one in its window (+4 to +9 s), an outro (106.5-119.5 s).  It never says the record's free
+ * texts (names, products, institutions, benefits): the screen shows them, and recorded
+ * clips could not say them.
+ *
+ * A carrier replaces it with a narration.json in the template folder:
+ *   {"scenario": "mobile_new_bundle",        optional; another scenario's bill is refused
+ *    "scenes": [                             1 to 64, in order, not overlapping
+ *      {"scene": "intro",                    optional name, at most 64 bytes
+ *       "start": 0.5, "end": 9.5,            seconds, 0 <= start < end <= 3600
+ *       "personal": false,                   optional; default: true when the text
+ *                                            looks up any value
+ *       "text": {"ko-KR": "...", "ja-JP": "...", "en-US": "..."}},
+ *                                            or one string for every locale; a locale
+ *                                            left out says nothing in that scene
+ *      ...],
+ *    "partials": {"name": "mustache text"}}  optional, for {{> name}}
+ * Each text is at most 4,096 bytes.  A scene whose text renders empty (e.g. a device
+ * sentence for a bill without a device) is left out of the script; runs of white space
+ * become one space.
+ */
+
+/* The narration script of a record (validated and filled as vbill_fill does).
+ * template_dir: a template folder whose narration.json replaces the built-in narration
+ * (NULL, or a folder without one: the built-in narration of the record's scenario).
+ * *out_json is freed with vbill_free.  Errors: the record's (VBILL_ERR_JSON,
+ * VBILL_ERR_RECORD, VBILL_ERR_OVERFLOW), VBILL_ERR_NOT_TARGET (no scenario),
+ * VBILL_ERR_NOT_FOUND (a carrier's scenario without a narration.json), VBILL_ERR_TEMPLATE
+ * (a malformed narration.json: the message names the scene and the locale; or another
+ * scenario's), VBILL_ERR_IO (narration.json unreadable). */
+VBILL_API vbill_status vbill_narration(vbill_ctx *ctx, const char *record_json, size_t len,
+                                       const char *template_dir, char **out_json);
+
+/* The built-in narration of a scenario in the narration.json format, every locale, to
+ * start a carrier's own from.  VBILL_ERR_NOT_FOUND for a scenario without one. */
+VBILL_API vbill_status vbill_narration_default(vbill_ctx *ctx, const char *scenario,
+                                               char **out_json);
+
+/* Checks a narration.json (len may be (size_t)-1 for a NUL-terminated string): its shape
+ * and every text's Mustache.  VBILL_ERR_JSON, VBILL_ERR_TEMPLATE. */
+VBILL_API vbill_status vbill_narration_check(vbill_ctx *ctx, const char *narration_json,
+                                             size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,6 +17,7 @@ static const struct {
     {"keygen", cmd_keygen, "write a new link-signing key file to stdout"},
     {"link", cmd_link, "issue, verify and check signed links"},
     {"hooks", cmd_hooks, "queue, deliver and inspect help-desk events"},
+    {"narration", cmd_narration, "print a record's narration script (the words spoken)"},
 };
 
 static void usage(FILE *out)
