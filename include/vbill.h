@@ -688,7 +688,9 @@ VBILL_API vbill_status vbill_chat_answer(vbill_ctx *ctx, const char *context_jso
  *   period_end_spoken, period_days_spoken ("십칠 일"), cycle_spoken, issue_date_spoken
  *   (with the year), payment_method_spoken, payment_day_spoken ("이십오일"; absent when
  *   the record has no payment day), benefits_count_spoken ("두 가지", "ふたつ", "two
- *   benefits"; absent without benefits)
+ *   benefits"; absent without benefits), lines_count_spoken ("세 회선", "さんかいせん",
+ *   "three lines") with lines_count, one_line and few_lines (at most two) to choose
+ *   between saying each line's amount and pointing at the screen
  *   lines[]: monthly_fee_spoken, net_spoken, prorated_spoken, next_month_spoken,
  *     discount_total_spoken, days_spoken, from_spoken, start_spoken, kind_spoken;
  *     device.installment_spoken, device.months_left_spoken; discounts[].amount_spoken
@@ -740,6 +742,88 @@ VBILL_API vbill_status vbill_narration_default(vbill_ctx *ctx, const char *scena
  * and every text's Mustache.  VBILL_ERR_JSON, VBILL_ERR_TEMPLATE. */
 VBILL_API vbill_status vbill_narration_check(vbill_ctx *ctx, const char *narration_json,
                                              size_t len);
+
+/*
+ * Voices turn a script's text into speech: PCM, mono, 48,000 samples per second, 32-bit
+ * float in [-1, 1] (what the AAC encoder of the video path takes, each channel alike).
+ *
+ *  - espeak-ng (Debian's espeak-ng, GPL: run as a separate program, never linked): one
+ *    process per text, the text on its standard input, the WAV it writes on standard output
+ *    read back, with a timeout (default 20 s); voices ko, ja, en-us by the locale.
+ *  - recorded clips: a folder with one sub-folder per locale (ko-KR/, ja-JP/, en-US/) of
+ *    WAV files (PCM 8-32 bit or float, any rate, mono or stereo), one per word, number piece
+ *    or phrase; a clip's text is its file name without ".wav", or is given by the folder's
+ *    clips.json ({"text": "file.wav", ...}).  A text is cut into the fewest clips that spell
+ *    it (spaces are free; English words must end at a word boundary); commas and full stops
+ *    become short pauses; clips are trimmed of their silent ends (below -50 dBFS, keeping
+ *    10 ms) and joined with 10 ms equal-power crossfades, so there is no gap and no click.
+ *    libvbill/voice/README.md lists the clips a voice actor records per locale, and
+ *    vbill_voice_clip_list gives every text the built-in narration can need.
+ *  - silent: the fallback when espeak-ng is missing: silence as long as the text would take
+ *    to say (an estimate from its syllables), with a warning logged, so a video keeps its
+ *    timing and its captions.
+ *
+ * Thread safety: a voice is immutable once its options are set; any number of threads may
+ * call vbill_voice_say on it at once, each with its own context.
+ */
+#define VBILL_VOICE_SAMPLE_RATE 48000
+typedef struct vbill_voice vbill_voice;
+
+/* espeak-ng as a voice.  program: the executable (a path, or a name looked up in PATH);
+ * NULL means "espeak-ng".  VBILL_ERR_NOT_FOUND with a clear message when it is not
+ * installed (Debian: apt-get install espeak-ng). */
+VBILL_API vbill_status vbill_voice_open_espeak(vbill_ctx *ctx, const char *program,
+                                               vbill_voice **out);
+
+/* A carrier's recorded clips in dir (see above); every WAV is read and checked now.
+ * VBILL_ERR_NOT_FOUND when dir holds no locale folder with clips, VBILL_ERR_MEDIA for a WAV
+ * that does not parse (the message names the file), VBILL_ERR_IO, VBILL_ERR_JSON. */
+VBILL_API vbill_status vbill_voice_open_clips(vbill_ctx *ctx, const char *dir,
+                                              vbill_voice **out);
+
+/* The silent fallback voice (see above). */
+VBILL_API vbill_status vbill_voice_open_silent(vbill_ctx *ctx, vbill_voice **out);
+
+/* espeak-ng when it is installed, else the silent voice with a warning logged. */
+VBILL_API vbill_status vbill_voice_open_default(vbill_ctx *ctx, vbill_voice **out);
+
+/* "espeak-ng", "clips" or "silent". */
+VBILL_API const char *vbill_voice_kind(const vbill_voice *v);
+
+/* Speaking rate, 1.0 normal (espeak-ng: 175 words a minute), from 0.5 to 2.0.  Clips are
+ * time-stretched with their pitch kept. */
+VBILL_API vbill_status vbill_voice_set_rate(vbill_voice *v, double rate);
+
+/* How long one espeak-ng run may take, in milliseconds (default 20,000; 100 to 600,000). */
+VBILL_API vbill_status vbill_voice_set_timeout(vbill_voice *v, int ms);
+
+/* Speaks text (UTF-8) in locale ("ko-KR", "ja-JP", "en-US"; NULL: ko-KR).  *pcm (freed
+ * with vbill_free; NULL when *samples is 0) holds *samples samples at 48 kHz.  Errors:
+ * VBILL_ERR_ARG (invalid UTF-8, text over 64 KiB), VBILL_ERR_NOT_FOUND (espeak-ng missing;
+ * a clips voice without the locale, or with no clip for a piece of the text: the message
+ * quotes it), VBILL_ERR_MEDIA (espeak-ng failed, timed out or wrote no WAV). */
+VBILL_API vbill_status vbill_voice_say(vbill_ctx *ctx, const vbill_voice *v, const char *locale,
+                                       const char *text, float **pcm, size_t *samples);
+
+/* Speaks a whole script (vbill_narration's JSON) on its timeline: each scene's speech
+ * starts at its start second; the result lasts until the last scene's end, or longer when
+ * the last speech runs past it.  A speech longer than its scene's window is kept whole and
+ * a warning is logged.  Errors as vbill_voice_say, VBILL_ERR_JSON for a malformed script. */
+VBILL_API vbill_status vbill_voice_narration(vbill_ctx *ctx, const vbill_voice *v,
+                                             const char *script_json, float **pcm,
+                                             size_t *samples);
+
+/* The texts of the clips the built-in narration can need in a locale, as a JSON array of
+ * strings (number pieces, units, month and day names, every fixed phrase).  A clips folder
+ * with a WAV for each of them says every built-in script. */
+VBILL_API vbill_status vbill_voice_clip_list(vbill_ctx *ctx, const char *locale,
+                                             char **out_json);
+
+VBILL_API void vbill_voice_free(vbill_voice *v);
+
+/* Writes 48 kHz mono PCM (as the voices make it) to a 16-bit WAV file, atomically. */
+VBILL_API vbill_status vbill_wav_write(vbill_ctx *ctx, const char *path, const float *pcm,
+                                       size_t samples);
 
 #ifdef __cplusplus
 }

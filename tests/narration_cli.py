@@ -115,9 +115,9 @@ def contract(tmp):
     check("spec example this month", texts.get(("this_month", True)) == "이번 달 청구 금액은 육만 구백육십 원입니다.",
           texts.get(("this_month", True)))
     check("spec example period", texts.get(("period", True)) ==
-          "이용 기간은 십일월 십사일부터 십일월 삼십일까지, 십칠 일입니다.", texts.get(("period", True)))
+          "십일월 십사일부터 십일월 삼십일까지, 십칠 일입니다.", texts.get(("period", True)))
     check("spec example next month", texts.get(("next_month", True)) ==
-          "다음 달 예상 청구 금액은 십삼만 구천 원입니다.", texts.get(("next_month", True)))
+          "다음 달 예상 금액은 십삼만 구천 원입니다.", texts.get(("next_month", True)))
     check("spec example plan", texts.get(("plan", True)) ==
           "휴대폰 삼만 육천백이십 원, 휴대폰 이만 삼천삼백칠십 원입니다.", texts.get(("plan", True)))
     check("spec example bundle", texts.get(("bundle", True)) == "이번 달 결합 할인은 육천이백삼십 원입니다.",

@@ -2,7 +2,7 @@
  * say_dump.c: the words of libvbill/voice/say.c for requests on standard input, one per
  * line, for tests/say_model.py (which reads them back with its own model):
  *   LOCALE number N | money CUR N | refund CUR N | date YYYY-MM-DD | date_year YYYY-MM-DD |
- *   period YYYY-MM-DD YYYY-MM-DD | days N | months N | dom N | count N
+ *   period YYYY-MM-DD YYYY-MM-DD | days N | months N | dom N | count N | lines N
  * Each answer is one line of words; a malformed request answers "?".
  */
 #include <inttypes.h>
@@ -50,6 +50,8 @@ static bool answer(vb_buf *b, char *line)
         vb_say_day_of_month(b, (int)v, l);
     else if (!strcmp(kind, "count") && parse_int(a, &v))
         vb_say_count(b, v, l);
+    else if (!strcmp(kind, "lines") && parse_int(a, &v))
+        vb_say_lines(b, v, l);
     else
         return false;
     return true;

@@ -161,6 +161,11 @@ def ko_count(text):
     return KO_NATIVE[text] if text in KO_NATIVE else ko_number(text)
 
 
+def ko_lines(text):
+    need(text.endswith(" 회선"), "not a number of lines: %r" % text)
+    return ko_count(text[:-3])
+
+
 # ---- Japanese ----------------------------------------------------------------------------
 
 # Morphemes of kana numerals: (kana, kind, value).  Sound-changed forms carry the sounds
@@ -441,6 +446,13 @@ def ja_count(text):
     return JA_TSU.index(text) + 1 if text in JA_TSU else ja_number(text)
 
 
+def ja_lines(text):
+    need(text.endswith("かいせん"), "not a number of lines: %r" % text)
+    toks, end = ja_tokens(text, 0)
+    need(end == len(text) - 4, "trailing kana in %r" % text)
+    return ja_value(toks, "k")
+
+
 # ---- English -----------------------------------------------------------------------------
 
 EN_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -630,6 +642,12 @@ def en_months(text):
     return en_number_words(ws[:-1])
 
 
+def en_lines(text):
+    ws = text.split(" ")
+    need(ws[-1] == ("line" if ws[:-1] == ["one"] else "lines"), "line/lines in %r" % text)
+    return en_number_words(ws[:-1])
+
+
 def en_dom(text):
     need(text.startswith("the "), "no 'the' in %r" % text)
     return en_ordinal(text[4:])
@@ -663,6 +681,7 @@ READERS = {
     "months": {"ko-KR": ko_months, "ja-JP": ja_months, "en-US": en_months},
     "dom": {"ko-KR": ko_dom, "ja-JP": ja_dom, "en-US": en_dom},
     "count": {"ko-KR": ko_count, "ja-JP": ja_count, "en-US": en_number},
+    "lines": {"ko-KR": ko_lines, "ja-JP": ja_lines, "en-US": en_lines},
 }
 
 # ---- 1. random values through say_dump -----------------------------------------------------
@@ -716,6 +735,8 @@ def check_random(n):
             reqs.append(("%s dom %d" % (loc, k), loc, "dom", k))
             k = random.randint(1, 150)
             reqs.append(("%s count %d" % (loc, k), loc, "count", k))
+            k = random.choice([random.randint(1, 32), random.randint(1, 10**5)])
+            reqs.append(("%s lines %d" % (loc, k), loc, "lines", k))
     p = subprocess.run([DUMP], input="\n".join(r[0] for r in reqs).encode() + b"\n",
                        capture_output=True, timeout=300)
     if p.returncode != 0:
@@ -784,7 +805,15 @@ def check_script(rec, script):
         elif sc == "bundle":
             want = [am["bundle_prorated"]]
         elif sc == "plan":
-            want = [l["prorated"] for l in am["lines"]]
+            n = len(am["lines"])
+            if n <= (1 if loc == "en-US" else 2):
+                want = [l["prorated"] for l in am["lines"]]
+            else:  # many lines: their number, and the screen
+                want = []
+                pat = {"ko-KR": r"(\S+ 회선)의", "ja-JP": r"([ぁ-ゖ]+かいせん)の", "en-US": r"your (.+ lines?) on"}[loc]
+                m2 = re.search(pat, t)
+                if not m2 or READERS["lines"][loc](m2.group(1)) != n:
+                    bad.append("plan: the number of lines (%d) in %r" % (n, t))
         elif sc == "device":
             devs = [l["device"] for l in rec["lines"] if "device" in l]
             want = [d["installment_monthly"] for d in devs]
@@ -822,7 +851,7 @@ def check_script(rec, script):
 
 
 def months_phrases(loc, t):
-    pat = {"ko-KR": r"남은 기간은 ((?:%s) 개월)" % KO_NUM, "ja-JP": r"のこりは ([ぁ-ゖァ-ヺ]+かげつ)",
+    pat = {"ko-KR": r"((?:%s) 개월) 남았습니다" % KO_NUM, "ja-JP": r"のこりは ([ぁ-ゖァ-ヺ]+かげつ)",
            "en-US": r"for ([a-z -]+? months?)\."}[loc]
     return re.findall(pat, t)
 

@@ -203,6 +203,9 @@ START_TEST(korean_counts)
     };
     for (size_t i = 0; i < VB_ARRAY_LEN(cases); i++)
         expect_n(vb_say_count, VB_LANG_KO, cases[i].n, cases[i].w);
+    expect_n(vb_say_lines, VB_LANG_KO, 1, "한 회선");
+    expect_n(vb_say_lines, VB_LANG_KO, 3, "세 회선");
+    expect_n(vb_say_lines, VB_LANG_KO, 32, "서른두 회선");
 }
 END_TEST
 
@@ -335,6 +338,11 @@ START_TEST(japanese_dates)
     expect_n(vb_say_months, VB_LANG_JA, 100, "ひゃっかげつ");
     expect_n(day_of_month, VB_LANG_JA, 25, "にじゅうごにち");
     expect_n(day_of_month, VB_LANG_JA, 1, "ついたち");
+    expect_n(vb_say_lines, VB_LANG_JA, 1, "いっかいせん");
+    expect_n(vb_say_lines, VB_LANG_JA, 3, "さんかいせん");
+    expect_n(vb_say_lines, VB_LANG_JA, 6, "ろっかいせん");
+    expect_n(vb_say_lines, VB_LANG_JA, 10, "じゅっかいせん");
+    expect_n(vb_say_lines, VB_LANG_JA, 32, "さんじゅうにかいせん");
     expect_n(vb_say_count, VB_LANG_JA, 2, "ふたつ");
     expect_n(vb_say_count, VB_LANG_JA, 10, "とお");
     expect_n(vb_say_count, VB_LANG_JA, 12, "じゅうに");
@@ -425,6 +433,8 @@ START_TEST(english_dates)
     expect_n(vb_say_months, VB_LANG_EN, 1, "one month");
     expect_n(day_of_month, VB_LANG_EN, 25, "the twenty-fifth");
     expect_n(day_of_month, VB_LANG_EN, 1, "the first");
+    expect_n(vb_say_lines, VB_LANG_EN, 1, "one line");
+    expect_n(vb_say_lines, VB_LANG_EN, 32, "thirty-two lines");
     vb_buf b = {0};
     vb_say_ordinal_en(&b, 100);
     vb_buf_puts(&b, " ");

@@ -133,3 +133,204 @@ int cmd_narration(int argc, char **argv)
     free(json);
     return rc;
 }
+
+/* ---- vbill voice ------------------------------------------------------------------------ */
+
+static int voice_usage(FILE *out, int code)
+{
+    fputs("usage: vbill voice say [VOICE] [--rate R] [--locale L] (TEXT | -) -o OUT.wav\n"
+          "       vbill voice bill RECORD.json [--template DIR] [VOICE] [--rate R] -o OUT.wav\n"
+          "       vbill voice clips LOCALE\n\n"
+          "say: speaks TEXT (- reads it from standard input) into a WAV file (48 kHz mono,\n"
+          "16-bit).  bill: speaks a record's narration script (see vbill narration) on its\n"
+          "timeline, each sentence at its start second.  clips: lists, one per line, the\n"
+          "texts of the clips a voice actor records for the built-in narration of LOCALE\n"
+          "(ko-KR, ja-JP, en-US): a clips folder holds LOCALE/TEXT.wav for each of them.\n\n"
+          "VOICE is one of\n"
+          "  --espeak PROGRAM  espeak-ng (a path or a name in PATH)\n"
+          "  --clips DIR       recorded clips: DIR/ko-KR/*.wav, DIR/ja-JP/*.wav, DIR/en-US/*.wav\n"
+          "  --silent          silence as long as the speech would be\n"
+          "and by default espeak-ng when installed, else silence (with a warning).\n"
+          "  --rate R          speaking rate, 0.5 to 2 (default 1)\n"
+          "  --locale L        ko-KR (default), ja-JP or en-US\n\n"
+          "Exit status: 0 written, 1 speech failed, 2 usage error, unreadable input or a\n"
+          "voice that cannot be opened, 3 record rejected or matching no scenario.\n",
+          out);
+    return code;
+}
+
+typedef struct voice_opts {
+    const char *espeak, *clips, *locale, *rate, *out, *tdir;
+    bool silent;
+    const char *args[2];
+    int nargs;
+} voice_opts;
+
+static int voice_parse(int argc, char **argv, voice_opts *o)
+{
+    for (int i = 2; i < argc; i++) {
+        bool missing = false;
+        const char *v;
+        if (cli_is_help(argv[i]))
+            return voice_usage(stdout, EXIT_OK) - 1; /* -1: done, exit 0 */
+        else if ((v = cli_opt(argc, argv, &i, "--espeak", &missing)))
+            o->espeak = v;
+        else if ((v = cli_opt(argc, argv, &i, "--clips", &missing)))
+            o->clips = v;
+        else if ((v = cli_opt(argc, argv, &i, "--rate", &missing)))
+            o->rate = v;
+        else if ((v = cli_opt(argc, argv, &i, "--locale", &missing)))
+            o->locale = v;
+        else if ((v = cli_opt(argc, argv, &i, "--template", &missing)))
+            o->tdir = v;
+        else if ((v = cli_opt(argc, argv, &i, "-o", &missing)) ||
+                 (v = cli_opt(argc, argv, &i, "--output", &missing)))
+            o->out = v;
+        else if (missing)
+            return cli_fail(EXIT_USAGE, "option '%s' needs a value", argv[i]);
+        else if (!strcmp(argv[i], "--silent"))
+            o->silent = true;
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            voice_usage(stderr, EXIT_USAGE);
+            return cli_fail(EXIT_USAGE, "unknown option '%s'", argv[i]);
+        } else if (o->nargs == 2) {
+            return cli_fail(EXIT_USAGE, "too many arguments (see vbill voice --help)");
+        } else {
+            o->args[o->nargs++] = argv[i];
+        }
+    }
+    if ((o->espeak != NULL) + (o->clips != NULL) + o->silent > 1)
+        return cli_fail(EXIT_USAGE, "give one voice: --espeak, --clips or --silent");
+    return EXIT_OK;
+}
+
+static vbill_voice *voice_open(vbill_ctx *ctx, const voice_opts *o, int *rc)
+{
+    vbill_voice *v = NULL;
+    vbill_status st = o->clips    ? vbill_voice_open_clips(ctx, o->clips, &v)
+                      : o->silent ? vbill_voice_open_silent(ctx, &v)
+                      : o->espeak ? vbill_voice_open_espeak(ctx, o->espeak, &v)
+                                  : vbill_voice_open_default(ctx, &v);
+    if (!st && o->rate) {
+        char *end = NULL;
+        double r = strtod(o->rate, &end);
+        if (!end || *end || vbill_voice_set_rate(v, r) != VBILL_OK) {
+            vbill_voice_free(v);
+            *rc = cli_fail(EXIT_USAGE, "--rate must be a number from 0.5 to 2");
+            return NULL;
+        }
+    }
+    if (st)
+        *rc = cli_fail(st == VBILL_ERR_NOMEM ? EXIT_FAIL : EXIT_USAGE, "%s",
+                       vbill_ctx_errmsg(ctx));
+    return v;
+}
+
+static int voice_say(const voice_opts *o)
+{
+    if (o->nargs != 1 || !o->out)
+        return cli_fail(EXIT_USAGE, "usage: vbill voice say [VOICE] (TEXT | -) -o OUT.wav");
+    char *text = NULL;
+    if (!strcmp(o->args[0], "-") && !(text = cli_read_file("-", MAX_TEXT, NULL)))
+        return EXIT_USAGE;
+    vbill_ctx *ctx = cli_ctx();
+    int rc = EXIT_OK;
+    vbill_voice *v = voice_open(ctx, o, &rc);
+    float *pcm = NULL;
+    size_t n = 0;
+    if (v) {
+        vbill_status st = vbill_voice_say(ctx, v, o->locale, text ? text : o->args[0], &pcm, &n);
+        if (!st)
+            st = vbill_wav_write(ctx, o->out, pcm, n);
+        if (st)
+            rc = cli_fail(st == VBILL_ERR_ARG ? EXIT_USAGE : EXIT_FAIL, "%s",
+                          vbill_ctx_errmsg(ctx));
+        else
+            fprintf(stderr, "vbill: %s: %.2f s (%s)\n", o->out, (double)n / VBILL_VOICE_SAMPLE_RATE,
+                    vbill_voice_kind(v));
+    }
+    vbill_free(pcm);
+    vbill_voice_free(v);
+    vbill_ctx_free(ctx);
+    free(text);
+    return rc;
+}
+
+static int voice_bill(const voice_opts *o)
+{
+    if (o->nargs != 1 || !o->out)
+        return cli_fail(EXIT_USAGE, "usage: vbill voice bill RECORD.json [VOICE] -o OUT.wav");
+    size_t len = 0;
+    char *json = cli_read_file(o->args[0], MAX_RECORD, &len);
+    if (!json)
+        return EXIT_USAGE;
+    vbill_ctx *ctx = cli_ctx();
+    int rc = EXIT_OK;
+    char *script = NULL;
+    float *pcm = NULL;
+    size_t n = 0;
+    vbill_status st = vbill_narration(ctx, json, len, o->tdir, &script);
+    vbill_voice *v = NULL;
+    if (st)
+        rc = cli_fail(narration_exit(st), "%s", vbill_ctx_errmsg(ctx));
+    else if ((v = voice_open(ctx, o, &rc))) {
+        st = vbill_voice_narration(ctx, v, script, &pcm, &n);
+        if (!st)
+            st = vbill_wav_write(ctx, o->out, pcm, n);
+        if (st)
+            rc = cli_fail(EXIT_FAIL, "%s", vbill_ctx_errmsg(ctx));
+    }
+    vbill_free(pcm);
+    vbill_free(script);
+    vbill_voice_free(v);
+    vbill_ctx_free(ctx);
+    free(json);
+    return rc;
+}
+
+static int voice_clips(const voice_opts *o)
+{
+    if (o->nargs != 1)
+        return cli_fail(EXIT_USAGE, "usage: vbill voice clips LOCALE");
+    vbill_ctx *ctx = cli_ctx();
+    char *list = NULL;
+    int rc = EXIT_OK;
+    vbill_status st = vbill_voice_clip_list(ctx, o->args[0], &list);
+    if (st) {
+        rc = cli_fail(st == VBILL_ERR_ARG ? EXIT_USAGE : EXIT_FAIL, "%s", vbill_ctx_errmsg(ctx));
+    } else {
+        /* One text per line: the JSON array's strings hold no newline nor quote. */
+        for (const char *p = list; *p; p++) {
+            if (*p == '"') {
+                const char *q = strchr(p + 1, '"');
+                if (!q)
+                    break;
+                printf("%.*s\n", (int)(q - p - 1), p + 1);
+                p = q;
+            }
+        }
+    }
+    vbill_free(list);
+    vbill_ctx_free(ctx);
+    return rc;
+}
+
+int cmd_voice(int argc, char **argv)
+{
+    if (argc < 2 || cli_is_help(argv[1]))
+        return voice_usage(argc < 2 ? stderr : stdout, argc < 2 ? EXIT_USAGE : EXIT_OK);
+    voice_opts o = {0};
+    int rc = voice_parse(argc, argv, &o);
+    if (rc == -1)
+        return EXIT_OK;
+    if (rc)
+        return rc;
+    if (!strcmp(argv[1], "say"))
+        return voice_say(&o);
+    if (!strcmp(argv[1], "bill"))
+        return voice_bill(&o);
+    if (!strcmp(argv[1], "clips"))
+        return voice_clips(&o);
+    voice_usage(stderr, EXIT_USAGE);
+    return cli_fail(EXIT_USAGE, "unknown voice command '%s'", argv[1]);
+}

@@ -18,6 +18,7 @@ static const struct {
     {"link", cmd_link, "issue, verify and check signed links"},
     {"hooks", cmd_hooks, "queue, deliver and inspect help-desk events"},
     {"narration", cmd_narration, "print a record's narration script (the words spoken)"},
+    {"voice", cmd_voice, "speak a text or a record's narration (espeak-ng, recorded clips)"},
 };
 
 static void usage(FILE *out)

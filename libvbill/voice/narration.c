@@ -14,6 +14,7 @@
 #include "jdoc.h"
 #include "voice/narration.h"
 #include "voice/say.h"
+#include "voice/voice.h"
 
 #include <errno.h>
 #include <math.h>
@@ -35,82 +36,97 @@ typedef struct scene_text {
 
 static const scene_text texts[3][SC_N] = {
     { /* ko-KR */
-        {"이번 달 요금은 가입일부터 월말까지 일할 계산됩니다.",
-         "이용 기간은 {{{period_spoken}}}, {{{period_days_spoken}}}입니다."},
-        {"이용하신 날짜만큼만 계산한 금액이 청구됩니다.",
+        {"요금은 가입일부터 일할 계산됩니다.",
+         "{{{period_spoken}}}, {{{period_days_spoken}}}입니다."},
+        {"쓰신 날만큼만 청구됩니다.",
          "이번 달 청구 금액은 {{{this_month_spoken}}}입니다."},
-        {"요금제마다 가입일부터 계산한 금액입니다.",
-         "{{#lines}}{{{kind_spoken}}} {{{prorated_spoken}}}{{^last}}, {{/last}}{{/lines}}입니다."},
-        {"새 기기의 할부금은 다음 달 요금부터 함께 청구됩니다.",
-         "{{#lines}}{{#device}}기기 할부금은 매월 {{{installment_spoken}}}, "
-         "남은 기간은 {{{months_left_spoken}}}입니다. {{/device}}{{/lines}}"},
-        {"결합 할인도 결합하신 날부터 일할로 적용됩니다.",
+        {"요금제마다 가입일부터 계산합니다.",
+         "{{#few_lines}}{{#lines}}{{{kind_spoken}}} {{{prorated_spoken}}}{{^last}}, {{/last}}"
+         "{{/lines}}입니다.{{/few_lines}}{{^few_lines}}{{{lines_count_spoken}}}의 금액을 화면에서 "
+         "확인해 주세요.{{/few_lines}}"},
+        {"기기 할부금은 다음 달부터 청구됩니다.",
+         "{{#lines}}{{#device}}할부금은 매월 {{{installment_spoken}}}, {{{months_left_spoken}}} "
+         "남았습니다. {{/device}}{{/lines}}"},
+        {"결합 할인도 결합일부터 적용됩니다.",
          "{{#bundle}}이번 달 결합 할인은 {{{prorated_spoken}}}입니다.{{/bundle}}"},
-        {"가입하신 요금제로 받으시는 혜택입니다.",
-         "{{#has_benefits}}받으시는 혜택 {{{benefits_count_spoken}}}를 화면에서 확인해 주세요."
+        {"요금제로 받으시는 혜택입니다.",
+         "{{#has_benefits}}혜택 {{{benefits_count_spoken}}}를 화면에서 확인해 주세요."
          "{{/has_benefits}}{{^has_benefits}}기본 혜택이 함께 제공됩니다.{{/has_benefits}}"},
-        {"다음 달부터는 한 달 전체 요금이 청구됩니다.",
-         "다음 달 예상 청구 금액은 {{{next_month_spoken}}}입니다."},
-        {"등록하신 방법으로 매월 자동 납부됩니다.",
+        {"다음 달부터는 한 달 요금이 청구됩니다.",
+         "다음 달 예상 금액은 {{{next_month_spoken}}}입니다."},
+        {"매월 자동으로 납부됩니다.",
          "{{#has_payment}}납부 방법은 {{{payment_method_spoken}}}{{#payment_day_spoken}}, "
          "납부일은 매월 {{{.}}}{{/payment_day_spoken}}입니다.{{/has_payment}}"
          "{{^has_payment}}지로 또는 가상계좌로 납부해 주세요.{{/has_payment}}"},
     },
     { /* ja-JP: kana, phrases separated by spaces */
-        {"こんげつの りょうきんは、ごけいやくびから げつまつまでの ひわりけいさんです。",
-         "ごりようきかんは {{{period_spoken}}}、{{{period_days_spoken}}}です。"},
-        {"ごりよう いただいた ひにちぶんだけ ごせいきゅう します。",
+        {"りょうきんは ひわりで けいさん します。",
+         "{{{period_spoken}}}、{{{period_days_spoken}}}です。"},
+        {"ごりよう にっすうぶんを ごせいきゅう します。",
          "こんげつの ごせいきゅうがくは {{{this_month_spoken}}}です。"},
-        {"プランごとに ごけいやくびから けいさんした きんがくです。",
-         "{{#lines}}{{{kind_spoken}}} {{{prorated_spoken}}}{{^last}}、{{/last}}{{/lines}}です。"},
-        {"あたらしい たんまつの ぶんかつきんは、らいげつの りょうきんから ごせいきゅう します。",
+        {"プランごとに ひわりで けいさん します。",
+         "{{#few_lines}}{{#lines}}{{{kind_spoken}}} {{{prorated_spoken}}}{{^last}}、{{/last}}"
+         "{{/lines}}です。{{/few_lines}}{{^few_lines}}{{{lines_count_spoken}}}の きんがくを "
+         "がめんで ごかくにん ください。{{/few_lines}}"},
+        {"ぶんかつきんは らいげつから ごせいきゅう します。",
          "{{#lines}}{{#device}}ぶんかつきんは まいつき {{{installment_spoken}}}、"
          "のこりは {{{months_left_spoken}}}です。 {{/device}}{{/lines}}"},
-        {"セットわりびきも おもうしこみびから ひわりで てきよう されます。",
+        {"セットわりびきも ひわりで てきよう します。",
          "{{#bundle}}こんげつの セットわりびきは {{{prorated_spoken}}}です。{{/bundle}}"},
-        {"ごけいやくの プランで うけられる とくてんです。",
+        {"プランの とくてんです。",
          "{{#has_benefits}}とくてんは {{{benefits_count_spoken}}}です。がめんで ごかくにん "
          "ください。{{/has_benefits}}{{^has_benefits}}きほんの とくてんが ついて います。"
          "{{/has_benefits}}"},
-        {"らいげつからは ひとつきぶんの りょうきんを ごせいきゅう します。",
+        {"らいげつからは ひとつきぶんの ごせいきゅうです。",
          "らいげつの ごせいきゅう よていがくは {{{next_month_spoken}}}です。"},
-        {"ごとうろくの ほうほうで まいつき じどうで おしはらい いただきます。",
+        {"まいつき じどうで おしはらい いただきます。",
          "{{#has_payment}}おしはらい ほうほうは {{{payment_method_spoken}}}"
          "{{#payment_day_spoken}}、おしはらいびは まいつき {{{.}}}{{/payment_day_spoken}}です。"
          "{{/has_payment}}{{^has_payment}}はらいこみひょうで おしはらい ください。"
          "{{/has_payment}}"},
     },
     { /* en-US */
-        {"This month's charges are prorated from the day you joined to the end of the cycle.",
-         "Your service period runs {{{period_spoken}}}: {{{period_days_spoken}}}."},
+        {"This month is charged from the day you joined.",
+         "Service runs {{{period_spoken}}}: {{{period_days_spoken}}}."},
         {"You pay only for the days you used.",
          "This month's bill is {{{this_month_spoken}}}."},
-        {"Each plan is charged from the day it started.",
-         "This month: {{#lines}}{{{kind_spoken}}}, {{{prorated_spoken}}}{{^last}}; "
-         "{{/last}}{{/lines}}."},
-        {"Your new phone's installments start with next month's bill.",
-         "{{#lines}}{{#device}}The installment is {{{installment_spoken}}} a month, for "
+        {"Each plan is charged from its start.",
+         "{{#one_line}}This month: {{#lines}}{{{kind_spoken}}}, {{{prorated_spoken}}}{{/lines}}."
+         "{{/one_line}}{{^one_line}}See the amounts of your {{{lines_count_spoken}}} on the "
+         "screen.{{/one_line}}"},
+        {"Phone installments start next month.",
+         "{{#lines}}{{#device}}Installments: {{{installment_spoken}}} a month, for "
          "{{{months_left_spoken}}}. {{/device}}{{/lines}}"},
-        {"Your bundle discount is also prorated from the day you bundled.",
+        {"Your bundle discount is prorated too.",
          "{{#bundle}}This month's bundle discount is {{{prorated_spoken}}}.{{/bundle}}"},
-        {"These are the benefits that come with your plan.",
+        {"These come with your plan.",
          "{{#has_benefits}}You get {{{benefits_count_spoken}}}, shown on the screen."
          "{{/has_benefits}}{{^has_benefits}}Standard benefits are included.{{/has_benefits}}"},
-        {"From next month, you pay for the whole month.",
+        {"From next month, you pay the full month.",
          "Next month's expected bill is {{{next_month_spoken}}}."},
-        {"Your bill is paid automatically each month.",
+        {"Your bill is paid automatically.",
          "{{#has_payment}}You pay by {{{payment_method_spoken}}}{{#payment_day_spoken}}, on "
          "{{{.}}} of each month{{/payment_day_spoken}}.{{/has_payment}}"
          "{{^has_payment}}Please pay by giro or bank transfer.{{/has_payment}}"},
     },
 };
 
+/* Words the spoken values put in (kind_spoken, payment_method_spoken). */
+static const char *const kinds[3][2] = {
+    {"휴대폰", "인터넷"}, {"けいたいでんわ", "インターネット"}, {"mobile line", "home internet"}};
+static const char *const methods[3][4] = {
+    {"카드", "계좌 이체", "지로", "등록하신 방법"},
+    {"クレジットカード", "こうざふりかえ", "はらいこみひょう", "ごとうろくの ほうほう"},
+    {"card", "bank transfer", "giro", "your registered method"}};
+/* What follows the count of benefits (vb_say_count). */
+static const char *const benefit_words[3][2] = {{" 가지", " 가지"}, {"", ""},
+                                                {" benefit", " benefits"}};
+
 static const char *const intro_open[3] = {"안녕하세요, 고객님. ", "こんにちは。",
                                           "Hello. "};
-static const char *const intro_close[3] = {
-    ". 첫 요금을 차근차근 설명해 드리겠습니다.",
-    "。はじめての ごせいきゅうについて、じゅんばんに ごあんない します。",
-    ". Let us walk you through your first bill, step by step."};
+static const char *const intro_close[3] = {". 첫 요금을 안내해 드립니다.",
+                                           "。はじめての ごせいきゅうを ごあんない します。",
+                                           ". Here is your first bill, step by step."};
 static const char *const outro[3] = {
     "궁금한 점이 있으시면 화면의 문의하기 버튼으로 언제든 물어보세요. 감사합니다.",
     "ごふめいな てんが ございましたら、がめんの おといあわせボタンから いつでも おたずね "
@@ -126,14 +142,12 @@ static const struct {
 } builtins[] = {
     {"mobile_new_home_new",
      {"휴대폰과 인터넷을 새로 가입하고 결합하셨습니다",
-      "けいたいでんわと インターネットを あたらしく ごけいやくいただき、セットで おもうしこみ "
-      "いただきました",
+      "けいたいでんわと インターネットを セットで ごけいやく いただきました",
       "You joined with new mobile lines and home internet, bundled together"},
      {SC_PERIOD, SC_THIS, SC_PLAN, SC_BUNDLE, SC_NEXT, SC_PAY}},
     {"mobile_new_bundle",
      {"휴대폰을 새로 가입하고 가족 결합을 하셨습니다",
-      "けいたいでんわを あたらしく ごけいやくいただき、かぞくの セットわりを おもうしこみ "
-      "いただきました",
+      "けいたいでんわを かぞくの セットで ごけいやく いただきました",
       "You joined with new mobile lines on a family bundle"},
      {SC_PERIOD, SC_THIS, SC_PLAN, SC_BUNDLE, SC_NEXT, SC_PAY}},
     {"mobile_device_change_home",
@@ -147,7 +161,7 @@ static const struct {
      {SC_PERIOD, SC_THIS, SC_DEVICE, SC_PLAN, SC_NEXT, SC_PAY}},
     {"home_new_mobile",
      {"인터넷을 새로 가입하고 휴대폰과 결합하셨습니다",
-      "インターネットを あたらしく ごけいやくいただき、けいたいでんわと セットに なりました",
+      "インターネットを けいたいでんわと セットで ごけいやく いただきました",
       "You joined home internet, bundled with your mobile line"},
      {SC_PERIOD, SC_THIS, SC_PLAN, SC_BUNDLE, SC_NEXT, SC_PAY}},
     {"home_new",
@@ -236,6 +250,65 @@ cJSON *vb_narration_builtin(const char *scenario)
     return root;
 }
 
+/* The literal text of a built-in template, cut at its tags and pauses, to fn. */
+static void fragments(const char *t, void (*fn)(void *arg, const char *text), void *arg)
+{
+    vb_buf piece = {0};
+    for (size_t i = 0, n = strlen(t); i <= n;) {
+        size_t plen = 0;
+        bool tag = i < n && t[i] == '{' && t[i + 1] == '{';
+        bool cut = i == n || tag || vb_clips_pause(t + i, &plen) > 0;
+        if (!cut) {
+            vb_buf_append(&piece, t + i, 1);
+            i++;
+            continue;
+        }
+        /* A piece is said as a whole when it is more than blanks. */
+        size_t a = 0, b = piece.len;
+        while (a < b && piece.data[a] == ' ')
+            a++;
+        while (b > a && piece.data[b - 1] == ' ')
+            b--;
+        if (b > a) {
+            piece.data[b] = '\0';
+            fn(arg, piece.data + a);
+        }
+        piece.len = 0;
+        if (i == n)
+            break;
+        if (tag) {
+            const char *close = strstr(t + i, "}}");
+            i = close ? (size_t)(close - t) + 2 : n;
+            while (i < n && t[i] == '}')
+                i++;
+        } else {
+            i += plen;
+        }
+    }
+    vb_buf_free(&piece);
+}
+
+void vb_narration_vocabulary(int l, void (*fn)(void *arg, const char *text), void *arg)
+{
+    if (l < 0 || l > 2)
+        return;
+    fragments(intro_open[l], fn, arg);
+    fragments(intro_close[l], fn, arg);
+    fragments(outro[l], fn, arg);
+    for (size_t b = 0; b < VB_ARRAY_LEN(builtins); b++)
+        fragments(builtins[b].subtitle[l], fn, arg);
+    for (int sc = 0; sc < SC_N; sc++) {
+        fragments(texts[l][sc].fixed, fn, arg);
+        fragments(texts[l][sc].personal, fn, arg);
+    }
+    for (int k = 0; k < 2; k++) {
+        fn(arg, kinds[l][k]);
+        fragments(benefit_words[l][k], fn, arg);
+    }
+    for (int m = 0; m < 4; m++)
+        fn(arg, methods[l][m]);
+}
+
 /* ---- the spoken values -------------------------------------------------------------- */
 
 typedef struct speaker {
@@ -316,7 +389,7 @@ static const char *const root_spoken[] = {
     "this_month_spoken", "next_month_spoken", "bundle_prorated_spoken", "period_spoken",
     "period_start_spoken", "period_end_spoken", "period_days_spoken", "cycle_spoken",
     "issue_date_spoken", "payment_day_spoken", "payment_method_spoken", "benefits_count_spoken",
-    NULL};
+    "lines_count_spoken", "lines_count", "one_line", "few_lines", NULL};
 static const char *const line_spoken[] = {
     "monthly_fee_spoken", "net_spoken", "prorated_spoken", "next_month_spoken",
     "discount_total_spoken", "days_spoken", "from_spoken", "start_spoken", "kind_spoken", NULL};
@@ -337,9 +410,6 @@ static void say_charges(speaker *s, vb_jval *list)
 
 static void say_line(speaker *s, vb_jval *line)
 {
-    static const char *const kinds[3][2] = {{"휴대폰", "인터넷"},
-                                            {"けいたいでんわ", "インターネット"},
-                                            {"mobile line", "home internet"}};
     vb_jdrop(line, line_spoken);
     say_money_of(s, line, "monthly_fee", "monthly_fee_spoken");
     say_money_of(s, line, "net", "net_spoken");
@@ -367,10 +437,6 @@ static void say_line(speaker *s, vb_jval *line)
 
 static void say_payment(speaker *s, vb_jval *root)
 {
-    static const char *const methods[3][4] = {
-        {"카드", "계좌 이체", "지로", "등록하신 방법"},
-        {"クレジットカード", "こうざふりかえ", "はらいこみひょう", "ごとうろくの ほうほう"},
-        {"card", "bank transfer", "giro", "your registered method"}};
     const vb_jval *pay = vb_jget(root, "payment");
     if (!vb_jis(pay, VB_JOBJECT))
         return;
@@ -433,15 +499,22 @@ bool vb_narration_add_spoken(vb_jdoc *d, vb_jval *root)
     if (vb_jis(benefits, VB_JARRAY) && benefits->count) {
         int64_t n = (int64_t)benefits->count;
         vb_say_count(&s->b, n, s->l);
-        vb_buf_puts(&s->b, s->l == VB_LANG_KO ? " 가지" : s->l == VB_LANG_JA ? ""
-                           : n == 1           ? " benefit"
-                                              : " benefits");
+        vb_buf_puts(&s->b, benefit_words[s->l][n != 1]);
         put_words(s, root, "benefits_count_spoken");
     }
     vb_jval *lines = vb_jget(root, "lines");
-    for (vb_jval *l = vb_jis(lines, VB_JARRAY) ? lines->child : NULL; l; l = l->next)
-        if (vb_jis(l, VB_JOBJECT))
-            say_line(s, l);
+    if (vb_jis(lines, VB_JARRAY)) {
+        int64_t n = (int64_t)lines->count;
+        vb_say_lines(&s->b, n, s->l);
+        put_words(s, root, "lines_count_spoken");
+        if (!vb_jadd(root, "lines_count", vb_jint(d, n)) ||
+            !vb_jadd(root, "one_line", vb_jbool(d, n == 1)) ||
+            !vb_jadd(root, "few_lines", vb_jbool(d, n <= 2)))
+            s->ok = false;
+        for (vb_jval *l = lines->child; l; l = l->next)
+            if (vb_jis(l, VB_JOBJECT))
+                say_line(s, l);
+    }
     vb_jval *bundle = vb_jget(root, "bundle");
     if (vb_jis(bundle, VB_JOBJECT)) {
         vb_jdrop(bundle, bundle_spoken);

@@ -41,6 +41,11 @@ cJSON *vb_narration_builtin(const char *scenario);
  * exist; VBILL_ERR_JSON when it is not JSON, VBILL_ERR_IO when it cannot be read. */
 vbill_status vb_narration_load(vbill_ctx *ctx, const char *dir, cJSON **out);
 
+/* Calls fn with every fixed phrase of the built-in narration in language l (0 ko, 1 ja,
+ * 2 en), cut at its Mustache tags and at the characters that make pauses, and every word
+ * it puts in the spoken values (kinds of line, payment methods, counters). */
+void vb_narration_vocabulary(int l, void (*fn)(void *arg, const char *text), void *arg);
+
 /* Checks a narration (as vb_narration_build would use it) without a bill. */
 vbill_status vb_narration_check(vbill_ctx *ctx, const char *name, const cJSON *narration);
 

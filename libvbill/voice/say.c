@@ -543,6 +543,22 @@ void vb_say_day_of_month(vb_buf *b, int d, vb_lang l)
     }
 }
 
+void vb_say_lines(vb_buf *b, int64_t n, vb_lang l)
+{
+    if (l == VB_LANG_EN) {
+        en_number(b, n);
+        vb_buf_puts(b, n == 1 ? " line" : " lines");
+    } else if (l == VB_LANG_JA) {
+        size_t at = b->len;
+        ja_number(b, n);
+        ja_sokuon(b, at, SOKUON_K);
+        vb_buf_puts(b, "かいせん");
+    } else {
+        ko_native(b, n);
+        vb_buf_puts(b, " 회선");
+    }
+}
+
 void vb_say_count(vb_buf *b, int64_t n, vb_lang l)
 {
     static const char *const tsu[11] = {"",     "ひとつ", "ふたつ", "みっつ",   "よっつ", "いつつ",
@@ -555,4 +571,71 @@ void vb_say_count(vb_buf *b, int64_t n, vb_lang l)
         ja_number(b, n);
     else
         ko_native(b, n);
+}
+
+/* ---- the vocabulary a voice actor records ------------------------------------------- */
+
+void vb_say_vocabulary(vb_lang l, void (*fn)(void *arg, const char *text), void *arg)
+{
+    static const char *const ko[] = {
+        "영", "십", "백", "천", "만", "억", "조", "경", "마이너스", "환급", "원", "엔", "달러",
+        "센트", "년", "부터", "까지", "하루", "개월", "회선", "열", "스무", "스물", "서른", "마흔",
+        "쉰", "예순", "일흔", "여든", "아흔"};
+    static const char *const ja[] = {
+        "ゼロ", "マイナス", "へんきん", "じゅう", "ひゃく", "さんびゃく", "ろっぴゃく",
+        "はっぴゃく", "せん", "いっせん", "さんぜん", "はっせん", "まん", "おく", "ちょう",
+        "いっちょう", "はっちょう", "じゅっちょう", "けい", "いっけい", "ろっけい", "はっけい",
+        "じゅっけい", "ひゃっけい", "さんびゃっけい", "ろっぴゃっけい", "はっぴゃっけい", "えん",
+        "よえん", "ウォン", "ドル", "セント", "いっセント", "はっセント", "じゅっセント", "ついたち",
+        "はつか", "にち", "しちにち", "くにち", "いちにち", "かん", "ねん", "よねん", "しちねん",
+        "かげつ", "いっかげつ", "ろっかげつ", "はっかげつ", "じゅっかげつ", "ひゃっかげつ",
+        "さんびゃっかげつ", "ろっぴゃっかげつ", "はっぴゃっかげつ", "かいせん", "いっかいせん",
+        "ろっかいせん", "はっかいせん", "じゅっかいせん", "ひゃっかいせん", "から", "まで", "ひとつ",
+        "ふたつ", "みっつ", "よっつ", "いつつ", "むっつ", "ななつ", "やっつ", "ここのつ", "とお",
+        "ふつか", "みっか", "よっか", "いつか", "むいか", "なのか", "ようか", "ここのか",
+        "とおか"};
+    static const char *const en[] = {
+        "hundred", "thousand", "million", "billion", "trillion", "quadrillion", "quintillion",
+        "minus", "a", "refund", "of", "dollar", "dollars", "cent", "cents", "won", "yen", "and",
+        "oh", "from", "to", "day", "days", "month", "months", "line", "lines", "the", "first",
+        "second", "third",
+        "fifth", "eighth", "ninth", "twelfth", "hundredth", "thousandth", "millionth",
+        "billionth", "trillionth", "quadrillionth", "quintillionth"};
+    if (l == VB_LANG_KO) {
+        for (int d = 1; d < 10; d++)
+            fn(arg, KO_DIGIT[d]);
+        for (size_t i = 0; i < VB_ARRAY_LEN(ko); i++)
+            fn(arg, ko[i]);
+        for (int m = 0; m < 12; m++)
+            fn(arg, KO_MONTH[m]);
+        static const char *const native[] = {"한", "두",   "세",   "네",   "다섯",
+                                             "여섯", "일곱", "여덟", "아홉"};
+        for (size_t i = 0; i < VB_ARRAY_LEN(native); i++)
+            fn(arg, native[i]);
+    } else if (l == VB_LANG_JA) {
+        for (int d = 1; d < 10; d++)
+            fn(arg, JA_DIGIT[d]);
+        for (size_t i = 0; i < VB_ARRAY_LEN(ja); i++)
+            fn(arg, ja[i]);
+        for (int m = 0; m < 12; m++)
+            fn(arg, JA_MONTH[m]);
+    } else {
+        char word[32];
+        for (int i = 0; i < 20; i++) {
+            fn(arg, EN_ONES[i]);
+            if (i >= 4 && i != 5 && i != 8 && i != 9 && i != 12) {
+                snprintf(word, sizeof word, "%sth", EN_ONES[i]);
+                fn(arg, word); /* fourth, sixth, seventh, tenth, eleventh, thirteenth... */
+            }
+        }
+        for (int t = 2; t < 10; t++) {
+            fn(arg, EN_TENS[t]);
+            snprintf(word, sizeof word, "%.*sieth", (int)strlen(EN_TENS[t]) - 1, EN_TENS[t]);
+            fn(arg, word); /* twentieth... */
+        }
+        for (size_t i = 0; i < VB_ARRAY_LEN(en); i++)
+            fn(arg, en[i]);
+        for (int m = 0; m < 12; m++)
+            fn(arg, EN_MONTH[m]);
+    }
 }

@@ -70,6 +70,10 @@ void vb_say_months(vb_buf *b, int64_t n, vb_lang l);
  * en "the twenty-fifth". */
 void vb_say_day_of_month(vb_buf *b, int d, vb_lang l);
 
+/* A number of lines (회선, 回線): ko "세 회선" (native numerals), ja "さんかいせん"
+ * (いっかいせん, ろっかいせん, じゅっかいせん), en "three lines" ("one line"). */
+void vb_say_lines(vb_buf *b, int64_t n, vb_lang l);
+
 /* A small count of things, as it goes before a counter: ko native numerals (한, 두, 세,
  * 스무, 스물한...; Sino-Korean from 100), ja ひとつ..とお (a plain number from 11), en the
  * cardinal. */
@@ -77,5 +81,10 @@ void vb_say_count(vb_buf *b, int64_t n, vb_lang l);
 
 /* An English ordinal ("first", "twenty-first", "one hundredth"). */
 void vb_say_ordinal_en(vb_buf *b, int64_t n);
+
+/* Calls fn with every word or piece the functions above write in language l, such that the
+ * words of any value are a run of them (spaces aside): what a voice actor records for
+ * numbers, amounts and dates. */
+void vb_say_vocabulary(vb_lang l, void (*fn)(void *arg, const char *text), void *arg);
 
 #endif
