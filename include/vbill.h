@@ -805,13 +805,20 @@ VBILL_API vbill_status vbill_voice_set_timeout(vbill_voice *v, int ms);
 VBILL_API vbill_status vbill_voice_say(vbill_ctx *ctx, const vbill_voice *v, const char *locale,
                                        const char *text, float **pcm, size_t *samples);
 
-/* Speaks a whole script (vbill_narration's JSON) on its timeline: each scene's speech
- * starts at its start second; the result lasts until the last scene's end, or longer when
- * the last speech runs past it.  A speech longer than its scene's window is kept whole and
- * a warning is logged.  Errors as vbill_voice_say, VBILL_ERR_JSON for a malformed script. */
+/* Speaks a script (vbill_narration's JSON) on its timeline: each scene's speech starts at
+ * its start second; the result lasts until the last scene's end, or longer when the last
+ * speech runs past it.  A speech longer than its scene's window is kept whole and a warning
+ * is logged.  which: VBILL_SCENES_ALL, or only the personal scenes (the part that differs
+ * per bill) or only the fixed ones (the same for every bill of a scenario and locale).
+ * Errors as vbill_voice_say, VBILL_ERR_JSON for a malformed script. */
+typedef enum vbill_scenes {
+    VBILL_SCENES_ALL = 0,
+    VBILL_SCENES_PERSONAL = 1,
+    VBILL_SCENES_FIXED = 2
+} vbill_scenes;
 VBILL_API vbill_status vbill_voice_narration(vbill_ctx *ctx, const vbill_voice *v,
-                                             const char *script_json, float **pcm,
-                                             size_t *samples);
+                                             const char *script_json, vbill_scenes which,
+                                             float **pcm, size_t *samples);
 
 /* The texts of the clips the built-in narration can need in a locale, as a JSON array of
  * strings (number pieces, units, month and day names, every fixed phrase).  A clips folder

@@ -699,7 +699,7 @@ START_TEST(script_on_its_timeline)
     vbill_voice *v = espeak();
     float *p;
     size_t n;
-    ck_assert_int_eq(vbill_voice_narration(ctx, v, script, &p, &n), VBILL_OK);
+    ck_assert_int_eq(vbill_voice_narration(ctx, v, script, VBILL_SCENES_ALL, &p, &n), VBILL_OK);
     ck_assert_msg(n >= (size_t)(119.5 * RATE) && n < 121 * RATE, "%.2f s", (double)n / RATE);
     /* speech where each scene speaks; the lead-in before the first one is silent */
     cJSON *s = cJSON_Parse(script);
@@ -712,9 +712,28 @@ START_TEST(script_on_its_timeline)
         ck_assert_msg(e > 0.02, "no speech in %.1f-%.1f s (rms %.4f)", a, b, e);
     }
     ck_assert(rms(p, 0, RATE * 4 / 10) < 1e-4);
+    vbill_free(p);
+    /* the personal scenes only: speech in their windows, silence in the fixed ones' */
+    ck_assert_int_eq(vbill_voice_narration(ctx, v, script, VBILL_SCENES_PERSONAL, &p, &n),
+                     VBILL_OK);
+    int personal = 0;
+    cJSON_ArrayForEach(sc, cJSON_GetObjectItem(s, "scenes"))
+    {
+        double a = cJSON_GetObjectItem(sc, "start")->valuedouble;
+        double b = cJSON_GetObjectItem(sc, "end")->valuedouble;
+        double e = rms(p, (size_t)(a * RATE), (size_t)(b * RATE));
+        if (cJSON_IsTrue(cJSON_GetObjectItem(sc, "personal"))) {
+            personal++;
+            ck_assert_msg(e > 0.02, "no speech in the personal window %.1f-%.1f s", a, b);
+        } else if (a > 1) { /* the intro's speech may not reach past 10 s: check the rest */
+            ck_assert_msg(e < 1e-4, "speech in the fixed scene at %.1f s", a);
+        }
+    }
+    ck_assert_int_eq(personal, 6);
     cJSON_Delete(s);
     vbill_free(p);
-    ck_assert_int_eq(vbill_voice_narration(ctx, v, "{\"scenes\":3}", &p, &n), VBILL_ERR_JSON);
+    ck_assert_int_eq(vbill_voice_narration(ctx, v, "{\"scenes\":3}", VBILL_SCENES_ALL, &p, &n),
+                     VBILL_ERR_JSON);
     vbill_voice_free(v);
     vbill_free(script);
 }

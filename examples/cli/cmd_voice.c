@@ -139,11 +139,13 @@ int cmd_narration(int argc, char **argv)
 static int voice_usage(FILE *out, int code)
 {
     fputs("usage: vbill voice say [VOICE] [--rate R] [--locale L] (TEXT | -) -o OUT.wav\n"
-          "       vbill voice bill RECORD.json [--template DIR] [VOICE] [--rate R] -o OUT.wav\n"
+          "       vbill voice bill RECORD.json [--template DIR] [--personal] [VOICE] [--rate R]\n"
+          "                        -o OUT.wav\n"
           "       vbill voice clips LOCALE\n\n"
           "say: speaks TEXT (- reads it from standard input) into a WAV file (48 kHz mono,\n"
           "16-bit).  bill: speaks a record's narration script (see vbill narration) on its\n"
-          "timeline, each sentence at its start second.  clips: lists, one per line, the\n"
+          "timeline, each sentence at its start second (--personal: only the sentences that\n"
+          "differ per bill).  clips: lists, one per line, the\n"
           "texts of the clips a voice actor records for the built-in narration of LOCALE\n"
           "(ko-KR, ja-JP, en-US): a clips folder holds LOCALE/TEXT.wav for each of them.\n\n"
           "VOICE is one of\n"
@@ -161,7 +163,7 @@ static int voice_usage(FILE *out, int code)
 
 typedef struct voice_opts {
     const char *espeak, *clips, *locale, *rate, *out, *tdir;
-    bool silent;
+    bool silent, personal;
     const char *args[2];
     int nargs;
 } voice_opts;
@@ -190,6 +192,8 @@ static int voice_parse(int argc, char **argv, voice_opts *o)
             return cli_fail(EXIT_USAGE, "option '%s' needs a value", argv[i]);
         else if (!strcmp(argv[i], "--silent"))
             o->silent = true;
+        else if (!strcmp(argv[i], "--personal"))
+            o->personal = true;
         else if (argv[i][0] == '-' && argv[i][1]) {
             voice_usage(stderr, EXIT_USAGE);
             return cli_fail(EXIT_USAGE, "unknown option '%s'", argv[i]);
@@ -274,7 +278,9 @@ static int voice_bill(const voice_opts *o)
     if (st)
         rc = cli_fail(narration_exit(st), "%s", vbill_ctx_errmsg(ctx));
     else if ((v = voice_open(ctx, o, &rc))) {
-        st = vbill_voice_narration(ctx, v, script, &pcm, &n);
+        st = vbill_voice_narration(ctx, v, script,
+                                   o->personal ? VBILL_SCENES_PERSONAL : VBILL_SCENES_ALL, &pcm,
+                                   &n);
         if (!st)
             st = vbill_wav_write(ctx, o->out, pcm, n);
         if (st)

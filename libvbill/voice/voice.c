@@ -162,7 +162,7 @@ double vb_voice_estimate(vb_lang l, const char *text)
 {
     /* Seconds per unit at espeak-ng's default rate, measured on the built-in narration
      * (bench/voice_bench.sh prints the measurement). */
-    static const double per_unit[3] = {0.165, 0.105, 0.215};
+    static const double per_unit[3] = {0.165, 0.105, 0.185};
     /* small kana (ゃ ゅ ょ ぁ...) join the mora before them */
     static const uint32_t small[] = {0x3041, 0x3043, 0x3045, 0x3047, 0x3049, 0x3083,
                                      0x3085, 0x3087, 0x308e, 0x30a1, 0x30a3, 0x30a5,
@@ -358,10 +358,11 @@ VBILL_API vbill_status vbill_voice_say(vbill_ctx *ctx, const vbill_voice *v, con
 }
 
 VBILL_API vbill_status vbill_voice_narration(vbill_ctx *ctx, const vbill_voice *v,
-                                             const char *script_json, float **pcm,
-                                             size_t *samples)
+                                             const char *script_json, vbill_scenes which,
+                                             float **pcm, size_t *samples)
 {
-    if (!ctx || !v || !script_json || !pcm || !samples)
+    if (!ctx || !v || !script_json || !pcm || !samples || which < VBILL_SCENES_ALL ||
+        which > VBILL_SCENES_FIXED)
         return vb_error(ctx, VBILL_ERR_ARG, "vbill_voice_narration: NULL argument");
     *pcm = NULL;
     *samples = 0;
@@ -393,9 +394,11 @@ VBILL_API vbill_status vbill_voice_narration(vbill_ctx *ctx, const vbill_voice *
         }
         size_t at = (size_t)lround(start->valuedouble * VB_VOICE_RATE);
         size_t stop = (size_t)lround(end->valuedouble * VB_VOICE_RATE);
+        bool personal = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "personal"));
+        bool wanted = which == VBILL_SCENES_ALL || personal == (which == VBILL_SCENES_PERSONAL);
         float *p = NULL;
         size_t n = 0;
-        if ((st = vbill_voice_say(ctx, v, locale, text->valuestring, &p, &n)))
+        if (wanted && (st = vbill_voice_say(ctx, v, locale, text->valuestring, &p, &n)))
             break;
         if (at + n > stop)
             vb_log(ctx, VBILL_LOG_WARN,
