@@ -532,7 +532,7 @@ static vbill_status load_set(vbill_ctx *ctx, vb_clips *cs, clip_set *set, const 
     closedir(dh);
     if (!set->dir)
         st = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
-    if (!st)
+    if (!st && n) /* in name order, so a duplicate text keeps the same clip every time */
         qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i < n && !st; i++) {
         size_t stem = strlen(names[i]) - 4; /* less ".wav" (is_wav_name took it) */
