@@ -14,6 +14,8 @@
 #include <libavutil/error.h>
 #include <libswresample/swresample.h>
 
+#define RESAMPLE_PAD 256 /* input samples: more than libswresample's filter holds back */
+
 static uint16_t u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t u32(const uint8_t *p)
 {
@@ -137,7 +139,8 @@ vbill_status vb_wav_to_pcm(vbill_ctx *ctx, const char *name, const vb_wav *w, fl
         return VBILL_OK;
     if (w->frames > (size_t)INT32_MAX / 8)
         return vb_error(ctx, VBILL_ERR_MEDIA, "%s: too long", name);
-    float *mono = malloc(w->frames * sizeof *mono);
+    /* Room for zeros after the sound when resampling (see below). */
+    float *mono = calloc(w->frames + RESAMPLE_PAD, sizeof *mono);
     if (!mono)
         return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
     size_t bps = (size_t)w->bits / 8, frame = bps * (size_t)w->channels;
@@ -153,20 +156,28 @@ vbill_status vb_wav_to_pcm(vbill_ctx *ctx, const char *name, const vb_wav *w, fl
         *n = w->frames;
         return VBILL_OK;
     }
-    /* Resample with libswresample (its default filter, mono float in and out). */
+    /* Resample with libswresample (its default filter, mono float in and out).  It keeps
+     * back the last input samples its filter has not passed over, even when flushed (an
+     * input of 20 samples gives nothing at all): it is fed RESAMPLE_PAD zeros after the
+     * sound, and the output cut to the input's length at 48 kHz. */
+    size_t want = (size_t)(((uint64_t)w->frames * VB_VOICE_RATE + (uint64_t)w->rate / 2) /
+                           (uint64_t)w->rate);
     SwrContext *swr = NULL;
     AVChannelLayout layout = AV_CHANNEL_LAYOUT_MONO;
     int r = swr_alloc_set_opts2(&swr, &layout, AV_SAMPLE_FMT_FLT, VB_VOICE_RATE, &layout,
                                 AV_SAMPLE_FMT_FLT, w->rate, 0, NULL);
     if (r >= 0)
         r = swr_init(swr);
-    int cap = r >= 0 ? swr_get_out_samples(swr, (int)w->frames) + 64 : 0;
+    int in_n = (int)(w->frames + RESAMPLE_PAD);
+    int cap = r >= 0 ? swr_get_out_samples(swr, in_n) + 64 : 0;
+    if (cap > 0 && (size_t)cap < want)
+        cap = (int)want;
     float *out = r >= 0 && cap > 0 ? malloc((size_t)cap * sizeof *out) : NULL;
     int got = 0;
     if (out) {
         const uint8_t *in[1] = {(const uint8_t *)mono};
         uint8_t *o[1] = {(uint8_t *)out};
-        r = swr_convert(swr, o, cap, in, (int)w->frames);
+        r = swr_convert(swr, o, cap, in, in_n);
         if (r >= 0) {
             got = r;
             o[0] = (uint8_t *)(out + got);
@@ -184,10 +195,12 @@ vbill_status vb_wav_to_pcm(vbill_ctx *ctx, const char *name, const vb_wav *w, fl
         av_strerror(r, why, sizeof why);
         return vb_error(ctx, VBILL_ERR_MEDIA, "%s: resampling to 48 kHz: %s", name, why);
     }
-    for (int i = 0; i < got; i++) /* the filter may ring past full scale */
+    if ((size_t)got < want)
+        memset(out + got, 0, (want - (size_t)got) * sizeof *out);
+    for (size_t i = 0; i < want; i++) /* the filter may ring past full scale */
         out[i] = out[i] > 1 ? 1 : out[i] < -1 ? -1 : out[i];
     *pcm = out;
-    *n = (size_t)got;
+    *n = want;
     return VBILL_OK;
 }
 
