@@ -341,6 +341,17 @@ START_TEST(clips_cut_and_join)
     ck_assert_msg(fabsf(p[0]) < 0.01 && fabsf(p[n - 1]) < 0.01, "edges not faded");
     vbill_free(p);
 
+    /* a long text (64 KiB at most): 3,000 phrases and one of 20 KB */
+    vb_buf lng = {0};
+    for (int i = 0; i < 3000; i++)
+        vb_buf_puts(&lng, "육만 원, ");
+    for (int i = 0; i < 2000; i++)
+        vb_buf_puts(&lng, "구백 원");
+    ck_assert_int_eq(vbill_voice_say(ctx, v, "ko-KR", lng.data, &p, &n), VBILL_OK);
+    ck_assert_uint_gt(n, (size_t)RATE * 60 * 10);
+    vbill_free(p);
+    vb_buf_free(&lng);
+
     /* a piece no clip spells: the message quotes it */
     ck_assert_int_eq(vbill_voice_say(ctx, v, "ko-KR", "육만 삼천 원", &p, &n),
                      VBILL_ERR_NOT_FOUND);

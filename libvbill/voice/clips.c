@@ -144,13 +144,13 @@ static uint32_t compose(uint32_t prev, uint32_t cp)
     return r ? r + off : 0;
 }
 
-typedef enum { CH_TEXT, CH_SPACE, CH_PAUSE } char_class;
+typedef enum { CH_TEXT, CH_SPACE } char_class;
 
 /* Pauses: what commas and full stops do between phrases. */
-size_t vb_clips_pause(const char *s, size_t *len)
+size_t vb_clips_pause(const char *s, size_t n, size_t *len)
 {
     uint32_t cp;
-    *len = vb_utf8_decode(s, strlen(s), &cp);
+    *len = vb_utf8_decode(s, n, &cp);
     if (!*len) {
         *len = 1;
         return 0;
@@ -235,12 +235,12 @@ static bool next_phrase(const char *text, size_t len, size_t *pos, phrase *p, si
             *bad_utf8 = true;
             return false;
         }
-        size_t pz = vb_clips_pause(text + *pos, &plen);
+        size_t pz = vb_clips_pause(text + *pos, len - *pos, &plen);
         if (pz) { /* a run of pause marks makes one pause, the longest */
             end = *pos;
             *pause = pz;
             *pos += n;
-            while (*pos < len && (pz = vb_clips_pause(text + *pos, &plen)) > 0) {
+            while (*pos < len && (pz = vb_clips_pause(text + *pos, len - *pos, &plen)) > 0) {
                 *pause = pz > *pause ? pz : *pause;
                 *pos += plen;
             }
@@ -727,11 +727,13 @@ static bool room(joiner *j, size_t more)
     return true;
 }
 
-static void fade(float *p, size_t n, bool in)
+void vb_pcm_fade_ends(float *p, size_t n, size_t len)
 {
-    for (size_t i = 0; i < n; i++) {
-        float g = (float)sin(M_PI / 2 * ((double)i + 0.5) / (double)n);
-        p[in ? i : n - 1 - i] *= g;
+    size_t f = len < n / 2 ? len : n / 2;
+    for (size_t i = 0; i < f; i++) {
+        float g = (float)sin(M_PI / 2 * ((double)i + 0.5) / (double)f);
+        p[i] *= g;
+        p[n - 1 - i] *= g;
     }
 }
 
@@ -741,9 +743,7 @@ static void end_phrase(joiner *j)
     size_t len = j->n - j->phrase_start;
     if (!len || j->failed)
         return;
-    size_t f = EDGE_FADE < len / 2 ? EDGE_FADE : len / 2;
-    fade(j->p + j->phrase_start, f, true);
-    fade(j->p + j->n - f, f, false);
+    vb_pcm_fade_ends(j->p + j->phrase_start, len, EDGE_FADE);
 }
 
 static void join_clip(void *arg, const clip *c, size_t pause)

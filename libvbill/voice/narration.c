@@ -257,7 +257,7 @@ static void fragments(const char *t, void (*fn)(void *arg, const char *text), vo
     for (size_t i = 0, n = strlen(t); i <= n;) {
         size_t plen = 0;
         bool tag = i < n && t[i] == '{' && t[i + 1] == '{';
-        bool cut = i == n || tag || vb_clips_pause(t + i, &plen) > 0;
+        bool cut = i == n || tag || vb_clips_pause(t + i, n - i, &plen) > 0;
         if (!cut) {
             vb_buf_append(&piece, t + i, 1);
             i++;

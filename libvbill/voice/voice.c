@@ -150,7 +150,7 @@ static bool check_text(const char *text, bool *speakable)
         size_t k = vb_utf8_decode(text + i, n - i, &cp), plen;
         if (!k)
             return false;
-        if (!vb_clips_pause(text + i, &plen) && cp > ' ' && cp != 0x3000 && cp != 0xa0)
+        if (!vb_clips_pause(text + i, n - i, &plen) && cp > ' ' && cp != 0x3000 && cp != 0xa0)
             *speakable = true;
         i += k;
     }
@@ -176,7 +176,7 @@ double vb_voice_estimate(vb_lang l, const char *text)
             i++;
             continue;
         }
-        pauses += (double)vb_clips_pause(text + i, &plen) / VB_VOICE_RATE;
+        pauses += (double)vb_clips_pause(text + i, n - i, &plen) / VB_VOICE_RATE;
         i += k;
         bool vowel = cp && cp < 0x80 && strchr("aeiouyAEIOUY", (int)cp) != NULL;
         if (cp >= 0xac00 && cp <= 0xd7a3) {
@@ -192,16 +192,6 @@ double vb_voice_estimate(vb_lang l, const char *text)
         in_vowels = vowel;
     }
     return units * per_unit[l] + pauses;
-}
-
-static void fade_ends(float *p, size_t n)
-{
-    size_t f = EDGE_FADE < n / 2 ? EDGE_FADE : n / 2;
-    for (size_t i = 0; i < f; i++) {
-        float g = (float)sin(M_PI / 2 * ((double)i + 0.5) / (double)f);
-        p[i] *= g;
-        p[n - 1 - i] *= g;
-    }
 }
 
 vbill_status vb_pcm_tempo(vbill_ctx *ctx, const float *in, size_t n, double rate, float **out,
@@ -313,7 +303,7 @@ static vbill_status say_espeak(vbill_ctx *ctx, const vbill_voice *v, vb_lang l,
     free(wav);
     if (!st && *n) {
         vb_pcm_trim(*pcm, n);
-        fade_ends(*pcm, *n);
+        vb_pcm_fade_ends(*pcm, *n, EDGE_FADE);
     }
     return st;
 }

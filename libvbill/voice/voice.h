@@ -44,9 +44,14 @@ vbill_status vb_clips_tokens(vbill_ctx *ctx, const vb_clips *c, vb_lang l, const
  * that is silent throughout is kept whole. */
 void vb_pcm_trim(float *pcm, size_t *n);
 
-/* The pause a character makes between clips, in samples (0: none); *len is its length in
- * bytes.  Commas and the like: a short pause; full stops, question marks: a longer one. */
-size_t vb_clips_pause(const char *s, size_t *len);
+/* Fades the first and last len samples of PCM in and out (a quarter sine), so that it
+ * starts and ends without a click. */
+void vb_pcm_fade_ends(float *pcm, size_t n, size_t len);
+
+/* The pause the character at s (n bytes left) makes between clips, in samples (0: none);
+ * *len is its length in bytes.  Commas and the like: a short pause; full stops, question
+ * marks: a longer one. */
+size_t vb_clips_pause(const char *s, size_t n, size_t *len);
 
 /* Decodes the well-formed UTF-8 character at s (n bytes left): its length, or 0 when it is
  * not well-formed (overlong, surrogate, past U+10FFFF, cut short). */
