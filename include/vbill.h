@@ -2,7 +2,8 @@
  * vbill.h: the public interface of libvbill, personalised video bills for carriers.
  *
  * Data flows one way:
- *   record -> (validate, classify, fill) -> vbill_bill -> {video, link + SMS, events, chat}
+ *   record -> (validate, classify, fill) -> vbill_bill -> {video, voice, link + SMS, events,
+ *   chat}
  * A bill is made once from a subscriber record and is immutable; every later stage takes it.
  *
  * The interface is split by concern; this header includes them all:
@@ -11,6 +12,7 @@
  *   vbill/records.h   rule sets, classify, fill, the bill (bill.json)
  *   vbill/mustache.h  the Mustache engine
  *   vbill/video.h     templates, prepare, render (MP4, HLS, segment, still), built-ins
+ *   vbill/voice.h     narration scripts (the words spoken), voices (espeak-ng, clips)
  *   vbill/auth.h      keys, signed links, the birth-date check, attempt store, sessions, SMS
  *   vbill/hooks.h     events, the durable outbox, help-desk sinks
  *   vbill/chat.h      answers and escalation
@@ -53,6 +55,7 @@
 #include "vbill/records.h"
 #include "vbill/mustache.h"
 #include "vbill/video.h"
+#include "vbill/voice.h"
 #include "vbill/auth.h"
 #include "vbill/hooks.h"
 #include "vbill/chat.h"

@@ -28,6 +28,8 @@ int cmd_link(int argc, char **argv);
 int cmd_hooks(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_narration(int argc, char **argv);
+int cmd_voice(int argc, char **argv);
 
 /* Prints "vbill: <message>" on stderr; returns code, for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

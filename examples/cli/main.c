@@ -19,6 +19,8 @@ static const struct {
     {"hooks", cmd_hooks, "queue, deliver and inspect help-desk events"},
     {"batch", cmd_batch, "make the month's video bills into the bill store (sharded, resumable)"},
     {"serve", cmd_serve, "answer the bills' links: check, watch page, video, events"},
+    {"narration", cmd_narration, "print a bill's narration script (the words spoken)"},
+    {"voice", cmd_voice, "speak a text or a record's narration (espeak-ng, recorded clips)"},
 };
 
 #ifndef VBILL_HAVE_SERVE
