@@ -3,7 +3,8 @@
 
 The layers are the list below.  The core is one chain, lowest first; each concern above
 the bill (video, auth, hooks, chat, voice) is a chain of its own that may use the core and
-the files before it in its own chain, and never another concern.  Calls are read from the
+the files before it in its own chain, and never another concern, except the concerns it is
+declared to use (USES: video speaks with voice).  Calls are read from the
 compiled objects (nm: what each object needs and which object defines it); includes from
 the sources.  A file that is not in the list fails the test too, so that a new file is
 placed on purpose.
@@ -19,7 +20,8 @@ import sys
 CORE = ["util", "jdoc", "jparse", "context", "mustache", "record", "classify", "format",
         "slots", "fill", "bill"]
 CONCERNS = {
-    "video": ["video/text", "video/template", "video/encode", "video/job", "video/segment",
+    "video": ["video/text", "video/template", "video/encode", "video/job", "video/voiceover",
+              "video/segment",
               "video/prepare", "video/render", "video/hls", "video/still", "video/builtin",
               "video/none"],
     "auth": ["store", "store_redis", "auth"],
@@ -52,12 +54,19 @@ def rank(unit):
     return "?", -1
 
 
+# A concern may use another one below it: a video speaks (templates with a narration, the
+# built-in templates' fixed sentences), so video uses voice; voice never uses video.
+USES = {"video": ["voice"]}
+
+
 def allowed(user, used):
     """May unit `user` call or include unit `used`?"""
     uc, ur = rank(user)
     dc, dr = rank(used)
     if "?" in (uc, dc):
         return False
+    if dc is not None and dc in USES.get(uc, []):
+        return True
     return dr < ur and (dc is None or dc == uc)
 
 

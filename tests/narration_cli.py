@@ -100,7 +100,7 @@ def contract(tmp):
             personal = [sc for sc in scenes if sc["personal"]]
             check("%s personal windows" % rec["id"],
                   [(sc["start"] - 10) % 16 for sc in personal] == [4] * len(personal) and
-                  all(sc["end"] - sc["start"] == 5 for sc in personal) and len(personal) >= 5,
+                  all(sc["end"] - sc["start"] == 6.5 for sc in personal) and len(personal) >= 5,
                   [(sc["scene"], sc["start"]) for sc in personal])
             if loc == "ja-JP":
                 check("%s ja in kana" % rec["id"],

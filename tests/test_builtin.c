@@ -1,4 +1,5 @@
-/* test_builtin.c: the built-in templates (vbill_template_builtin_write), through the public API. */
+/* test_builtin.c: the built-in templates (vbill_template_builtin_write / _make), through the
+ * public API.  tests/voice_render.py looks at their pictures and their voice. */
 #include "vbill.h"
 #include "testutil.h"
 
@@ -83,9 +84,30 @@ START_TEST(generates_a_valid_template)
     char *tmp = tu_tmpdir();
     char dir[1024], path[1100];
     snprintf(dir, sizeof dir, "%s/mobile_new_bundle", tmp);
-    vbill_status st = vbill_template_builtin_write(ctx, "mobile_new_bundle", dir);
+    /* in Japanese, the fixed sentences said by the silent voice (cheap; espeak-ng's are
+     * heard in tests/voice_render.py) */
+    vbill_voice *silent = NULL;
+    ck_assert_int_eq(vbill_voice_open_silent(ctx, &silent), VBILL_OK);
+    ck_assert_int_eq(vbill_template_builtin_make(ctx, "mobile_new_bundle", "ja_JP", silent, dir),
+                     VBILL_ERR_ARG);
+    vbill_status st = vbill_template_builtin_make(ctx, "mobile_new_bundle", "ja-JP", silent, dir);
     ck_assert_msg(st == VBILL_OK, "%s", vbill_ctx_errmsg(ctx));
-    ck_assert_int_eq(count_entries(dir), 2); /* base.mp4 and template.json, no temporaries */
+    ck_assert_str_eq(vbill_ctx_errmsg(ctx), "");
+    vbill_voice_free(silent);
+    /* base.mp4, template.json and narration.json, no temporaries */
+    ck_assert_int_eq(count_entries(dir), 3);
+
+    /* narration.json: the scenario's built-in narration, which the render speaks */
+    snprintf(path, sizeof path, "%s/narration.json", dir);
+    size_t nlen;
+    char *ntext = tu_slurp(path, &nlen), *def = NULL;
+    ck_assert_int_eq(vbill_narration_default(ctx, "mobile_new_bundle", &def), VBILL_OK);
+    cJSON *got = cJSON_Parse(ntext), *want = cJSON_Parse(def);
+    ck_assert(cJSON_Compare(got, want, 1));
+    cJSON_Delete(got);
+    cJSON_Delete(want);
+    vbill_free(def);
+    free(ntext);
 
     /* template.json: the scenario, the video, six slots of 4-8 s in order, boxes inside. */
     snprintf(path, sizeof path, "%s/template.json", dir);
@@ -95,6 +117,7 @@ START_TEST(generates_a_valid_template)
     ck_assert_ptr_nonnull(t);
     ck_assert_str_eq(cJSON_GetObjectItem(t, "scenario")->valuestring, "mobile_new_bundle");
     ck_assert_str_eq(cJSON_GetObjectItem(t, "video")->valuestring, "base.mp4");
+    ck_assert_str_eq(cJSON_GetObjectItem(t, "locale")->valuestring, "ja-JP");
     cJSON *slots = cJSON_GetObjectItem(t, "slots");
     ck_assert_int_eq(cJSON_GetArraySize(slots), 6);
     char *fill = NULL;
@@ -106,6 +129,9 @@ START_TEST(generates_a_valid_template)
         double to = cJSON_GetObjectItem(s, "to")->valuedouble;
         ck_assert(from >= prev_to);
         ck_assert(to - from >= 4 && to - from <= 8);
+        /* Japanese slot texts in a Japanese template */
+        if (!strcmp(cJSON_GetObjectItem(s, "name")->valuestring, "period"))
+            ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(s, "text")->valuestring, "日間"));
         ck_assert(to <= 120);
         prev_to = to;
         cJSON *box = cJSON_GetObjectItem(s, "box");
@@ -120,6 +146,8 @@ START_TEST(generates_a_valid_template)
                          VBILL_OK);
         ck_assert_msg(olen > 0, "slot %d renders empty", i);
         vbill_free(out);
+        /* the window leaves room for the longest personal sentence measured (6.5 s) */
+        ck_assert_msg(fabs(to - from - 6.5) < 1e-9, "slot %d: %g to %g", i, from, to);
     }
     vbill_free(fill);
     cJSON_Delete(t);
@@ -147,6 +175,12 @@ START_TEST(generates_a_valid_template)
     st = vbill_template_open(ctx, dir, &tp);
     ck_assert_msg(st == VBILL_OK, "%s", vbill_ctx_errmsg(ctx));
     ck_assert_str_eq(vbill_template_scenario(tp), "mobile_new_bundle");
+    /* it speaks: its info names the voice (espeak-ng, or silent where it is missing) */
+    char *info = vbill_template_info(tp);
+    cJSON *ij = cJSON_Parse(info);
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(ij, "voice")));
+    cJSON_Delete(ij);
+    vbill_free(info);
     vbill_template_free(tp);
 
     tu_rmtree(tmp);

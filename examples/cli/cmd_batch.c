@@ -42,8 +42,10 @@ static const char USAGE[] =
     "options:\n"
     "  --store DIR             the bill store (created when missing)\n"
     "  --templates DIR         one template folder per scenario (DIR/<scenario>/template.json,\n"
-    "                          or DIR/<scenario>.<locale>/); default: the built-in templates,\n"
-    "                          generated and prepared into the store once\n"
+    "                          or DIR/<scenario>.<locale>/ for the bills of a locale; with a\n"
+    "                          narration.json it speaks); default: the built-in templates, one\n"
+    "                          per scenario and locale, generated and prepared into the store\n"
+    "                          once\n"
     "  --render stored|on-demand   stored (default): render the HLS now; on-demand: only the\n"
     "                          bill and its link (the viewer renders at the first view); the\n"
     "                          templates are prepared into the store either way\n"
@@ -390,8 +392,13 @@ static int import_template(const char *src, const char *dst, char *err, size_t e
     }
     char *sv = store_path("%s/%s", src, v->valuestring), *dv = store_path("%s/%s", dst,
                                                                           v->valuestring);
-    if (store_mkdirs(dst, 0755) == 0 && sv && dv &&
+    /* narration.json: the voice of the template's personal windows, when the carrier has one */
+    char *sn = store_path("%s/narration.json", src), *dn = store_path("%s/narration.json", dst);
+    struct stat nst;
+    bool narr = sn && stat(sn, &nst) == 0;
+    if (store_mkdirs(dst, 0755) == 0 && sv && dv && sn && dn &&
         (same_file(sv, dv) || copy_file(sv, dv) == 0) &&
+        (narr ? same_file(sn, dn) || copy_file(sn, dn) == 0 : unlink(dn) == 0 || errno == ENOENT) &&
         (same_file(sj, dj) || copy_file(sj, dj) == 0))
         rc = 0;
     else
@@ -399,6 +406,8 @@ static int import_template(const char *src, const char *dst, char *err, size_t e
                  strerror(errno));
     free(sv);
     free(dv);
+    free(sn);
+    free(dn);
 out:
     cJSON_Delete(t);
     free(text);
@@ -413,8 +422,10 @@ static tmpl_entry *template_for(batch *b, vbill_ctx *ctx, const vbill_bill *bill
 {
     const char *scenario = vbill_bill_scenario(bill), *locale = vbill_bill_locale(bill);
     char name[80], src[4096] = "";
-    snprintf(name, sizeof name, "%s", scenario);
+    /* the built-in templates exist per locale (captions, voice and slot texts in its language) */
+    snprintf(name, sizeof name, "%s.%s", scenario, locale);
     if (b->templates) {
+        snprintf(name, sizeof name, "%s", scenario);
         struct stat st;
         snprintf(src, sizeof src, "%s/%s.%s", b->templates, scenario, locale);
         if (stat(src, &st) == 0 && S_ISDIR(st.st_mode))
@@ -463,7 +474,7 @@ static tmpl_entry *template_for(batch *b, vbill_ctx *ctx, const vbill_bill *bill
         if (import_template(src, dir, e->error, sizeof e->error) != 0)
             goto out;
     } else if (!have) {
-        vbill_status s = vbill_template_builtin_write(ctx, scenario, dir);
+        vbill_status s = vbill_template_builtin_make(ctx, scenario, locale, NULL, dir);
         if (s) {
             snprintf(e->error, sizeof e->error, "built-in template %s: %s", name,
                      vbill_ctx_errmsg(ctx));
@@ -521,6 +532,32 @@ out:
 }
 
 /* ---- one bill ---- */
+
+/* captions-slow.vtt: a senior's captions timed for the slow rendition, beside captions.vtt
+ * (which vbill_render_hls writes at normal speed), when the template speaks. */
+static vbill_status slow_captions(batch *b, vbill_ctx *ctx, const tmpl_entry *t,
+                                  const vbill_bill *bill, const char *dir)
+{
+    char *tdir = store_path("%s/%s/%s", b->store, STORE_TEMPLATES, t->name);
+    char *np = tdir ? store_path("%s/narration.json", tdir) : NULL;
+    char *out = store_path("%s/captions-slow.vtt", dir);
+    struct stat sb;
+    char *script = NULL, *vtt = NULL;
+    vbill_status st = !tdir || !np || !out ? VBILL_ERR_NOMEM : VBILL_OK;
+    if (!st && stat(np, &sb) == 0) {
+        st = vbill_narration(ctx, bill, tdir, &script);
+        if (!st)
+            st = vbill_narration_webvtt(ctx, script, vbill_bill_speed(bill), &vtt);
+        if (!st && store_write_file(out, vtt, strlen(vtt), 0644) != 0)
+            st = VBILL_ERR_IO;
+    }
+    vbill_free(script);
+    vbill_free(vtt);
+    free(tdir);
+    free(np);
+    free(out);
+    return st;
+}
 
 typedef enum { R_DONE, R_FAILED, R_RETRY } result;
 
@@ -617,6 +654,8 @@ static result make_bill(batch *b, vbill_ctx *ctx, job *jb, char *why, size_t why
             st = mp ? vbill_render_mp4(ctx, t->t, bill, 0, mp) : VBILL_ERR_NOMEM;
             free(mp);
         }
+        if (!st && vbill_bill_senior(bill))
+            st = slow_captions(b, ctx, t, bill, tmp);
         if (st) {
             const char *m = vbill_ctx_errmsg(ctx);
             snprintf(why, whylen, "%s", m);

@@ -11,7 +11,9 @@ static void template_usage(FILE *out)
             "usage: vbill template prepare DIR   normalise the base video once (cached)\n"
             "       vbill template check DIR     validate template.json and the base video\n"
             "       vbill template info DIR      describe the template (JSON)\n"
-            "       vbill template builtin SCENARIO DIR   write a built-in template\n");
+            "       vbill template builtin SCENARIO DIR [--locale L]   write a built-in template\n"
+            "                                    (ko-KR, ja-JP or en-US; its fixed sentences\n"
+            "                                    spoken by espeak-ng when installed)\n");
 }
 
 int cmd_template(int argc, char **argv)
@@ -22,16 +24,29 @@ int cmd_template(int argc, char **argv)
     }
     const char *verb = argv[1];
     if (!strcmp(verb, "builtin")) {
-        if (argc != 4)
-            return cli_fail(EXIT_USAGE, "usage: vbill template builtin SCENARIO DIR");
+        const char *locale = NULL, *pos[2] = {NULL, NULL};
+        int npos = 0;
+        for (int i = 2; i < argc; i++) {
+            bool missing = false;
+            const char *v = cli_opt(argc, argv, &i, "--locale", &missing);
+            if (v)
+                locale = v;
+            else if (missing || (argv[i][0] == '-' && argv[i][1]) || npos == 2)
+                return cli_fail(EXIT_USAGE, "usage: vbill template builtin SCENARIO DIR "
+                                            "[--locale L]");
+            else
+                pos[npos++] = argv[i];
+        }
+        if (npos != 2)
+            return cli_fail(EXIT_USAGE, "usage: vbill template builtin SCENARIO DIR [--locale L]");
         vbill_ctx *ctx = cli_ctx();
-        vbill_status st = vbill_template_builtin_write(ctx, argv[2], argv[3]);
+        vbill_status st = vbill_template_builtin_make(ctx, pos[0], locale, NULL, pos[1]);
         int rc = EXIT_OK;
         if (st)
-            rc = cli_fail(st == VBILL_ERR_NOT_FOUND ? EXIT_USAGE : EXIT_FAIL, "%s",
-                          vbill_ctx_errmsg(ctx));
+            rc = cli_fail(st == VBILL_ERR_NOT_FOUND || st == VBILL_ERR_ARG ? EXIT_USAGE : EXIT_FAIL,
+                          "%s", vbill_ctx_errmsg(ctx));
         else
-            printf("%s\n", argv[3]);
+            printf("%s\n", pos[1]);
         vbill_ctx_free(ctx);
         return rc;
     }

@@ -3,10 +3,12 @@
  * sections 6 and 7).  The layout:
  *
  *   STORE/
- *     templates/<name>/            one video template per scenario (<scenario>, or
- *                                  <scenario>.<locale> when a locale has its own): template.json,
- *                                  the base video, and its prepared cache .vbill-prepared/<hash>/
- *                                  with the shared HLS segments (hls-normal/, hls-slow/)
+ *     templates/<name>/            one video template per scenario and locale: the built-in
+ *                                  ones as <scenario>.<locale>; a carrier's (--templates) as
+ *                                  <scenario>, or <scenario>.<locale> when a locale has its own:
+ *                                  template.json, the base video, narration.json when it speaks,
+ *                                  and its prepared cache .vbill-prepared/<hash>/ with the shared
+ *                                  HLS segments (hls-normal/, hls-slow/)
  *     <YYYY-MM>/                   one folder per cycle (the month of bill.cycle_start)
  *       <bill dir>/                one per subscriber: the id, or "_" + id when the id starts
  *                                  with "." or "_" (so that ".." is a subscriber, never a path)
@@ -14,6 +16,10 @@
  *         link.json                {"id","url","sms"} of the bill's link (mode 0600)
  *         index.m3u8, pNNNNN.ts    stored mode: the HLS playlist and the personal segments;
  *                                  the shared segments are referenced as <shared>/sNNNNN.ts
+ *         captions.vtt             stored mode, a template that speaks: the narration's
+ *                                  sentences as WebVTT, timed to the voice (normal speed)
+ *         captions-slow.vtt        for a senior besides: the same timed for the slow rendition
+ *                                  (times divided by the bill's speed)
  *         bill.mp4                 with --mp4: the whole video (normal speed); for a senior
  *         bill-slow.mp4            also the slow one (their speed, the pitch kept)
  *         .state                   written last: what made the folder (record hash, mode)

@@ -558,12 +558,41 @@ static const char *chapter_name(const char *slot, const char *locale)
     return slot;
 }
 
+/* The captions of a template that speaks: the narration's sentences timed to the voice, as
+ * batch stored them beside the playlist (captions.vtt), else made now from bill.json and the
+ * template's narration.json (cheap: no speech is made).  NULL when the template is silent. */
+static char *narration_vtt(server *s, bill_ref *b, const tmpl *t)
+{
+    char *p = store_path("%s/captions.vtt", b->path);
+    size_t len = 0;
+    struct stat st;
+    char *vtt = p && stat(p, &st) == 0 ? cli_read_file(p, 1 << 20, &len) : NULL;
+    free(p);
+    if (vtt)
+        return vtt;
+    char *tdir = store_path("%s/%s/%s", s->store, STORE_TEMPLATES, t->name);
+    char *np = tdir ? store_path("%s/narration.json", tdir) : NULL;
+    char *script = NULL, *out = NULL;
+    if (np && stat(np, &st) == 0 &&
+        vbill_narration(sv_ctx(), b->bill, tdir, &script) == VBILL_OK &&
+        vbill_narration_webvtt(sv_ctx(), script, 1.0, &out) == VBILL_OK)
+        vtt = strdup(out);
+    vbill_free(out);
+    vbill_free(script);
+    free(np);
+    free(tdir);
+    return vtt;
+}
+
 char *od_vtt(server *s, bill_ref *b, bool chapters)
 {
     char err[512];
     tmpl *t = vbill_bill_scenario(b->bill) ? get_template(s, b->bill, err, sizeof err) : NULL;
     if (!t)
         return NULL;
+    char *spoken = chapters ? NULL : narration_vtt(s, b, t);
+    if (spoken)
+        return spoken;
     const char *locale = vbill_bill_locale(b->bill);
     char *context = NULL;
     if (vbill_bill_context(sv_ctx(), b->bill, &context) != VBILL_OK)

@@ -55,7 +55,7 @@ extern "C" {
  *
  * The built-in narration of each of the seven built-in scenarios follows the built-in video
  * templates: an intro (0.5-9.5 s), per scene a fixed sentence (+0.5 to +4 s) and a personal
- * one in its window (+4 to +9 s), an outro (106.5-119.5 s).  It never says the record's free
+ * one in its window (+4 to +10.5 s), an outro (106.5-119.5 s).  It never says the record's free
  * texts (names, products, institutions, benefits): the screen shows them, and recorded
  * clips could not say them.
  *
@@ -86,6 +86,15 @@ extern "C" {
  * unreadable). */
 VBILL_API VBILL_NODISCARD vbill_status vbill_narration(vbill_ctx *ctx, const vbill_bill *bill,
                                                        const char *template_dir, char **out_json);
+
+/* A script's sentences as WebVTT captions (what a page shows, timed to the voice): one cue
+ * per scene, its window's start and end divided by speed (1 for the normal rendition, the
+ * slow one's e.g. 0.8: the times of that video), the text on one line with &, < and >
+ * escaped.  script_json is vbill_narration's.  *out_vtt is freed with vbill_free.
+ * VBILL_ERR_JSON for a malformed script, VBILL_ERR_ARG for a speed outside 0.25..4. */
+VBILL_API VBILL_NODISCARD vbill_status vbill_narration_webvtt(vbill_ctx *ctx,
+                                                              const char *script_json,
+                                                              double speed, char **out_vtt);
 
 /* The built-in narration of a scenario in the narration.json format, every locale, to
  * start a carrier's own from.  VBILL_ERR_NOT_FOUND for a scenario without one. */

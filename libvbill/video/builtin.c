@@ -12,6 +12,8 @@
  */
 #include "internal.h"
 #include "video/text.h"
+#include "voice/narration.h"
+#include "voice/voice.h"
 
 #include <errno.h>
 #include <math.h>
@@ -37,70 +39,155 @@
 #define NSLOTS 6
 #define OUTRO_S (120 - INTRO_S - NSLOTS * SCENE_S)
 #define TOTAL_S 120
-#define WIN_FROM 4  /* slot window within its scene, seconds */
-#define WIN_TO 9
+/* The slot window within its scene, in frames: 4 to 10.5 s, room for the longest personal
+ * sentence measured (bench/voice_bench: 5.8 s at espeak-ng's rate) inside its margins. */
+#define WIN_FROM (4 * FPS)
+#define WIN_TO (21 * FPS / 2)
 
 /* The slot's box (and the panel drawn in the base during its window). */
 static const int panel[4] = {100, 420, 1080, 112};
 
+/* The built-in locales, in the order of every table below. */
+#define NLOC 3
+static const char *const LOCALES[NLOC] = {"ko-KR", "ja-JP", "en-US"};
+
 typedef struct scene_def {
-    const char *slot;      /* slot name */
-    const char *title;
-    const char *caption;   /* burnt into the base */
-    const char *label;     /* above the panel */
-    const char *text;      /* the slot's Mustache text over the fill context */
+    const char *slot;            /* slot name */
+    const char *title[NLOC];
+    const char *caption[NLOC];   /* burnt into the base */
+    const char *label[NLOC];     /* above the panel, shown with it */
+    const char *text[NLOC];      /* the slot's Mustache text over the fill context */
 } scene_def;
 
 static const scene_def SC_PERIOD = {
-    "period", "이용 기간", "이번 달 요금은 가입일부터 월말까지 일할 계산됩니다",
-    "이번 달에 이용하신 기간", "{{{period_text}}} ({{period_days}}일)"};
+    "period",
+    {"이용 기간", "ご利用期間", "Your service period"},
+    {"이번 달 요금은 가입일부터 월말까지 일할 계산됩니다",
+     "今月の料金は、ご契約日から月末まで日割りで計算します",
+     "This month is charged by the day, from the day you joined to the end of the month"},
+    {"이번 달에 이용하신 기간", "今月ご利用の期間", "Days of service this month"},
+    {"{{{period_text}}} ({{period_days}}일)", "{{{period_text}}}（{{period_days}}日間）",
+     "{{{period_text}}} ({{period_days}} days)"}};
 static const scene_def SC_THIS = {
-    "this_month", "이번 달 요금", "이용하신 날짜만큼만 계산한 금액이 청구됩니다",
-    "이번 달 청구 금액", "{{{this_month_text}}}"};
+    "this_month",
+    {"이번 달 요금", "今月のご請求", "This month's bill"},
+    {"이용하신 날짜만큼만 계산한 금액이 청구됩니다", "ご利用の日数分だけをご請求します",
+     "You pay only for the days you used"},
+    {"이번 달 청구 금액", "今月のご請求額", "This month's amount"},
+    {"{{{this_month_text}}}", "{{{this_month_text}}}", "{{{this_month_text}}}"}};
 static const scene_def SC_PLAN = {
-    "plan", "요금제와 일할 요금", "요금제마다 가입일부터 계산한 금액입니다",
-    "가입하신 요금제", "{{#lines}}{{{product}}} {{{prorated_text}}}{{^last}} · {{/last}}{{/lines}}"};
+    "plan",
+    {"요금제와 일할 요금", "プランと日割り料金", "Plans and prorated charges"},
+    {"요금제마다 가입일부터 계산한 금액입니다", "プランごとにご契約日から計算した金額です",
+     "Each plan is charged from the day it started"},
+    {"가입하신 요금제", "ご契約のプラン", "Your plans"},
+    {"{{#lines}}{{{product}}} {{{prorated_text}}}{{^last}} · {{/last}}{{/lines}}",
+     "{{#lines}}{{{product}}} {{{prorated_text}}}{{^last}} · {{/last}}{{/lines}}",
+     "{{#lines}}{{{product}}} {{{prorated_text}}}{{^last}} · {{/last}}{{/lines}}"}};
 static const scene_def SC_DEVICE = {
-    "device", "기기 할부금", "새 기기의 할부금은 다음 달 요금부터 함께 청구됩니다", "기기 할부",
-    "{{#lines}}{{#device}}{{{model}}} 월 {{{installment_text}}} ({{months_left}}개월) "
-    "{{/device}}{{/lines}}"};
+    "device",
+    {"기기 할부금", "端末の分割払い", "Phone installments"},
+    {"새 기기의 할부금은 다음 달 요금부터 함께 청구됩니다",
+     "新しい端末の分割払いは、来月のご請求から始まります",
+     "Installments for your new phone start with next month's bill"},
+    {"기기 할부", "分割払い", "Installments"},
+    {"{{#lines}}{{#device}}{{{model}}} 월 {{{installment_text}}} ({{months_left}}개월) "
+     "{{/device}}{{/lines}}",
+     "{{#lines}}{{#device}}{{{model}}} 月々{{{installment_text}}}（残り{{months_left}}回） "
+     "{{/device}}{{/lines}}",
+     "{{#lines}}{{#device}}{{{model}}} {{{installment_text}}}/month ({{months_left}} months) "
+     "{{/device}}{{/lines}}"}};
 static const scene_def SC_BUNDLE = {
-    "bundle", "결합 할인", "결합 할인도 결합하신 날부터 일할로 적용됩니다", "이번 달 결합 할인",
-    "{{#bundle}}{{{name}}} -{{{prorated_text}}}{{/bundle}}"};
+    "bundle",
+    {"결합 할인", "セット割引", "Bundle discount"},
+    {"결합 할인도 결합하신 날부터 일할로 적용됩니다", "セット割引も、セットにした日から日割りで適用します",
+     "Your bundle discount is prorated from the day you bundled"},
+    {"이번 달 결합 할인", "今月のセット割引", "This month's bundle discount"},
+    {"{{#bundle}}{{{name}}} -{{{prorated_text}}}{{/bundle}}",
+     "{{#bundle}}{{{name}}} -{{{prorated_text}}}{{/bundle}}",
+     "{{#bundle}}{{{name}}} -{{{prorated_text}}}{{/bundle}}"}};
 static const scene_def SC_BENEFITS = {
-    "benefits", "요금제 혜택", "가입하신 요금제로 받으시는 혜택입니다", "받으시는 혜택",
-    "{{#has_benefits}}{{{benefits_text}}}{{/has_benefits}}"
-    "{{^has_benefits}}기본 혜택이 함께 제공됩니다{{/has_benefits}}"};
+    "benefits",
+    {"요금제 혜택", "プランの特典", "Plan benefits"},
+    {"가입하신 요금제로 받으시는 혜택입니다", "ご契約のプランでお受けいただける特典です",
+     "What comes with your plan"},
+    {"받으시는 혜택", "ご利用いただける特典", "Your benefits"},
+    {"{{#has_benefits}}{{{benefits_text}}}{{/has_benefits}}"
+     "{{^has_benefits}}기본 혜택이 함께 제공됩니다{{/has_benefits}}",
+     "{{#has_benefits}}{{{benefits_text}}}{{/has_benefits}}"
+     "{{^has_benefits}}基本の特典が付いています{{/has_benefits}}",
+     "{{#has_benefits}}{{{benefits_text}}}{{/has_benefits}}"
+     "{{^has_benefits}}Standard benefits are included{{/has_benefits}}"}};
 static const scene_def SC_NEXT = {
-    "next_month", "다음 달 요금", "다음 달부터는 한 달 전체 요금이 청구됩니다",
-    "다음 달 예상 청구 금액", "{{{next_month_text}}}"};
+    "next_month",
+    {"다음 달 요금", "来月のご請求", "Next month"},
+    {"다음 달부터는 한 달 전체 요금이 청구됩니다", "来月からは、ひと月分の料金をご請求します",
+     "From next month you pay for the whole month"},
+    {"다음 달 예상 청구 금액", "来月のご請求予定額", "Next month's expected bill"},
+    {"{{{next_month_text}}}", "{{{next_month_text}}}", "{{{next_month_text}}}"}};
 static const scene_def SC_PAY = {
-    "payment", "납부 방법", "등록하신 방법으로 매월 자동 납부됩니다", "등록하신 납부 방법",
-    "{{#has_payment}}{{{payment_text}}}{{/has_payment}}"
-    "{{^has_payment}}지로 또는 가상계좌로 납부해 주세요{{/has_payment}}"};
+    "payment",
+    {"납부 방법", "お支払い方法", "How you pay"},
+    {"등록하신 방법으로 매월 자동 납부됩니다", "ご登録の方法で毎月自動でお支払いいただきます",
+     "Your bill is paid automatically each month"},
+    {"등록하신 납부 방법", "ご登録のお支払い方法", "Your payment method"},
+    {"{{#has_payment}}{{{payment_text}}}{{/has_payment}}"
+     "{{^has_payment}}지로 또는 가상계좌로 납부해 주세요{{/has_payment}}",
+     "{{#has_payment}}{{{payment_text}}}{{/has_payment}}"
+     "{{^has_payment}}払込票でお支払いください{{/has_payment}}",
+     "{{#has_payment}}{{{payment_text}}}{{/has_payment}}"
+     "{{^has_payment}}Please pay by giro or bank transfer{{/has_payment}}"}};
 
 typedef struct builtin_def {
     const char *id;
-    const char *subtitle;  /* the intro's line about the scenario */
+    const char *subtitle[NLOC]; /* the intro's line about the scenario */
     const scene_def *scenes[NSLOTS];
 } builtin_def;
 
 static const builtin_def builtins[] = {
-    {"mobile_new_home_new", "휴대폰과 인터넷을 새로 가입하고 결합하셨습니다",
+    {"mobile_new_home_new",
+     {"휴대폰과 인터넷을 새로 가입하고 결합하셨습니다",
+      "携帯電話とインターネットをセットでご契約いただきました",
+      "You joined with new mobile lines and home internet, bundled together"},
      {&SC_PERIOD, &SC_THIS, &SC_PLAN, &SC_BUNDLE, &SC_NEXT, &SC_PAY}},
-    {"mobile_new_bundle", "휴대폰을 새로 가입하고 가족 결합을 하셨습니다",
+    {"mobile_new_bundle",
+     {"휴대폰을 새로 가입하고 가족 결합을 하셨습니다", "携帯電話を家族のセットでご契約いただきました",
+      "You joined with new mobile lines on a family bundle"},
      {&SC_PERIOD, &SC_THIS, &SC_PLAN, &SC_BUNDLE, &SC_NEXT, &SC_PAY}},
-    {"mobile_device_change_home", "기기를 바꾸시고 인터넷과 결합하셨습니다",
+    {"mobile_device_change_home",
+     {"기기를 바꾸시고 인터넷과 결합하셨습니다", "端末を変えていただき、インターネットとセットになりました",
+      "You changed your phone and bundled it with home internet"},
      {&SC_PERIOD, &SC_THIS, &SC_DEVICE, &SC_BUNDLE, &SC_NEXT, &SC_PAY}},
-    {"mobile_device_change", "휴대폰 기기를 바꾸셨습니다",
+    {"mobile_device_change",
+     {"휴대폰 기기를 바꾸셨습니다", "携帯電話の端末を変えていただきました", "You changed your phone"},
      {&SC_PERIOD, &SC_THIS, &SC_DEVICE, &SC_PLAN, &SC_NEXT, &SC_PAY}},
-    {"home_new_mobile", "인터넷을 새로 가입하고 휴대폰과 결합하셨습니다",
+    {"home_new_mobile",
+     {"인터넷을 새로 가입하고 휴대폰과 결합하셨습니다",
+      "インターネットを携帯電話とセットでご契約いただきました",
+      "You joined home internet, bundled with your mobile line"},
      {&SC_PERIOD, &SC_THIS, &SC_PLAN, &SC_BUNDLE, &SC_NEXT, &SC_PAY}},
-    {"home_new", "인터넷을 새로 가입하셨습니다",
+    {"home_new",
+     {"인터넷을 새로 가입하셨습니다", "インターネットを新しくご契約いただきました",
+      "You joined home internet"},
      {&SC_PERIOD, &SC_THIS, &SC_PLAN, &SC_BENEFITS, &SC_NEXT, &SC_PAY}},
-    {"home_recontract", "인터넷 약정을 다시 맺으셨습니다",
+    {"home_recontract",
+     {"인터넷 약정을 다시 맺으셨습니다", "インターネットのご契約を更新いただきました",
+      "You renewed your home internet contract"},
      {&SC_PERIOD, &SC_THIS, &SC_PLAN, &SC_BENEFITS, &SC_NEXT, &SC_PAY}},
 };
+
+/* The intro's and the outro's screens. */
+static const char *const intro_title[NLOC] = {"첫 요금 안내", "はじめてのご請求のご案内",
+                                              "Your first bill"};
+static const char *const intro_line[NLOC] = {"고객님의 이번 달 요금을 차근차근 설명해 드립니다",
+                                             "今月の料金を順を追ってご説明します",
+                                             "Here is this month's bill, step by step"};
+static const char *const outro_title[NLOC] = {"궁금한 점이 있으신가요?", "ご不明な点はありませんか？",
+                                              "Any questions?"};
+static const char *const outro_line[NLOC] = {"화면의 문의하기 버튼으로 언제든 물어보세요",
+                                             "画面のお問い合わせボタンからいつでもどうぞ",
+                                             "Tap the Ask button on the screen at any time"};
+static const char *const outro_thanks[NLOC] = {"감사합니다", "ありがとうございました", "Thank you"};
 
 static const char builtin_list[] =
     "[\"mobile_new_home_new\",\"mobile_new_bundle\",\"mobile_device_change_home\","
@@ -192,6 +279,9 @@ typedef struct gen {
     AVPacket *pkt;
     int64_t apts;
     bool audio_done;
+    int loc;               /* index in LOCALES */
+    const float *speech;   /* the fixed sentences on the timeline, mono 48 kHz (or NULL) */
+    size_t nspeech;
     char errbuf[AV_ERROR_MAX_STRING_SIZE];
 } gen;
 
@@ -232,45 +322,49 @@ static vbill_status build_scenes(gen *g, const builtin_def *def)
     for (int s = 0; s < NSLOTS + 2 && st == VBILL_OK; s++) {
         fill_gradient(&c, scene_bg[s][0], scene_bg[s][1]);
         fill_rect(&c, 80, 688, 1120, 6, 0xFFFFFF30); /* the progress bar's track */
+        int l = g->loc;
         if (s == 0) {
-            st = draw_text(e, g->ctx, &c, "첫 요금 안내", 84, 0xFFFFFFFF, VB_ALIGN_CENTER, 80,
+            st = draw_text(e, g->ctx, &c, intro_title[l], 84, 0xFFFFFFFF, VB_ALIGN_CENTER, 80,
                            190, 1120, 130);
             if (st == VBILL_OK)
-                st = draw_text(e, g->ctx, &c, def->subtitle, 44, 0xFFD479FF, VB_ALIGN_CENTER,
+                st = draw_text(e, g->ctx, &c, def->subtitle[l], 44, 0xFFD479FF, VB_ALIGN_CENTER,
                                80, 330, 1120, 80);
             if (st == VBILL_OK)
-                st = draw_text(e, g->ctx, &c, "고객님의 이번 달 요금을 차근차근 설명해 드립니다",
-                               36, 0xDDE6F0FF, VB_ALIGN_CENTER, 80, 420, 1120, 70);
+                st = draw_text(e, g->ctx, &c, intro_line[l], 36, 0xDDE6F0FF, VB_ALIGN_CENTER, 80,
+                               420, 1120, 70);
         } else if (s == NSLOTS + 1) {
-            st = draw_text(e, g->ctx, &c, "궁금한 점이 있으신가요?", 64, 0xFFFFFFFF,
-                           VB_ALIGN_CENTER, 80, 210, 1120, 110);
+            st = draw_text(e, g->ctx, &c, outro_title[l], 64, 0xFFFFFFFF, VB_ALIGN_CENTER, 80,
+                           210, 1120, 110);
             if (st == VBILL_OK)
-                st = draw_text(e, g->ctx, &c, "화면의 문의하기 버튼으로 언제든 물어보세요", 40,
-                               0xDDE6F0FF, VB_ALIGN_CENTER, 80, 330, 1120, 80);
+                st = draw_text(e, g->ctx, &c, outro_line[l], 40, 0xDDE6F0FF, VB_ALIGN_CENTER, 80,
+                               330, 1120, 80);
             if (st == VBILL_OK)
-                st = draw_text(e, g->ctx, &c, "감사합니다", 48, 0xFFD479FF, VB_ALIGN_CENTER, 80,
-                               430, 1120, 80);
+                st = draw_text(e, g->ctx, &c, outro_thanks[l], 48, 0xFFD479FF, VB_ALIGN_CENTER,
+                               80, 430, 1120, 80);
         } else {
             const scene_def *sd = def->scenes[s - 1];
             char num[16];
             snprintf(num, sizeof num, "%d / %d", s, NSLOTS);
             st = draw_text(e, g->ctx, &c, num, 28, 0xFFFFFFB0, VB_ALIGN_RIGHT, 1000, 40, 200, 50);
             if (st == VBILL_OK)
-                st = draw_text(e, g->ctx, &c, sd->title, 64, 0xFFFFFFFF, VB_ALIGN_LEFT, 80, 80,
+                st = draw_text(e, g->ctx, &c, sd->title[l], 64, 0xFFFFFFFF, VB_ALIGN_LEFT, 80, 80,
                                1000, 100);
             if (st == VBILL_OK)
-                st = draw_text(e, g->ctx, &c, sd->caption, 40, 0xDDE6F0FF, VB_ALIGN_LEFT, 80,
+                st = draw_text(e, g->ctx, &c, sd->caption[l], 40, 0xDDE6F0FF, VB_ALIGN_LEFT, 80,
                                190, 1120, 120);
-            if (st == VBILL_OK)
-                st = draw_text(e, g->ctx, &c, sd->label, 32, 0xFFD479FF, VB_ALIGN_LEFT, 90, 360,
-                               1000, 56);
         }
         if (st != VBILL_OK)
             break;
         st = to_yuv(g, &c, &g->scene_off[s]);
         if (st != VBILL_OK || s == 0 || s == NSLOTS + 1)
             continue;
-        /* The empty region the slot's text goes into, shown during its window. */
+        /* The label and the region the slot's text goes into appear together, during the
+         * window only, with the customer's value: never a label over an empty panel. */
+        const scene_def *sd = def->scenes[s - 1];
+        st = draw_text(e, g->ctx, &c, sd->label[l], 32, 0xFFD479FF, VB_ALIGN_LEFT, 90, 360, 1000,
+                       56);
+        if (st != VBILL_OK)
+            break;
         fill_rect(&c, panel[0], panel[1], panel[2], panel[3], 0x08142AD0);
         fill_rect(&c, panel[0], panel[1], 8, panel[3], 0xFFD479FF);
         st = to_yuv(g, &c, &g->scene_on[s]);
@@ -330,6 +424,17 @@ static vbill_status pump_audio(gen *g, double until)
             r = avcodec_send_frame(g->aenc, NULL);
         } else if (r >= 0) {
             g->aframe->pts = g->apts;
+            /* the fixed sentences over the bed, in both channels */
+            for (int k = 0; k < g->aframe->nb_samples && g->speech; k++) {
+                size_t at = (size_t)g->apts + (size_t)k;
+                if (at >= g->nspeech)
+                    break;
+                for (int ch = 0; ch < 2; ch++) {
+                    float *d = (float *)g->aframe->extended_data[ch] + k;
+                    float v = *d + g->speech[at];
+                    *d = v > 1 ? 1 : v < -1 ? -1 : v;
+                }
+            }
             g->apts += g->aframe->nb_samples;
             r = avcodec_send_frame(g->aenc, g->aframe);
             av_frame_unref(g->aframe);
@@ -369,7 +474,8 @@ static vbill_status open_audio(gen *g)
     if (r < 0)
         return av_fail(g, "audio stream", r);
 
-    /* A soft chord (A minor add9 spread over two octaves), slowly breathing, low-passed. */
+    /* A soft chord (A minor add9 spread over two octaves), slowly breathing, low-passed, about
+     * 20 dB under the voice's peak. */
     g->agraph = avfilter_graph_alloc();
     if (!g->agraph)
         return VBILL_ERR_NOMEM;
@@ -382,7 +488,7 @@ static vbill_status open_audio(gen *g)
              "sine=f=110:r=48000:d=%d[a];sine=f=220:r=48000:d=%d[b];"
              "sine=f=261.63:r=48000:d=%d[c];sine=f=329.63:r=48000:d=%d[d];"
              "sine=f=493.88:r=48000:d=%d[e];"
-             "[a][b][c][d][e]amix=inputs=5,volume=1.2,tremolo=f=0.2:d=0.4,lowpass=f=1200,"
+             "[a][b][c][d][e]amix=inputs=5,volume=0.6,tremolo=f=0.2:d=0.4,lowpass=f=1200,"
              "afade=t=in:d=2,afade=t=out:st=%d:d=3,"
              "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo",
              TOTAL_S, TOTAL_S, TOTAL_S, TOTAL_S, TOTAL_S, TOTAL_S - 3);
@@ -455,14 +561,15 @@ static vbill_status encode_all(gen *g)
 {
     const int64_t total = (int64_t)TOTAL_S * FPS;
     for (int64_t n = 0; n < total; n++) {
-        int sec = (int)(n / FPS);
-        int s, into;
-        if (sec < INTRO_S) {
+        int64_t scenes_end = (int64_t)(INTRO_S + NSLOTS * SCENE_S) * FPS;
+        int s;
+        int64_t into; /* frames into scene s */
+        if (n < (int64_t)INTRO_S * FPS) {
             s = 0;
-            into = sec;
-        } else if (sec < INTRO_S + NSLOTS * SCENE_S) {
-            s = 1 + (sec - INTRO_S) / SCENE_S;
-            into = (sec - INTRO_S) % SCENE_S;
+            into = n;
+        } else if (n < scenes_end) {
+            s = 1 + (int)((n - (int64_t)INTRO_S * FPS) / ((int64_t)SCENE_S * FPS));
+            into = (n - (int64_t)INTRO_S * FPS) % ((int64_t)SCENE_S * FPS);
         } else {
             s = NSLOTS + 1;
             into = 0;
@@ -477,15 +584,14 @@ static vbill_status encode_all(gen *g)
         /* Inside a slot window the picture holds still (the glow and the progress bar wait
          * at the window's first frame): the renderer re-encodes these frames for every
          * customer, and an unchanging picture around the text costs the encoder little. */
-        int64_t window_start = (int64_t)(INTRO_S + (s - 1) * SCENE_S + WIN_FROM) * FPS;
+        int64_t window_start = (int64_t)(INTRO_S + (s - 1) * SCENE_S) * FPS + WIN_FROM;
         draw_motion(g->frame, on ? window_start : n);
         g->frame->pts = n;
         /* keyframes where scenes and windows begin, none inside a window: a still window
          * decodes to one unchanging picture */
         int64_t into_scene = n - (int64_t)(s == 0 ? 0 : INTRO_S + (s - 1) * SCENE_S) * FPS;
         bool key = n == 0 || (s >= 1 && s <= NSLOTS &&
-                              (into_scene == 0 || into_scene == (int64_t)WIN_FROM * FPS ||
-                               into_scene == (int64_t)WIN_TO * FPS));
+                              (into_scene == 0 || into_scene == WIN_FROM || into_scene == WIN_TO));
         g->frame->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
         r = avcodec_send_frame(g->venc, g->frame);
         if (r < 0)
@@ -526,7 +632,8 @@ static void gen_free(gen *g)
     vb_text_engine_free(g->te);
 }
 
-static vbill_status write_video(vbill_ctx *ctx, const builtin_def *def, const char *path)
+static vbill_status write_video(vbill_ctx *ctx, const builtin_def *def, int loc,
+                                const float *speech, size_t nspeech, const char *path)
 {
     char *tmp = vb_temp_path_for(path);
     if (!tmp)
@@ -540,7 +647,7 @@ static vbill_status write_video(vbill_ctx *ctx, const builtin_def *def, const ch
     }
     fchmod(fd, 0644); /* mkstemp made it private; a template is not secret */
     close(fd);
-    gen g = {.ctx = ctx};
+    gen g = {.ctx = ctx, .loc = loc, .speech = speech, .nspeech = nspeech};
     vbill_status st = vb_text_engine_new(ctx, &g.te);
     if (st != VBILL_OK)
         goto out;
@@ -605,7 +712,7 @@ out:
     return st;
 }
 
-static char *template_json(const builtin_def *def)
+static char *template_json(const builtin_def *def, int loc)
 {
     cJSON *root = cJSON_CreateObject(), *slots = cJSON_CreateArray();
     if (!root || !slots) {
@@ -614,6 +721,7 @@ static char *template_json(const builtin_def *def)
         return NULL;
     }
     cJSON_AddStringToObject(root, "scenario", def->id);
+    cJSON_AddStringToObject(root, "locale", LOCALES[loc]);
     cJSON_AddStringToObject(root, "video", "base.mp4");
     cJSON_AddItemToObject(root, "slots", slots);
     for (int i = 0; i < NSLOTS; i++) {
@@ -624,9 +732,9 @@ static char *template_json(const builtin_def *def)
         cJSON_AddItemToArray(slots, s);
         int start = INTRO_S + i * SCENE_S;
         cJSON_AddStringToObject(s, "name", sd->slot);
-        cJSON_AddStringToObject(s, "text", sd->text);
-        cJSON_AddNumberToObject(s, "from", start + WIN_FROM);
-        cJSON_AddNumberToObject(s, "to", start + WIN_TO);
+        cJSON_AddStringToObject(s, "text", sd->text[loc]);
+        cJSON_AddNumberToObject(s, "from", start + (double)WIN_FROM / FPS);
+        cJSON_AddNumberToObject(s, "to", start + (double)WIN_TO / FPS);
         /* The panel minus its accent stripe on the left. */
         int box[4] = {panel[0] + 16, panel[1], panel[2] - 16, panel[3]};
         cJSON_AddItemToObject(s, "box", cJSON_CreateIntArray(box, 4));
@@ -648,13 +756,58 @@ static void quiet_ffmpeg(void)
         av_log_set_level(AV_LOG_QUIET);
 }
 
+/* The fixed sentences of the built-in narration of def in locale loc (the scenes that are
+ * the same for every customer), spoken on the template's timeline by voice: a script made
+ * of them, as vbill_voice_narration speaks it. */
+static vbill_status fixed_speech(vbill_ctx *ctx, const builtin_def *def, int loc,
+                                 const vbill_voice *voice, float **pcm, size_t *n)
+{
+    *pcm = NULL;
+    *n = 0;
+    cJSON *narr = vb_narration_builtin(def->id), *script = cJSON_CreateObject();
+    cJSON *scenes = script ? cJSON_AddArrayToObject(script, "scenes") : NULL;
+    bool ok = narr && scenes && cJSON_AddStringToObject(script, "locale", LOCALES[loc]);
+    const cJSON *sc;
+    cJSON_ArrayForEach(sc, cJSON_GetObjectItemCaseSensitive(narr, "scenes"))
+    {
+        if (!ok || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sc, "personal")))
+            continue;
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(sc, "text"), LOCALES[loc]);
+        cJSON *o = cJSON_CreateObject();
+        ok = o && cJSON_AddItemToArray(scenes, o) && cJSON_IsString(t) &&
+             cJSON_AddNumberToObject(o, "start",
+                                     cJSON_GetNumberValue(cJSON_GetObjectItem(sc, "start"))) &&
+             cJSON_AddNumberToObject(o, "end",
+                                     cJSON_GetNumberValue(cJSON_GetObjectItem(sc, "end"))) &&
+             cJSON_AddStringToObject(o, "text", t->valuestring);
+    }
+    char *text = ok ? cJSON_PrintUnformatted(script) : NULL;
+    cJSON_Delete(narr);
+    cJSON_Delete(script);
+    if (!text)
+        return vb_error(ctx, VBILL_ERR_NOMEM, "built-in template: out of memory");
+    vbill_status st = vbill_voice_narration(ctx, voice, text, VBILL_SCENES_ALL, pcm, n);
+    cJSON_free(text);
+    if (st == VBILL_OK)
+        vb_pcm_level(*pcm, *n);
+    return st;
+}
+
 VBILL_API vbill_status vbill_template_builtin_write(vbill_ctx *ctx, const char *scenario,
                                                    const char *dir)
+{
+    return vbill_template_builtin_make(ctx, scenario, "ko-KR", NULL, dir);
+}
+
+VBILL_API vbill_status vbill_template_builtin_make(vbill_ctx *ctx, const char *scenario,
+                                                  const char *locale, const vbill_voice *voice,
+                                                  const char *dir)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, quiet_ffmpeg);
     vb_clear_error(ctx);
-    if (!scenario || !dir || !*dir)
+    if (!ctx || !scenario || !dir || !*dir)
         return vb_error(ctx, VBILL_ERR_ARG, "built-in template: no scenario or directory");
     const builtin_def *def = NULL;
     for (size_t i = 0; i < VB_ARRAY_LEN(builtins); i++)
@@ -663,30 +816,53 @@ VBILL_API vbill_status vbill_template_builtin_write(vbill_ctx *ctx, const char *
     if (!def)
         return vb_error(ctx, VBILL_ERR_NOT_FOUND, "built-in template: unknown scenario '%.64s' "
                         "(known: %s)", scenario, builtin_list);
+    int loc = 0;
+    while (loc < NLOC && locale && strcmp(LOCALES[loc], locale) != 0)
+        loc++;
+    if (loc == NLOC)
+        return vb_error(ctx, VBILL_ERR_ARG, "built-in template: unknown locale '%.16s' (ko-KR, "
+                        "ja-JP or en-US)", locale);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return vb_error(ctx, VBILL_ERR_IO, "built-in template: cannot create '%s': %s", dir,
                         strerror(errno));
     size_t n = strlen(dir) + 32;
-    char *video = malloc(n), *json_path = malloc(n);
-    char *json = template_json(def);
+    char *video = malloc(n), *json_path = malloc(n), *narr_path = malloc(n);
+    char *json = template_json(def, loc), *narr = NULL;
+    cJSON *nj = vb_narration_builtin(def->id);
+    vbill_voice *own = NULL;
+    float *speech = NULL;
+    size_t nspeech = 0;
     vbill_status st = VBILL_OK;
-    if (!video || !json_path || !json) {
+    if (!video || !json_path || !narr_path || !json || !nj || !(narr = cJSON_Print(nj))) {
         st = vb_error(ctx, VBILL_ERR_NOMEM, "built-in template: out of memory");
         goto out;
     }
     snprintf(video, n, "%s/base.mp4", dir);
     snprintf(json_path, n, "%s/template.json", dir);
-    st = write_video(ctx, def, video);
+    snprintf(narr_path, n, "%s/%s", dir, VB_NARRATION_FILE);
+    if (!voice && (st = vbill_voice_open_default(ctx, &own)))
+        goto out;
+    if ((st = fixed_speech(ctx, def, loc, voice ? voice : own, &speech, &nspeech)))
+        goto out;
+    st = write_video(ctx, def, loc, speech, nspeech, video);
     if (st != VBILL_OK)
         goto out;
-    if (vb_write_file_atomic(json_path, json, strlen(json)) != 0)
-        st = vb_error(ctx, VBILL_ERR_IO, "built-in template: cannot write '%s': %s", json_path,
+    /* template.json last: its presence says the folder is complete */
+    if (vb_write_file_atomic(narr_path, narr, strlen(narr)) != 0 ||
+        vb_write_file_atomic(json_path, json, strlen(json)) != 0)
+        st = vb_error(ctx, VBILL_ERR_IO, "built-in template: cannot write into '%s': %s", dir,
                       strerror(errno));
     else
-        vb_log(ctx, VBILL_LOG_INFO, "built-in template %s written to %s", scenario, dir);
+        vb_log(ctx, VBILL_LOG_INFO, "built-in template %s (%s) written to %s", scenario,
+               LOCALES[loc], dir);
 out:
     free(video);
     free(json_path);
+    free(narr_path);
     cJSON_free(json);
+    cJSON_free(narr);
+    cJSON_Delete(nj);
+    free(speech);
+    vbill_voice_free(own);
     return st;
 }

@@ -2,6 +2,8 @@
  * name) and its personal segments (segment.c), all at once or one at a time on demand. */
 #include "config.h"
 #include "video/segment.h"
+#include "video/voiceover.h"
+#include "voice/narration.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -105,6 +107,27 @@ out:
     return s;
 }
 
+/* out_dir/captions.vtt: the narration script's sentences, timed for the job's variant, when
+ * the template has a narration (its voice speaks them). */
+static vbill_status write_captions(vb_job *j, const vbill_bill *bill, const char *out_dir)
+{
+    if (!j->t->narration)
+        return VBILL_OK;
+    vbill_status s = VBILL_OK;
+    cJSON *script = vb_narration_build(j->ctx, bill->context, j->t->narration, &s);
+    char *vtt = script ? vb_narration_webvtt(script, j->variant ? av_q2d(j->t->slow_speed) : 1.0)
+                       : NULL;
+    char *p = vb_path_join(out_dir, "captions.vtt");
+    if (script && (!vtt || !p))
+        s = vb_error(j->ctx, VBILL_ERR_NOMEM, "out of memory");
+    else if (script && vb_write_file_atomic(p, vtt, strlen(vtt)) != 0)
+        s = vb_error(j->ctx, VBILL_ERR_IO, "cannot write '%s': %s", p, strerror(errno));
+    free(p);
+    free(vtt);
+    cJSON_Delete(script);
+    return s;
+}
+
 VBILL_API vbill_status vbill_render_hls(vbill_ctx *ctx, const vbill_template *t,
                                         const vbill_bill *bill, double speed,
                                         const char *out_dir, const char *shared_url)
@@ -117,7 +140,12 @@ VBILL_API vbill_status vbill_render_hls(vbill_ctx *ctx, const vbill_template *t,
     if (!s)
         s = vb_job_open_input(j);
     if (!s)
+        s = vb_voiceover_prepare(j, bill);
+    if (!s)
         s = render_hls(j, out_dir, shared_url, true);
+    if (!s)
+        s = write_captions(j, bill, out_dir);
+    vb_voiceover_free(j);
     vb_job_free(j);
     return s;
 }
@@ -134,6 +162,8 @@ VBILL_API vbill_status vbill_render_playlist(vbill_ctx *ctx, const vbill_templat
     vbill_status s = vb_job_prepare(ctx, t, bill, speed, j);
     if (!s)
         s = render_hls(j, out_dir, shared_url, false);
+    if (!s)
+        s = write_captions(j, bill, out_dir);
     vb_job_free(j);
     return s;
 }
@@ -153,7 +183,10 @@ VBILL_API vbill_status vbill_render_segment(vbill_ctx *ctx, const vbill_template
     if (!s)
         s = vb_job_open_input(j);
     if (!s)
+        s = vb_voiceover_prepare(j, bill);
+    if (!s)
         s = vb_segment_write(j, segment, out_path);
+    vb_voiceover_free(j);
     vb_job_free(j);
     return s;
 }

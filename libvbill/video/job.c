@@ -119,6 +119,7 @@ vbill_status vb_job_prepare(vbill_ctx *ctx, const vbill_template *t, const vbill
                         t->dir, slow);
     j->ftb = vb_job_frame_time(t, j->variant);
     snprintf(j->record_id, sizeof j->record_id, "%s", id->id);
+    snprintf(j->locale, sizeof j->locale, "%s", id->locale);
     if (j->no_images)
         return VBILL_OK;
     const cJSON *c = bill->context;
@@ -244,6 +245,14 @@ int vb_job_segment_of(const vb_job *j, int64_t frame)
             hi = mid - 1;
     }
     return lo;
+}
+
+int vb_job_audio_segment(const vb_job *j, int64_t pts)
+{
+    if (pts == AV_NOPTS_VALUE)
+        return -1;
+    int64_t f = av_rescale_q_rnd(pts, j->in->streams[j->ai]->time_base, j->ftb, AV_ROUND_DOWN);
+    return vb_job_segment_of(j, f);
 }
 
 /* ---- H.264 headers --------------------------------------------------------------- */

@@ -29,6 +29,7 @@ struct vb_job {
     int variant;          /* 0 normal, 1 slow */
     bool no_images;       /* set before vb_job_prepare: timing only, no slot images */
     char record_id[65];
+    char locale[8];       /* the bill's */
     vb_overlay ov[VB_MAX_SLOTS];
     int nov;
     AVFormatContext *in;
@@ -50,6 +51,8 @@ struct vb_job {
     bool headers_checked;
     vb_emit_fn emit;
     void *emit_user;
+    /* the voice in the personal windows (voiceover.c; NULL: the audio is copied) */
+    struct vb_voiceover *vo;
 };
 
 /* Checks the bill against the template, picks the variant for speed (0: the bill's own) and
@@ -71,6 +74,9 @@ int64_t vb_job_frame_of(const vb_job *j, int64_t pts);
 /* Blends into f (writable, the prepared size) the slot texts shown on frame `frame`. */
 void vb_job_blend(const vb_job *j, AVFrame *f, int64_t frame);
 int vb_job_segment_of(const vb_job *j, int64_t frame);
+/* The segment an audio packet of the input belongs to (by its start: the same rule in every
+ * segment file), -1 without a timestamp. */
+int vb_job_audio_segment(const vb_job *j, int64_t pts);
 vbill_status vb_reenc_begin(vb_job *j, int seg);
 vbill_status vb_reenc_packet(vb_job *j, const AVPacket *pkt);
 vbill_status vb_reenc_end(vb_job *j);

@@ -116,3 +116,17 @@ VBILL_API vbill_status vbill_template_builtin_write(vbill_ctx *ctx, const char *
 }
 
 VBILL_API const char *vbill_template_builtin_list(void) { return "[]"; }
+
+VBILL_API vbill_status vbill_template_set_voice(vbill_template *t, const vbill_voice *voice)
+{
+    (void)t, (void)voice;
+    return VBILL_ERR_UNSUPPORTED;
+}
+
+VBILL_API vbill_status vbill_template_builtin_make(vbill_ctx *ctx, const char *scenario,
+                                                  const char *locale, const vbill_voice *voice,
+                                                  const char *dir)
+{
+    (void)scenario, (void)locale, (void)voice, (void)dir;
+    return absent(ctx, "vbill_template_builtin_make");
+}

@@ -4,6 +4,7 @@
  * timestamps and no discontinuity tag. */
 #include "config.h"
 #include "video/segment.h"
+#include "video/voiceover.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,14 +22,6 @@ static vbill_status ts_write(vb_job *j, AVPacket *pkt, void *user)
     pkt->pos = -1;
     int r = av_interleaved_write_frame(fc, pkt);
     return r < 0 ? vb_job_media(j, "writing a segment", r) : VBILL_OK;
-}
-
-static int audio_segment(const vb_job *j, int64_t pts)
-{
-    if (pts == AV_NOPTS_VALUE)
-        return -1;
-    int64_t f = av_rescale_q_rnd(pts, j->in->streams[j->ai]->time_base, j->ftb, AV_ROUND_DOWN);
-    return vb_job_segment_of(j, f);
 }
 
 vbill_status vb_segment_write(vb_job *j, int k, const char *path)
@@ -113,12 +106,16 @@ vbill_status vb_segment_write(vb_job *j, int k, const char *path)
                 continue;
             }
         } else if (p->stream_index == j->ai) {
-            int a = audio_segment(j, p->pts);
+            int a = vb_job_audio_segment(j, p->pts);
             if (a > k)
                 adone = true;
             if (a != k) {
                 av_packet_unref(p);
                 continue;
+            }
+            if (sg->personal && (s = vb_voiceover_apply(j, p))) {
+                av_packet_unref(p);
+                goto out;
             }
         } else {
             av_packet_unref(p);

@@ -2,6 +2,7 @@
  * the keyframe/segment plan shared by prepare and render. */
 #include "config.h"
 #include "video/video.h"
+#include "voice/narration.h"
 
 #include <errno.h>
 #include <math.h>
@@ -555,6 +556,38 @@ static void quiet_ffmpeg(void)
         av_log_set_level(AV_LOG_QUIET);
 }
 
+/* DIR/narration.json, checked now: a render speaks its personal sentences in their windows
+ * with the template's voice (the default one until vbill_template_set_voice). */
+static vbill_status load_narration(vbill_ctx *ctx, vbill_template *t)
+{
+    char *p = vb_path_join(t->dir, VB_NARRATION_FILE);
+    if (!p)
+        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    struct stat sb;
+    bool have = stat(p, &sb) == 0;
+    free(p);
+    if (!have)
+        return VBILL_OK;
+    vbill_status st = vb_narration_load(ctx, t->dir, &t->narration);
+    if (!st)
+        st = vb_narration_check(ctx, VB_NARRATION_FILE, t->narration);
+    if (!st && !t->voice)
+        st = vbill_voice_open_default(t->ctx, &t->own_voice);
+    if (st == VBILL_ERR_NOT_FOUND || st == VBILL_ERR_UNSUPPORTED)
+        st = VBILL_OK; /* no voice at all: the template stays silent */
+    t->voice = t->own_voice;
+    return st;
+}
+
+VBILL_API vbill_status vbill_template_set_voice(vbill_template *t, const vbill_voice *voice)
+{
+    if (!t)
+        return VBILL_ERR_ARG;
+    vb_clear_error(t->ctx);
+    t->voice = voice ? voice : t->own_voice;
+    return VBILL_OK;
+}
+
 VBILL_API vbill_status vbill_template_open(vbill_ctx *ctx, const char *dir, vbill_template **out)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -601,6 +634,8 @@ VBILL_API vbill_status vbill_template_open(vbill_ctx *ctx, const char *dir, vbil
     st = vb_template_load_meta(ctx, t);
     if (st != VBILL_OK && st != VBILL_ERR_NOT_FOUND)
         goto fail;
+    if ((st = load_narration(ctx, t)))
+        goto fail;
     vb_clear_error(ctx);
     *out = t;
     return VBILL_OK;
@@ -627,6 +662,11 @@ VBILL_API char *vbill_template_info(const vbill_template *t)
     vb_buf_puts(&b, "{\"scenario\":");
     vb_buf_json_string(&b, t->scenario);
     vb_buf_printf(&b, ",\"prepared\":%s", t->prepared ? "true" : "false");
+    vb_buf_puts(&b, ",\"voice\":");
+    if (t->narration && t->voice)
+        vb_buf_json_string(&b, vbill_voice_kind(t->voice));
+    else
+        vb_buf_puts(&b, "null");
     vb_buf_printf(&b, ",\"source\":{\"width\":%d,\"height\":%d,\"duration\":%.3f}", t->src_w,
                   t->src_h, t->src_duration);
     if (t->prepared) {
@@ -688,6 +728,8 @@ VBILL_API void vbill_template_free(vbill_template *t)
     free(t->json_text);
     free(t->cache_dir);
     free(t->segments);
+    cJSON_Delete(t->narration);
+    vbill_voice_free(t->own_voice);
     vbill_ctx_free(t->ctx);
     free(t);
 }

@@ -67,6 +67,11 @@ struct vbill_template {
     AVRational slow_speed; /* e.g. 4/5 */
     int nsegments;
     vb_segment *segments;
+    /* the voice: DIR/narration.json when the template has one (NULL: a silent template,
+     * rendered as before), and the voice that speaks its personal sentences */
+    cJSON *narration;
+    const vbill_voice *voice;  /* vbill_template_set_voice's, else own_voice */
+    vbill_voice *own_voice;    /* the default voice (espeak-ng, else silent) */
 };
 
 /* FFmpeg error text for messages. */

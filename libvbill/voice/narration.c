@@ -2,7 +2,7 @@
  * narration.c: the narration script of a bill.  A narration is a list of timed scenes, each
  * with a Mustache text per locale; the built-in ones follow the built-in video templates
  * (libvbill/video/builtin.c: an intro, six 16-second scenes whose personal window is at
- * +4..+9 s, an outro) and speak, per scene, its fixed sentence before the window and the
+ * +4..+10.5 s, an outro) and speak, per scene, its fixed sentence before the window and the
  * personal one in it.  Texts are rendered over the fill context plus the spoken forms of
  * its amounts, dates and counts (say.c), so the script holds words, never digits.
  *
@@ -176,12 +176,12 @@ static const struct {
 };
 
 /* The built-in templates' timeline (seconds): an intro, six scenes of 16 s from 10 s whose
- * personal window is +4..+9 s, an outro to 120 s.  The fixed sentence ends where the window
+ * personal window is +4..+10.5 s, an outro to 120 s.  The fixed sentence ends where the window
  * starts; the personal one fills the window. */
 #define INTRO_S 10.0
 #define SCENE_S 16.0
 #define WIN_FROM 4.0
-#define WIN_TO 9.0
+#define WIN_TO 10.5
 #define TOTAL_S 120.0
 #define LEAD 0.5 /* silence before a scene's first sentence */
 
@@ -839,6 +839,55 @@ vbill_status vb_narration_load(vbill_ctx *ctx, const char *dir, cJSON **out)
     return st;
 }
 
+/* ---- captions ------------------------------------------------------------------------- */
+
+static void vtt_time(vb_buf *b, double t)
+{
+    long long ms = llround(t * 1000);
+    vb_buf_printf(b, "%02lld:%02lld:%02lld.%03lld", ms / 3600000, ms / 60000 % 60,
+                  ms / 1000 % 60, ms % 1000);
+}
+
+char *vb_narration_webvtt(const cJSON *script, double speed)
+{
+    vb_buf b = {0};
+    vb_buf_puts(&b, "WEBVTT\n");
+    int cue = 0;
+    const cJSON *sc;
+    cJSON_ArrayForEach(sc, cJSON_GetObjectItemCaseSensitive(script, "scenes"))
+    {
+        const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sc, "text"));
+        double a = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sc, "start"));
+        double z = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sc, "end"));
+        if (!text || !*text || !(a >= 0 && z > a))
+            continue;
+        vb_buf_printf(&b, "\n%d\n", ++cue);
+        vtt_time(&b, a / speed);
+        vb_buf_puts(&b, " --> ");
+        vtt_time(&b, z / speed);
+        vb_buf_puts(&b, "\n");
+        /* cue text: the characters WebVTT reserves escaped, one line */
+        for (const char *p = text; *p; p++) {
+            if (*p == '&')
+                vb_buf_puts(&b, "&amp;");
+            else if (*p == '<')
+                vb_buf_puts(&b, "&lt;");
+            else if (*p == '>')
+                vb_buf_puts(&b, "&gt;");
+            else if (*p == '\n' || *p == '\r')
+                vb_buf_puts(&b, " ");
+            else
+                vb_buf_append(&b, p, 1);
+        }
+        vb_buf_puts(&b, "\n");
+    }
+    if (b.failed) {
+        vb_buf_free(&b);
+        return NULL;
+    }
+    return vb_buf_take(&b);
+}
+
 /* ---- the public calls --------------------------------------------------------------- */
 
 VBILL_API vbill_status vbill_narration(vbill_ctx *ctx, const vbill_bill *bill,
@@ -889,4 +938,23 @@ VBILL_API vbill_status vbill_narration_check(vbill_ctx *ctx, const char *narrati
     vbill_status st = vb_narration_check(ctx, "narration.json", j);
     cJSON_Delete(j);
     return st;
+}
+
+VBILL_API vbill_status vbill_narration_webvtt(vbill_ctx *ctx, const char *script_json,
+                                              double speed, char **out_vtt)
+{
+    vb_clear_error(ctx);
+    if (out_vtt)
+        *out_vtt = NULL;
+    if (!ctx || !script_json || !out_vtt || !(speed >= 0.25 && speed <= 4))
+        return vb_error(ctx, VBILL_ERR_ARG,
+                        "vbill_narration_webvtt: NULL argument or speed outside 0.25..4");
+    cJSON *j = vb_json_parse(script_json, (size_t)-1);
+    if (!j || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "scenes"))) {
+        cJSON_Delete(j);
+        return vb_error(ctx, VBILL_ERR_JSON, "a narration script: no \"scenes\" array");
+    }
+    *out_vtt = vb_narration_webvtt(j, speed);
+    cJSON_Delete(j);
+    return *out_vtt ? VBILL_OK : vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
 }

@@ -49,4 +49,8 @@ void vb_narration_vocabulary(int l, void (*fn)(void *arg, const char *text), voi
 /* Checks a narration (as vb_narration_build would use it) without a bill. */
 vbill_status vb_narration_check(vbill_ctx *ctx, const char *name, const cJSON *narration);
 
+/* The script's scenes as WebVTT captions, each cue a scene's window divided by speed (the
+ * slow rendition's times); cue text escaped (&, <, >) on one line.  NULL when memory ran
+ * out. */
+char *vb_narration_webvtt(const cJSON *script, double speed);
 #endif

@@ -289,13 +289,25 @@ vbill_status vb_pcm_tempo(vbill_ctx *ctx, const float *in, size_t n, double rate
 
 /* ---- speaking ----------------------------------------------------------------------- */
 
+void vb_pcm_level(float *pcm, size_t n)
+{
+    float peak = 0;
+    for (size_t i = 0; i < n; i++)
+        peak = fabsf(pcm[i]) > peak ? fabsf(pcm[i]) : peak;
+    if (peak < 1e-4f)
+        return; /* silence (the silent voice) stays silence */
+    float g = 0.707f / peak;
+    for (size_t i = 0; i < n; i++)
+        pcm[i] *= g;
+}
+
 static vbill_status say_espeak(vbill_ctx *ctx, const vbill_voice *v, vb_lang l,
-                               const char *text, float **pcm, size_t *n)
+                               const char *text, double rate, float **pcm, size_t *n)
 {
     static const char *const voices[3] = {"ko", "ja", "en-us"};
     uint8_t *wav = NULL;
     size_t len = 0;
-    int wpm = (int)lround(ESPEAK_WPM * v->rate);
+    int wpm = (int)lround(ESPEAK_WPM * rate);
     vbill_status st = vb_espeak_run(ctx, v->program, voices[l], wpm, text, v->timeout_ms, &wav,
                                     &len);
     if (!st)
@@ -308,14 +320,11 @@ static vbill_status say_espeak(vbill_ctx *ctx, const vbill_voice *v, vb_lang l,
     return st;
 }
 
-VBILL_API vbill_status vbill_voice_say(vbill_ctx *ctx, const vbill_voice *v, const char *locale,
-                                       const char *text, float **pcm, size_t *samples)
+vbill_status vb_voice_say_at(vbill_ctx *ctx, const vbill_voice *v, const char *locale,
+                             const char *text, double rate, float **pcm, size_t *samples)
 {
-    if (!ctx || !v || !text || !pcm || !samples)
-        return vb_error(ctx, VBILL_ERR_ARG, "vbill_voice_say: NULL argument");
     *pcm = NULL;
     *samples = 0;
-    vb_clear_error(ctx);
     if (strlen(text) > VB_VOICE_MAX_TEXT)
         return vb_error(ctx, VBILL_ERR_ARG, "a text to say is longer than 64 KiB");
     bool speakable;
@@ -324,10 +333,11 @@ VBILL_API vbill_status vbill_voice_say(vbill_ctx *ctx, const vbill_voice *v, con
     if (!speakable)
         return VBILL_OK;
     vb_lang l = vb_say_lang(locale);
+    rate *= v->rate;
     if (v->kind == V_ESPEAK)
-        return say_espeak(ctx, v, l, text, pcm, samples);
+        return say_espeak(ctx, v, l, text, rate, pcm, samples);
     if (v->kind == V_SILENT) {
-        size_t n = (size_t)(vb_voice_estimate(l, text) / v->rate * VB_VOICE_RATE);
+        size_t n = (size_t)(vb_voice_estimate(l, text) / rate * VB_VOICE_RATE);
         if (n && !(*pcm = calloc(n, sizeof **pcm)))
             return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
         *samples = n;
@@ -337,14 +347,27 @@ VBILL_API vbill_status vbill_voice_say(vbill_ctx *ctx, const vbill_voice *v, con
     float *p;
     size_t n;
     vbill_status st = vb_clips_say(ctx, v->clips, l, text, &p, &n);
-    if (st || v->rate == 1.0 || !n) {
+    if (st || fabs(rate - 1.0) < 1e-9 || !n) {
         *pcm = st ? NULL : p;
         *samples = st ? 0 : n;
         return st;
     }
-    st = vb_pcm_tempo(ctx, p, n, v->rate, pcm, samples);
+    st = vb_pcm_tempo(ctx, p, n, rate, pcm, samples);
     free(p);
     return st;
+}
+
+VBILL_API vbill_status vbill_voice_say(vbill_ctx *ctx, const vbill_voice *v, const char *locale,
+                                       const char *text, float **pcm, size_t *samples)
+{
+    vb_clear_error(ctx);
+    if (pcm)
+        *pcm = NULL;
+    if (samples)
+        *samples = 0;
+    if (!ctx || !v || !text || !pcm || !samples)
+        return vb_error(ctx, VBILL_ERR_ARG, "vbill_voice_say: NULL argument");
+    return vb_voice_say_at(ctx, v, locale, text, 1.0, pcm, samples);
 }
 
 VBILL_API vbill_status vbill_voice_narration(vbill_ctx *ctx, const vbill_voice *v,

@@ -59,4 +59,10 @@ double vb_voice_estimate(vb_lang l, const char *text);
 vbill_status vb_pcm_tempo(vbill_ctx *ctx, const float *in, size_t n, double rate, float **out,
                           size_t *out_n);
 
+/* Scales speech to the level the videos speak at (peak at -3 dBFS) over their soft bed. */
+void vb_pcm_level(float *pcm, size_t n);
+/* vbill_voice_say at the voice's rate times `rate` (the slow rendition: 0.8, pitch kept),
+ * without touching the context's message on success. */
+vbill_status vb_voice_say_at(vbill_ctx *ctx, const vbill_voice *v, const char *locale,
+                             const char *text, double rate, float **pcm, size_t *samples);
 #endif
