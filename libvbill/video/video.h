@@ -22,7 +22,7 @@
 #include <libavutil/rational.h>
 
 /* Bumped whenever prepared output would change (encoder settings, layout). */
-#define VB_PREPARE_VERSION "vbill-prepare-5"
+#define VB_PREPARE_VERSION "vbill-prepare-6"
 #define VB_PREPARED_DIR ".vbill-prepared"
 #define VB_MAX_SLOTS 64
 #define VB_GOP_SECONDS 4.0
