@@ -575,6 +575,75 @@ START_TEST(render_hls)
 }
 END_TEST
 
+/* The segment cache: a second bill with the same texts takes its personal segments from the
+ * cache (the same bytes, hard links of one file); with the cache off nothing is counted, and
+ * the bytes are those of an uncached render. */
+static char *slurp_seg(const char *dir, const char *name, size_t *len, ino_t *ino)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    struct stat sb;
+    ck_assert_int_eq(stat(p, &sb), 0);
+    *ino = sb.st_ino;
+    return tu_slurp(p, len);
+}
+
+static int personal_ts(const struct dirent *e)
+{
+    return e->d_name[0] == 'p' && strstr(e->d_name, ".ts");
+}
+
+START_TEST(segment_cache)
+{
+    vbill_ctx *ctx;
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
+    char cache[600], plain[600], a[600], b[600];
+    snprintf(cache, sizeof cache, "%s/segcache", tmp);
+    snprintf(plain, sizeof plain, "%s/sc-plain", tmp);
+    snprintf(a, sizeof a, "%s/sc-a", tmp);
+    snprintf(b, sizeof b, "%s/sc-b", tmp);
+    ck_assert_int_eq(vbill_ctx_set_segment_cache(ctx, ""), VBILL_ERR_ARG);
+    uint64_t hits = 9, misses = 9;
+    ck_assert_int_eq(render_hls_rec(ctx, shared, rec_young, (size_t)-1, 1.0, plain, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &hits, &misses);
+    ck_assert(hits == 0 && misses == 0);
+    ck_assert_int_eq(vbill_ctx_set_segment_cache(ctx, cache), VBILL_OK);
+    ck_assert_int_eq(render_hls_rec(ctx, shared, rec_young, (size_t)-1, 1.0, a, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &hits, &misses);
+    ck_assert(hits == 0 && misses == 2);
+    ck_assert_int_eq(render_hls_rec(ctx, shared, rec_young, (size_t)-1, 1.0, b, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &hits, &misses);
+    ck_assert(hits == 2 && misses == 2);
+    struct dirent **names;
+    ck_assert_int_eq(scandir(a, &names, personal_ts, alphasort), 2);
+    for (int n = 0; n < 2; n++) {
+        size_t l0, la, lb;
+        ino_t i0, ia, ib;
+        const char *nm = names[n]->d_name;
+        char *s0 = slurp_seg(plain, nm, &l0, &i0), *sa = slurp_seg(a, nm, &la, &ia),
+             *sb = slurp_seg(b, nm, &lb, &ib);
+        ck_assert(l0 == la && la == lb && !memcmp(s0, sa, l0) && !memcmp(sa, sb, la));
+        ck_assert(ia == ib && i0 != ia);
+        free(s0);
+        free(sa);
+        free(sb);
+        free(names[n]);
+    }
+    free(names);
+    /* Another speed is another segment (the texts' frames differ): a miss, not a wrong hit. */
+    ck_assert_int_eq(render_hls_rec(ctx, shared, rec_young, (size_t)-1, 0.8, b, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &hits, &misses);
+    ck_assert(hits == 2 && misses > 2);
+    /* Off again: rendered, not counted. */
+    ck_assert_int_eq(vbill_ctx_set_segment_cache(ctx, NULL), VBILL_OK);
+    uint64_t h2, m2;
+    ck_assert_int_eq(render_hls_rec(ctx, shared, rec_young, (size_t)-1, 1.0, b, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &h2, &m2);
+    ck_assert(h2 == hits && m2 == misses);
+    vbill_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- threads -------------------------------------------------------------------- */
 
 typedef struct job { const char *rec; char out[600]; vbill_status st; } job;
@@ -920,6 +989,7 @@ static Suite *suite(void)
     tcase_add_test(tc, render_mp4_frames);
     tcase_add_test(tc, render_slow_auto);
     tcase_add_test(tc, render_hls);
+    tcase_add_test(tc, segment_cache);
     tcase_add_test(tc, render_two_threads);
     tcase_add_test(tc, shape_odd_noaudio_bframes_2997);
     tcase_add_test(tc, shape_vfr_mpeg4);
