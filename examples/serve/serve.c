@@ -31,8 +31,11 @@ static const char USAGE[] =
     "  --base-url URL          the links' prefix, as given to vbill batch (default /v/)\n"
     "  --key-file FILE         the link keys (default $VBILL_KEY_FILE)\n"
     "  --state DIR             the attempt counters in SQLite (default $VBILL_STATE_DIR)\n"
-    "  --redis HOST:PORT       the attempt counters in Redis (servers sharing one Redis share\n"
-    "                          the tries left)\n"
+    "  --pepper-file FILE      the peppers, when kept apart from the keys (default\n"
+    "                          $VBILL_PEPPER_FILE, else the text of $VBILL_PEPPER)\n"
+    "  --redis URL             the attempt counters in Redis, redis[s]://[USER:PASSWORD@]HOST\n"
+    "                          [:PORT][/DB][?cacert=FILE&...] or $VBILL_REDIS_URL (servers\n"
+    "                          sharing one Redis share the tries left)\n"
     "  --hooks FILE            help-desk sinks for the page's events (vbill hooks); the outbox\n"
     "                          is in --state DIR\n"
     "  --faq FILE              the carrier's chat FAQ (see vbill_chat_answer)\n"
@@ -100,12 +103,7 @@ vbill_store *sv_store(server *s)
     vbill_ctx *ctx = sv_ctx();
     vbill_status rc;
     if (s->redis) {
-        char host[256];
-        const char *r = strncmp(s->redis, "redis://", 8) == 0 ? s->redis + 8 : s->redis;
-        const char *colon = strrchr(r, ':');
-        int port = colon ? atoi(colon + 1) : 6379;
-        snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - r) : (int)strlen(r), r);
-        rc = vbill_store_open_redis(ctx, host, port, NULL, &st);
+        rc = vbill_store_open_redis_url(ctx, s->redis, NULL, &st);
     } else {
         rc = vbill_store_open_sqlite(ctx, s->state_dir, &st);
     }
@@ -670,6 +668,7 @@ int cmd_serve(int argc, char **argv)
         } opts[] = {
             {"--store", &s->store},       {"--listen", &s->listen},
             {"--base-url", &s->base_url}, {"--key-file", &s->key_file},
+            {"--pepper-file", &s->pepper_file},
             {"--state", &s->state_dir},   {"--redis", &s->redis},
             {"--hooks", &s->hooks_file},  {"--faq", &s->faq_file},
             {"--page", &s->page_dir},     {"--page-config", &s->page_config_file},
@@ -718,9 +717,16 @@ int cmd_serve(int argc, char **argv)
         s->state_dir = getenv("VBILL_STATE_DIR");
     if (!s->key_file || !*s->key_file)
         return cli_fail(EXIT_USAGE, "no key file: use --key-file FILE or set VBILL_KEY_FILE");
+    if (!s->redis && (!s->state_dir || !*s->state_dir) && getenv("VBILL_REDIS_URL"))
+        s->redis = getenv("VBILL_REDIS_URL");
+    if (s->redis) {
+        if (!cli_redis_url(s->redis, s->redis_url, sizeof s->redis_url))
+            return EXIT_USAGE;
+        s->redis = s->redis_url;
+    }
     if (!s->redis && (!s->state_dir || !*s->state_dir))
         return cli_fail(EXIT_USAGE, "no attempt store: use --state DIR (or VBILL_STATE_DIR) or "
-                                    "--redis HOST:PORT");
+                                    "--redis URL (or VBILL_REDIS_URL)");
     if (!s->page_dir)
         s->page_dir = getenv("VBILL_PAGE_DIR");
     if (!s->page_dir)
@@ -753,8 +759,8 @@ int cmd_serve(int argc, char **argv)
     vbill_ctx *ctx = sv_ctx();
     int rc = EXIT_OK;
     char err[1024];
-    if (vbill_keys_load(ctx, s->key_file, &s->keys) != VBILL_OK) {
-        rc = cli_fail(EXIT_USAGE, "%s", vbill_ctx_errmsg(ctx));
+    if (!(s->keys = cli_keys(ctx, s->key_file, s->pepper_file))) {
+        rc = EXIT_USAGE;
         goto out;
     }
     if (s->state_dir && store_mkdirs(s->state_dir, 0700) != 0) {

@@ -62,7 +62,8 @@ struct ondemand;
 
 typedef struct server {
     /* options */
-    const char *store, *listen, *base_url, *page_dir, *key_file, *state_dir, *redis;
+    const char *store, *listen, *base_url, *page_dir, *key_file, *pepper_file, *state_dir, *redis;
+    char redis_url[1024];     /* --redis as a URL (HOST:PORT read as redis://HOST:PORT) */
     const char *hooks_file, *faq_file, *page_config_file;
     char *base_path;          /* the path part of base_url, "/v/" */
     char *shared_prefix;      /* URL prefix of the shared segments, "/s/" lives under it */

@@ -332,22 +332,6 @@ static void bill_ref_free(bill_ref *b)
     free(b->path);
 }
 
-/* The tries left and the lock's end as the library's message says them (the check's
- * outcome for the page: how many more wrong entries before the lock, and until when). */
-static void parse_check_message(const char *m, int *tries, long *until)
-{
-    const char *p = strstr(m, " more tries");
-    if (p) {
-        while (p > m && p[-1] >= '0' && p[-1] <= '9')
-            p--;
-        *tries = atoi(p);
-    }
-    const char *u = strstr(m, "until ");
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (u && strptime(u + 6, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        *until = (long)timegm(&tm);
-}
 
 static const char *cookie_path(server *s, const char *token, char *buf, size_t size)
 {
@@ -418,20 +402,33 @@ static enum MHD_Result check_post(server *s, struct MHD_Connection *c, request *
         return sv_reply_h(c, q, 303, "text/plain", "", 0, h);
     }
     const char *m = vbill_ctx_errmsg(ctx);
+    if (st == VBILL_ERR_LINK_EXPIRED)
+        return check_page(s, c, q, 410, P_EXPIRED, locale, action, -1, 0, NULL);
+    /* where the link stands now: tries left, or locked and until when */
     int tries = -1;
     long until = 0;
-    parse_check_message(m, &tries, &until);
+    bool locked = false;
+    char *att = NULL;
+    if ((st == VBILL_ERR_AUTH_WRONG || st == VBILL_ERR_AUTH_LOCKED) &&
+        vbill_link_attempts(ctx, s->keys, store, token, 0, &att) == VBILL_OK) {
+        cJSON *a = cJSON_Parse(att);
+        const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "state"));
+        tries = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "tries_left"));
+        until = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "locked_until"));
+        locked = !state || strcmp(state, "open") != 0;
+        cJSON_Delete(a);
+        vbill_free(att);
+    }
     long retry = until > time(NULL) ? until - (long)time(NULL) : 0;
-    /* a wrong entry that locked the link says so ("the link is now locked ..."); before the
-     * lock it says how many tries remain */
-    bool now_locked = st == VBILL_ERR_AUTH_WRONG && tries < 0 && strstr(m, "locked");
-    if (st == VBILL_ERR_AUTH_LOCKED || now_locked) {
+    if (st == VBILL_ERR_AUTH_LOCKED || locked) {
         if (st == VBILL_ERR_AUTH_WRONG)
             atomic_fetch_add(&s->m.checks_wrong, 1);
         else
             atomic_fetch_add(&s->m.checks_locked, 1);
+        /* an open link refused: this address is slowed to one check per 10 s (the store's
+         * default); a link locked for good: a day, and the page names the help desk */
         char ra[32];
-        snprintf(ra, sizeof ra, "%ld", retry > 0 ? retry : 86400);
+        snprintf(ra, sizeof ra, "%ld", retry > 0 ? retry : locked ? 86400 : 10);
         const char *h[] = {"Retry-After", ra, NULL};
         return check_page(s, c, q, 429, P_LOCKED, locale, action, -1, retry, h);
     }
@@ -442,8 +439,6 @@ static enum MHD_Result check_post(server *s, struct MHD_Connection *c, request *
         const char *h[] = {"X-Tries-Left", tl, NULL};
         return check_page(s, c, q, 401, P_FORM, locale, action, tries < 0 ? 0 : tries, 0, h);
     }
-    if (st == VBILL_ERR_LINK_EXPIRED)
-        return check_page(s, c, q, 410, P_EXPIRED, locale, action, -1, 0, NULL);
     atomic_fetch_add(&s->m.checks_error, 1);
     sv_log(s, "check: %s", m);
     return sv_reply(c, q, 503, "text/plain", "try again later\n", 16);
@@ -788,7 +783,8 @@ enum MHD_Result vw_link(server *s, struct MHD_Connection *c, request *q, const c
     vbill_ctx *ctx = sv_ctx();
     char *info = NULL, action[512], link_hex[32] = "";
     snprintf(action, sizeof action, "%s%s", s->base_path, token);
-    vbill_status st = vbill_link_verify(ctx, s->keys, token, 0, &info);
+    /* with the store: a re-issued or revoked link is refused like an expired one */
+    vbill_status st = vbill_link_verify_store(ctx, s->keys, sv_store(s), token, 0, &info);
     if (st == VBILL_ERR_LINK_EXPIRED)
         return page ? check_page(s, c, q, 410, P_EXPIRED, "ko-KR", action, -1, 0, NULL)
                     : sv_reply(c, q, 410, "text/plain", "link expired\n", 13);
