@@ -295,6 +295,13 @@ static int render_one(ondemand *od, render_job *j)
     char err[512] = "";
     if (text && vbill_bill_from_json(ctx, text, (size_t)-1, &bill) == VBILL_OK) {
         tmpl *t = get_template(s, bill, err, sizeof err);
+        /* the cycle's segment cache, shared with vbill batch: STORE/<cycle>/_cache */
+        const char *slash = strrchr(j->bill_path, '/');
+        char *cache = slash ? store_path("%.*s/_cache", (int)(slash - j->bill_path), j->bill_path)
+                            : NULL;
+        if (cache && vbill_ctx_set_segment_cache(ctx, cache) != VBILL_OK)
+            sv_log(s, "segment cache: %s", vbill_ctx_errmsg(ctx));
+        free(cache);
         if (t && vbill_render_segment(ctx, t->t, bill, 1.0, j->segment, j->out) == VBILL_OK)
             rc = 0;
         else if (t)
