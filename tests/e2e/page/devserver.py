@@ -339,8 +339,8 @@ class H(BaseHTTPRequestHandler):
         bdir = os.path.join(FIX["dir"], "bills", link["id"])
         with open(os.path.join(bdir, "record.json"), encoding="utf-8") as f:
             record = json.load(f)
-        with LOCK:
-            a = CTX.chat_answer(record, q, None, float(pos), 0)
+        with LOCK, CTX.bill(record) as bill:  # API 0.2: chat takes the bill
+            a = CTX.chat_answer(bill, q, None, float(pos), 0)
         out = {"answered": bool(a.get("answered")), "answer": a.get("answer", ""),
                "escalate": bool(a.get("escalate")), "mode": a.get("mode", ""),
                "reply": a.get("reply", "")}
@@ -349,7 +349,8 @@ class H(BaseHTTPRequestHandler):
             mp4 = os.path.join(bdir, "bill.mp4")
             with LOCK:
                 if os.path.exists(mp4):
-                    HOOKS.emit_still(ev["type"], mp4, float(pos), ev["data"], subject=link["id"])
+                    jpeg = CTX.still_jpeg(mp4, float(pos))
+                    HOOKS.emit_still(ev["type"], link["id"], ev["data"], jpeg)
                 else:
                     HOOKS.emit(ev["type"], ev["data"], subject=link["id"])
         return out
@@ -395,7 +396,8 @@ def main():
                   "sync": "normal",
                   "sinks": [{"type": "zendesk", "name": "desk", "url": A.helpdesk_url,
                              "email": "agent@example.com", "token": A.helpdesk_token,
-                             "events": ["chat.requested"], "timeout_ms": 3000}]}
+                             "events": ["chat.requested"], "timeout_ms": 3000,
+                             "insecure": True}]}  # the stand-in help desk on loopback
         HOOKS = CTX.open_hooks(A.state, config)
         HOOKS.start()
     srv = Server(("127.0.0.1", A.port), H)

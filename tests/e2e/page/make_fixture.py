@@ -127,7 +127,8 @@ def main(out):
         if n == 0:
             cmd += ["-o", os.path.join(bdir, "bill.mp4")]
         run(cmd)
-        c = ctx.fill_context(rec)
+        with ctx.bill(rec) as b:  # API 0.2: the fill context is the bill's
+            c = b.context()
         filled = ctx.fill(rec)
         loc = c["locale"]
         names = CHAPTER_NAMES[loc]
