@@ -102,7 +102,7 @@ vbill_status vb_segment_write(vb_job *j, int k, const char *path)
                 av_packet_unref(p);
                 continue;
             }
-            if (sg->personal) {
+            if (sg->personal && !j->copy) {
                 if (j->cur != k && (s = vb_reenc_begin(j, k)))
                     goto out;
                 /* the decoder takes its own reference: no copy needed */
