@@ -368,6 +368,31 @@ def main():
         oid = ids[4]
         st, h, ck = login(b1, lb[oid], digits_of(by_id[oid]))
         check("on demand: check passes", st == 303, st)
+
+        def renders_of(srv):  # done, under way or queued
+            m = srv.get("/metrics")[2].decode()
+            return sum(int(x) for x in re.findall(
+                r'^(?:vbill_renders_total\{result="\w+"\}|vbill_render_queue|vbill_render_busy) (\d+)$',
+                m, re.M))
+
+        # overlay mode: the template's shared rendition and the slots; nothing rendered
+        st, h, data = b1.get(lb[oid] + "/bill.json", {"Cookie": ck})
+        ov = json.loads(data).get("overlay") if st == 200 else None
+        check("page data: the overlay rendition and the slots with this bill's texts",
+              ov and re.fullmatch(r"/s/[0-9a-f]{16}/overlay/index\.m3u8", ov["hls"]) and
+              [s["name"] for s in ov["slots"]] == ["this_month", "payment"] and
+              all(s["text"] and len(s["box"]) == 4 for s in ov["slots"]), ov)
+        if ov:
+            st, h, opl = b1.get(ov["hls"])
+            osegs = [l for l in opl.decode().splitlines() if l and not l.startswith("#")]
+            check("overlay playlist: public, immutable, every segment its own",
+                  st == 200 and "immutable" in h.get("cache-control", "") and osegs and
+                  all(re.fullmatch(r"s\d{5}\.ts", x) for x in osegs), (st, osegs))
+            got = [b1.get(urllib.parse.urljoin(ov["hls"], x)) for x in osegs]
+            check("overlay segments: served without a session, MPEG-TS",
+                  all(g[0] == 200 and g[2][:1] == b"\x47" for g in got), [g[0] for g in got])
+        check("on demand: a check and overlay mode render nothing", renders_of(b1) == 0,
+              renders_of(b1))
         st, h, pl = b1.get(lb[oid] + "/index.m3u8", {"Cookie": ck})
         check("on demand: the playlist is made", st == 200 and pl.startswith(b"#EXTM3U"), st)
         psegs = [l for l in pl.decode().splitlines() if l and not l.startswith(("#", "/"))]

@@ -413,7 +413,6 @@ static enum MHD_Result check_post(server *s, struct MHD_Connection *c, request *
                  SESSION_COOKIE, session, cookie_path(s, token, cp, sizeof cp),
                  s->insecure_cookies ? "" : "; Secure");
         vbill_free(session);
-        od_prefetch(s, b);
         const char *h[] = {"Location", where, "Set-Cookie", cookie, NULL};
         return sv_reply_h(c, q, 303, "text/plain", "", 0, h);
     }
@@ -880,6 +879,10 @@ enum MHD_Result vw_link(server *s, struct MHD_Connection *c, request *q, const c
             sv_log(s, "playlist of link %s: %s", link_hex, err);
             rc = sv_reply(c, q, 503, "text/plain", "try again later\n", 16);
         } else {
+            /* the burned-in stream is wanted: its personal segments are rendered in play
+             * order from now on (a page in overlay mode never asks for this playlist, so a
+             * bill only watched that way costs no render) */
+            od_prefetch(s, &b);
             snprintf(path, sizeof path, "%s/index.m3u8", b.path);
             rc = sv_file(c, q, path, "application/vnd.apple.mpegurl", "private, no-cache");
         }
