@@ -5,6 +5,7 @@ against another's files, hostile requests, X-Forwarded-For, draining on SIGTERM,
 ten-tries bound across two servers sharing one Redis.
 """
 import glob
+import gzip
 import http.client
 import json
 import os
@@ -304,6 +305,20 @@ def main():
         aj = json.loads(ans) if st == 200 else {}
         check("chat: asking for a person escalates", st == 200 and aj.get("escalate") is True,
               (st, ans))
+
+        # ---- the page's static files: gzipped where the browser takes it ----
+        js = open(os.path.join(PAGE, "static", "watch.js"), "rb").read()
+        st, h, plain_js = a.get("/static/watch.js")
+        st2, h2, gz_js = a.get("/static/watch.js", {"Accept-Encoding": "gzip, deflate, br"})
+        st3, h3, _ = a.get("/static/watch.js", {"Accept-Encoding": "gzip;q=0, *"})
+        check("static files: gzip when accepted, the same bytes, their own ETag, Vary",
+              st == 200 and plain_js == js and "content-encoding" not in h and
+              st2 == 200 and h2.get("content-encoding") == "gzip" and
+              gzip.decompress(gz_js) == js and len(gz_js) < len(js) / 2 and
+              h2.get("etag") != h.get("etag") and h2.get("vary") == "Accept-Encoding" and
+              "content-encoding" not in h3, (st, st2, h2.get("content-encoding"), h3))
+        st, h, _ = a.get("/static/watch.js", {"Accept-Encoding": "gzip", "If-None-Match": h2["etag"]})
+        check("static files: the gzip copy's ETag gives 304", st == 304, st)
 
         # ---- hostile requests ----
         st = a.request("DELETE", url)[0]

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -487,6 +488,26 @@ static enum MHD_Result shared(server *s, struct MHD_Connection *c, request *q, c
                    "public, max-age=31536000, immutable");
 }
 
+/* Accept-Encoding takes gzip: named with a quality above 0, or unnamed and "*" above 0
+ * (RFC 9110 section 12.5.3). */
+static bool accepts_gzip(const char *h)
+{
+    double gzip = -1, star = -1;
+    for (const char *p = h; p && *p;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, " \t;,");
+        const char *end = p + strcspn(p, ",");
+        const char *qv = strstr(p, "q=");
+        double quality = qv && qv < end ? strtod(qv + 2, NULL) : 1;
+        if (n == 4 && strncasecmp(p, "gzip", 4) == 0)
+            gzip = quality;
+        else if (n == 1 && *p == '*')
+            star = quality;
+        p = end;
+    }
+    return gzip >= 0 ? gzip > 0 : star > 0;
+}
+
 static enum MHD_Result static_file_reply(server *s, struct MHD_Connection *c, request *q,
                                          const char *name)
 {
@@ -495,25 +516,32 @@ static enum MHD_Result static_file_reply(server *s, struct MHD_Connection *c, re
         const static_file *f = &s->statics[i];
         if (strcmp(f->name, name) != 0)
             continue;
+        /* the gzip copy where the browser takes it (each with its own ETag) */
+        bool gz = f->gz && accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                                    "Accept-Encoding"));
+        const char *etag = gz ? f->gz_etag : f->etag;
         const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
-        const char *h[] = {"ETag", f->etag, NULL};
-        if (inm && strstr(inm, f->etag)) {
-            struct MHD_Response *r = MHD_create_response_from_buffer(0, body_of(""),
-                                                                     MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r;
+        int status = 200;
+        if (inm && strstr(inm, etag)) {
+            r = MHD_create_response_from_buffer(0, body_of(""), MHD_RESPMEM_PERSISTENT);
+            status = 304;
+        } else {
+            r = MHD_create_response_from_buffer(gz ? f->gz_len : f->len, gz ? f->gz : f->data,
+                                                MHD_RESPMEM_PERSISTENT);
             if (r) {
-                MHD_add_response_header(r, "ETag", f->etag);
-                MHD_add_response_header(r, "Cache-Control", "public, max-age=3600");
+                MHD_add_response_header(r, "Content-Type", f->type);
+                if (gz)
+                    MHD_add_response_header(r, "Content-Encoding", "gzip");
             }
-            return queue(c, q, 304, r);
         }
-        struct MHD_Response *r = MHD_create_response_from_buffer(f->len, f->data,
-                                                                 MHD_RESPMEM_PERSISTENT);
         if (!r)
             return MHD_NO;
-        MHD_add_response_header(r, "Content-Type", f->type);
+        MHD_add_response_header(r, "ETag", etag);
         MHD_add_response_header(r, "Cache-Control", "public, max-age=3600");
-        MHD_add_response_header(r, h[0], h[1]);
-        return queue(c, q, 200, r);
+        if (f->gz)
+            MHD_add_response_header(r, "Vary", "Accept-Encoding");
+        return queue(c, q, status, r);
     }
     return plain(c, q, 404, "not found\n");
 }
@@ -835,6 +863,7 @@ out:
     for (int i = 0; i < s->nstatics; i++) {
         free(s->statics[i].name);
         free(s->statics[i].data);
+        free(s->statics[i].gz);
     }
     free(s->statics);
     free(s->check_html);

@@ -54,8 +54,10 @@ typedef struct static_file {
     char *name;           /* "page.css", "vendor/hls.light.min.js" */
     char *data;
     size_t len;
+    char *gz;             /* the same gzipped (made once at start), or NULL */
+    size_t gz_len;
     const char *type;
-    char etag[40];
+    char etag[40], gz_etag[44];
 } static_file;
 
 struct ondemand;
