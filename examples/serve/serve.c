@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "serve.h"
+#include "headers.h"
 #include "../cli/cli.h"
 #include "../cli/store.h"
 
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -488,26 +488,6 @@ static enum MHD_Result shared(server *s, struct MHD_Connection *c, request *q, c
                    "public, max-age=31536000, immutable");
 }
 
-/* Accept-Encoding takes gzip: named with a quality above 0, or unnamed and "*" above 0
- * (RFC 9110 section 12.5.3). */
-static bool accepts_gzip(const char *h)
-{
-    double gzip = -1, star = -1;
-    for (const char *p = h; p && *p;) {
-        p += strspn(p, " \t,");
-        size_t n = strcspn(p, " \t;,");
-        const char *end = p + strcspn(p, ",");
-        const char *qv = strstr(p, "q=");
-        double quality = qv && qv < end ? strtod(qv + 2, NULL) : 1;
-        if (n == 4 && strncasecmp(p, "gzip", 4) == 0)
-            gzip = quality;
-        else if (n == 1 && *p == '*')
-            star = quality;
-        p = end;
-    }
-    return gzip >= 0 ? gzip > 0 : star > 0;
-}
-
 static enum MHD_Result static_file_reply(server *s, struct MHD_Connection *c, request *q,
                                          const char *name)
 {
@@ -517,7 +497,7 @@ static enum MHD_Result static_file_reply(server *s, struct MHD_Connection *c, re
         if (strcmp(f->name, name) != 0)
             continue;
         /* the gzip copy where the browser takes it (each with its own ETag) */
-        bool gz = f->gz && accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+        bool gz = f->gz && sv_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                                     "Accept-Encoding"));
         const char *etag = gz ? f->gz_etag : f->etag;
         const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");

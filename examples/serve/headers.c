@@ -1,0 +1,27 @@
+/*
+ * headers.c: request headers vbill serve reads for itself (see headers.h).
+ */
+#include "config.h"
+#include "headers.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool sv_accepts_gzip(const char *h)
+{
+    double gzip = -1, star = -1;
+    for (const char *p = h; p && *p;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, " \t;,");
+        const char *end = p + strcspn(p, ",");
+        const char *qv = strstr(p, "q=");
+        double quality = qv && qv < end ? strtod(qv + 2, NULL) : 1;
+        if (n == 4 && strncasecmp(p, "gzip", 4) == 0)
+            gzip = quality;
+        else if (n == 1 && *p == '*')
+            star = quality;
+        p = end;
+    }
+    return gzip >= 0 ? gzip > 0 : star > 0;
+}
