@@ -447,8 +447,9 @@ START_TEST(prepare_overlay)
     ck_assert(a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec);
     check_overlay(t);
     char root[1100];
-    snprintf(root, sizeof root, "%s", cache_of(t, ""));
+    snprintf(root, sizeof root, "%s", cache_of(t, ".."));
     ck_assert_int_eq(count_files(root, ".tmp"), 0);
+    ck_assert_int_eq(count_files(cache_of(t, ""), ".tmp"), 0);
     vbill_template_free(t);
     vbill_ctx_free(ctx);
 }

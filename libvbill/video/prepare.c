@@ -501,9 +501,9 @@ static vbill_status write_overlay(vbill_ctx *ctx, const vbill_template *t, const
 }
 
 /* A cache prepared before the overlay rendition existed gets it once, beside its other
- * files (built under a temporary name, then renamed): a stream copy, no encode.  A cache
- * that cannot take it (read-only) stays usable without it: the page plays the burned-in
- * stream. */
+ * files (built under a temporary name beside the caches, where a killed run's leftovers are
+ * found as prepare's are, then renamed): a stream copy, no encode.  A cache that cannot take
+ * it (read-only) stays usable without it: the page plays the burned-in stream. */
 static void add_overlay(vbill_ctx *ctx, vbill_template *t)
 {
     char *pl = vb_path_join(t->cache_dir, "hls-overlay/index.m3u8");
@@ -513,7 +513,9 @@ static void add_overlay(vbill_ctx *ctx, vbill_template *t)
         return;
     }
     free(pl);
-    char *tmp = vb_path_join(t->cache_dir, ".tmp-overlay-XXXXXX");
+    char name[128];
+    snprintf(name, sizeof name, "../.tmp-%.16s-overlay-XXXXXX", t->hash);
+    char *tmp = vb_path_join(t->cache_dir, name);
     char *dst = vb_path_join(t->cache_dir, "hls-overlay");
     if (!tmp || !dst || !mkdtemp(tmp)) {
         if (tmp && dst)
