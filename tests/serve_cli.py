@@ -222,10 +222,16 @@ def main():
               "HttpOnly" in full and "SameSite=Strict" in full and "Secure" in full and
               ("Path=%s/" % url) in full, full)
         lock_id = ids[1]
+        seen = []
         for i in range(5):
-            st, h, _ = a.post_form(la[lock_id], "111111")
-        check("five wrong entries: locked, 429 with Retry-After", st == 429 and
-              int(h.get("retry-after", "0")) > 0, (st, h.get("retry-after")))
+            st, h, body = a.post_form(la[lock_id], "111111")
+            seen.append((st, h.get("x-tries-left"), h.get("retry-after")))
+        check("four wrong entries: 401 with 4, 3, 2, 1 tries left",
+              [x[:2] for x in seen[:4]] == [(401, "4"), (401, "3"), (401, "2"), (401, "1")],
+              seen)
+        check("five wrong entries: locked, 429 with Retry-After the cooling period (15 min)",
+              st == 429 and 0 < int(h.get("retry-after", "0")) <= 900 and
+              b"<strong>15</strong>" in body, seen[-1])
         st, h, _ = a.post_form(la[lock_id], digits_of(by_id[lock_id]))
         check("locked: the right digits are refused too", st == 429, st)
 

@@ -364,7 +364,7 @@ static void bill_ref_free(bill_ref *b)
  * outcome for the page: how many more wrong entries before the lock, and until when). */
 static void parse_check_message(const char *m, int *tries, long *until)
 {
-    const char *p = strstr(m, " more tries");
+    const char *p = strstr(m, " more tr"); /* "N more tries", "1 more try" */
     if (p) {
         while (p > m && p[-1] >= '0' && p[-1] <= '9')
             p--;

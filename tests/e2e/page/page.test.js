@@ -657,14 +657,19 @@ async function phone() {
     const p2 = await ctx.newPage();
     const g2 = guard(p2);
     await p2.goto(BASE + linkPath(lock.token));
-    let status = 0;
+    const seen = [];
+    let status = 0, retry = 0;
     for (let i = 0; i < 12 && status !== 429; i++) {
       await p2.fill('#digits', '000000');
       const [r] = await Promise.all([p2.waitForResponse((x) => x.request().method() === 'POST'), p2.click('button[type=submit]')]);
       status = r.status();
-      if (status === 429) assert(Number(r.headers()['retry-after']) > 0, 'Retry-After');
+      seen.push([status, r.headers()['x-tries-left'] || null]);
+      if (status === 401) eq((await p2.textContent('.tries-left')).trim(), r.headers()['x-tries-left'], 'tries left shown');
+      if (status === 429) retry = Number(r.headers()['retry-after']);
     }
-    eq(status, 429, 'locked');
+    eq(seen, [[401, '4'], [401, '3'], [401, '2'], [401, '1'], [429, null]], 'four tries left one by one, then the lock');
+    assert(retry > 0 && retry <= 900, 'Retry-After the cooling period: ' + retry);
+    assert((await p2.textContent('main')).includes(String(Math.ceil(retry / 60))), 'the minutes to wait are said');
     assert(await p2.$('a[href^="tel:"]'), 'help-desk phone link');
     eq(await p2.$('#digits'), null, 'no form when locked');
     await shot(p2, 'phone-locked');
