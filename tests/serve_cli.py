@@ -209,6 +209,21 @@ def main():
         st, h, body = a.get(expired)
         check("expired link: 410 page", st == 410 and b"<html" in body, st)
         check("expired link, POST: 410", a.post_form(expired, digits_of(rec))[0] == 410)
+        st, h, body = a.get(expired, {"Accept-Language": "ja,en-US;q=0.9,ko;q=0.8"})
+        check("expired link: the page in the browser's language (no bill to take it from)",
+              st == 410 and b'<html lang="ja">' in body, body[:200])
+        st, h, body = a.get(bad, {"Accept-Language": "fr-FR, en;q=0.5"})
+        check("unknown link: the page in the browser's language", st == 404 and
+              b'<html lang="en">' in body, body[:200])
+        r = run(["link", "issue", rpath, "--key-file", keys, "--base-url", "/v/"])
+        again = urllib.parse.urlparse(r.stdout.splitlines()[0]).path
+        st1 = a.get(again)[0]
+        r = run(["link", "revoke", again.rsplit("/", 1)[1], "--key-file", keys, "--state",
+                 tmp + "/state-a"])
+        st2, h, body = a.get(again)
+        check("a revoked link: its check page is the kind 410 page, not the form",
+              (st1, r.returncode, st2) == (200, 0, 410) and b'name="digits"' not in body,
+              (st1, r.returncode, r.stderr, st2))
 
         # ---- wrong, right, locked ----
         st, h, body = a.post_form(url, "000000")

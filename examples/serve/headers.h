@@ -11,4 +11,10 @@
  * quality above 0, or not named and "*" above 0 (RFC 9110 section 12.5.3). */
 bool sv_accepts_gzip(const char *accept_encoding);
 
+/* The page locale (ko-KR, ja-JP or en-US) an Accept-Language value (NULL: absent) prefers
+ * most, by quality then order ("ja", "ja-JP", "en-GB" match by language); "ko-KR" when it
+ * names none of them.  For the pages shown before a bill is known (an unknown or expired
+ * link). */
+const char *sv_page_locale(const char *accept_language);
+
 #endif

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include "serve.h"
+#include "headers.h"
 #include "../cli/cli.h"
 #include "../cli/store.h"
 
@@ -815,16 +816,26 @@ enum MHD_Result vw_link(server *s, struct MHD_Connection *c, request *q, const c
     vbill_ctx *ctx = sv_ctx();
     char *info = NULL, action[512], link_hex[32] = "";
     snprintf(action, sizeof action, "%s%s", s->base_path, token);
-    vbill_status st = vbill_link_verify(ctx, s->keys, token, 0, &info);
+    /* the check page and the check ask the store too: a re-issued or revoked link is over
+     * (everything after the check needs a session, which the store verifies) */
+    vbill_store *vstore = *rest ? NULL : sv_store(s);
+    vbill_status st = *rest ? vbill_link_verify(ctx, s->keys, token, 0, &info)
+                      : vstore ? vbill_link_verify_store(ctx, s->keys, vstore, token, 0, &info)
+                               : VBILL_ERR_STORE;
+    /* no bill to take the language from: the browser's */
+    const char *guess = sv_page_locale(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                                   "Accept-Language"));
     if (st == VBILL_ERR_LINK_EXPIRED)
-        return page ? check_page(s, c, q, 410, P_EXPIRED, "ko-KR", action, -1, 0, NULL)
+        return page ? check_page(s, c, q, 410, P_EXPIRED, guess, action, -1, 0, NULL)
                     : sv_reply(c, q, 410, "text/plain", "link expired\n", 13);
     bill_ref b;
     if (st || load_bill(s, info, &b, link_hex) != 0) {
         vbill_free(info);
         if (!st)
             bill_ref_free(&b);
-        return page ? check_page(s, c, q, 404, P_NOT_FOUND, "ko-KR", NULL, -1, 0, NULL)
+        if (st == VBILL_ERR_STORE)
+            return sv_reply(c, q, 503, "text/plain", "try again later\n", 16);
+        return page ? check_page(s, c, q, 404, P_NOT_FOUND, guess, NULL, -1, 0, NULL)
                     : sv_reply(c, q, 404, "text/plain", "not found\n", 10);
     }
     vbill_free(info);
