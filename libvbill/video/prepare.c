@@ -166,7 +166,7 @@ static vbill_status setup_audio(prep *p, int v)
     if (p->ai >= 0) {
         AVStream *st = p->in->streams[p->ai];
         char layout[64] = "";
-        AVChannelLayout cl;
+        AVChannelLayout cl = {0}; /* av_channel_layout_copy uninits its target first */
         if (p->adec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
             av_channel_layout_default(&cl, p->adec->ch_layout.nb_channels);
         else
