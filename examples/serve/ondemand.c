@@ -3,8 +3,10 @@
  * by the threads), the shared segments' folders, a bill's playlist, and its personal
  * segments rendered on demand by a bounded pool of workers: requests for a segment under way
  * wait for that one render (their connections are suspended, then resumed), the result is
- * kept in the bill's folder, and a successful check queues the bill's segments in play
- * order so that the first window is ready before playback reaches it.
+ * kept in the bill's folder, and the first request of a bill's playlist queues the bill's
+ * segments in play order so that the first window is ready before playback reaches it (not
+ * the check: a page in overlay mode plays the template's shared rendition, and a bill only
+ * watched that way is never rendered).
  */
 #include "config.h"
 #include "serve.h"

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "serve.h"
+#include "headers.h"
 #include "../cli/cli.h"
 #include "../cli/store.h"
 
@@ -493,25 +494,32 @@ static enum MHD_Result static_file_reply(server *s, struct MHD_Connection *c, re
         const static_file *f = &s->statics[i];
         if (strcmp(f->name, name) != 0)
             continue;
+        /* the gzip copy where the browser takes it (each with its own ETag) */
+        bool gz = f->gz && sv_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                                    "Accept-Encoding"));
+        const char *etag = gz ? f->gz_etag : f->etag;
         const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
-        const char *h[] = {"ETag", f->etag, NULL};
-        if (inm && strstr(inm, f->etag)) {
-            struct MHD_Response *r = MHD_create_response_from_buffer(0, body_of(""),
-                                                                     MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r;
+        int status = 200;
+        if (inm && strstr(inm, etag)) {
+            r = MHD_create_response_from_buffer(0, body_of(""), MHD_RESPMEM_PERSISTENT);
+            status = 304;
+        } else {
+            r = MHD_create_response_from_buffer(gz ? f->gz_len : f->len, gz ? f->gz : f->data,
+                                                MHD_RESPMEM_PERSISTENT);
             if (r) {
-                MHD_add_response_header(r, "ETag", f->etag);
-                MHD_add_response_header(r, "Cache-Control", "public, max-age=3600");
+                MHD_add_response_header(r, "Content-Type", f->type);
+                if (gz)
+                    MHD_add_response_header(r, "Content-Encoding", "gzip");
             }
-            return queue(c, q, 304, r);
         }
-        struct MHD_Response *r = MHD_create_response_from_buffer(f->len, f->data,
-                                                                 MHD_RESPMEM_PERSISTENT);
         if (!r)
             return MHD_NO;
-        MHD_add_response_header(r, "Content-Type", f->type);
+        MHD_add_response_header(r, "ETag", etag);
         MHD_add_response_header(r, "Cache-Control", "public, max-age=3600");
-        MHD_add_response_header(r, h[0], h[1]);
-        return queue(c, q, 200, r);
+        if (f->gz)
+            MHD_add_response_header(r, "Vary", "Accept-Encoding");
+        return queue(c, q, status, r);
     }
     return plain(c, q, 404, "not found\n");
 }
@@ -841,6 +849,7 @@ out:
     for (int i = 0; i < s->nstatics; i++) {
         free(s->statics[i].name);
         free(s->statics[i].data);
+        free(s->statics[i].gz);
     }
     free(s->statics);
     free(s->check_html);

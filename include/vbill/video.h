@@ -43,7 +43,12 @@ extern "C" {
  * when the base has none), trimmed to the video's length.  An odd width or height loses its
  * last column or row (4:2:0 needs even sizes; boxes keep their coordinates).  The slow
  * variant (the context's senior speed, default 0.8) has the same frames shown longer and
- * the audio time-stretched with its pitch kept.  The shared HLS segments are written too.
+ * the audio time-stretched with its pitch kept.  The shared HLS segments are written too
+ * (hls-normal/, hls-slow/), and the overlay rendition hls-overlay/index.m3u8: the normal
+ * speed base as HLS with no text at all, every segment beside the playlist, for a page that
+ * draws the slot texts itself (vbill_template_info gives their boxes, times and drawing);
+ * a cache prepared by an older version without it gets it at the next prepare (a stream
+ * copy, no encode; where the cache cannot be written it is left without one).
  *
  * Rendering burns a bill's slot texts into the prepared video: only the GOPs holding a
  * slot window are decoded and re-encoded (with the prepare's encoder headers); every other

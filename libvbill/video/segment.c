@@ -225,7 +225,7 @@ static vbill_status segment_encode(vb_job *j, int k, const char *path)
                 av_packet_unref(p);
                 continue;
             }
-            if (sg->personal) {
+            if (sg->personal && !j->copy) {
                 if (j->cur != k && (s = vb_reenc_begin(j, k)))
                     goto out;
                 /* the decoder takes its own reference: no copy needed */
