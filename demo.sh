@@ -56,10 +56,14 @@ for l in links[:5]:
     b = births.get(l["id"], "")
     print("  %s  digits %s\n    SMS: %s" % (l["url"], b[2:4] + b[5:7] + b[8:10], l["sms"]))
 print("every link and SMS: %s/<cycle>/links.jsonl; rejected records: rejected.jsonl" % store)
+if links:  # the first one, for the check below
+    b = births.get(links[0]["id"], "")
+    with open(store + "/../demo-link.txt", "w") as f:
+        f.write("%s %s\n" % (links[0]["url"], b[2:4] + b[5:7] + b[8:10]))
 PY
 
-serve() {
-  "$VBILL" serve --store "$out/store" --listen "127.0.0.1:$PORT" --key-file "$out/keys.json" \
+serve() {  # exec: run in the background, the subshell becomes the server (kill stops it)
+  exec "$VBILL" serve --store "$out/store" --listen "127.0.0.1:$PORT" --key-file "$out/keys.json" \
     --state "$out/state" --base-url "http://localhost:$PORT/v/" --insecure-cookies \
     --page "$top/examples/page" --quiet "$@"
 }
@@ -71,14 +75,30 @@ if [ -t 0 ] && [ -t 1 ] && [ -z "${DEMO_SERVE_SECONDS:-}" ]; then
 else
   serve &
   pid=$!
-  url=$(head -n 1 "$out"/store/*/links.jsonl | python3 -c 'import json,sys;print(json.load(sys.stdin)["url"])')
+  read -r url digits < "$out/demo-link.txt"
   i=0
   until curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz"; do
     i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1
   done
+  # The link as a browser walks it: the check page, the six digits (a session cookie and
+  # the watch page), the page's script, the video's playlist and its first segment.
+  jar="$out/demo-cookies.txt"
+  rm -f "$jar"
   code=$(curl -s -o /dev/null -w '%{http_code}' "$url" || true)
-  echo "== The viewer answered $url with HTTP $code"
+  post=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -c "$jar" --data "digits=$digits" "$url" || true)
+  watch=$(curl -s -b "$jar" "$url/watch" || true)
+  js=$(curl -s -o /dev/null -w '%{http_code}' "http://localhost:$PORT/static/watch.js" || true)
+  pl=$(curl -s -b "$jar" "$url/index.m3u8" || true)
+  seg=$(printf '%s\n' "$pl" | grep -v '^#' | head -n 1)
+  case "$seg" in http*) ;; /*) seg="http://localhost:$PORT$seg" ;; *) seg="$url/$seg" ;; esac
+  segcode=$(curl -s -o /dev/null -w '%{http_code}' -b "$jar" "$seg" || true)
+  rm -f "$jar"
+  echo "== The viewer on $url:"
+  echo "   check page $code; digits: $post; watch page $(printf '%s' "$watch" | grep -c 'id="bill-data"') page data;"
+  echo "   watch.js $js; playlist $(printf '%s' "$pl" | grep -c EXTINF) segments; first segment $segcode"
   sleep "${DEMO_SERVE_SECONDS:-0}"
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  [ "$code" = 200 ] && [ "${post%% *}" = 303 ] && [ "$segcode" = 200 ] ||
+    { echo "demo: the link does not work with the page"; exit 1; }
 fi

@@ -82,7 +82,7 @@ EOF
 
 # The same texts for drawtext: a helper renders the template's slot texts for the record.
 LIBS="$BUILDDIR/libvbill/.libs"
-cc -O2 -I"$SRCDIR/include" $(pkg-config --cflags libcjson) -o "$W/slot_texts" \
+cc -O2 -I"$SRCDIR/include" -I"$BUILDDIR/include" $(pkg-config --cflags libcjson) -o "$W/slot_texts" \
   "$SRCDIR/bench/slot_texts.c" -L"$LIBS" -Wl,-rpath,"$(cd "$LIBS" && pwd)" -lvbill \
   $(pkg-config --libs libcjson)
 "$W/slot_texts" "$T/template.json" "$W/record.json" >"$W/texts.txt"
@@ -165,7 +165,7 @@ hls_shared=$(bytes "$cache"/hls-normal 2>/dev/null || echo 0)
 personal_frames=$(python3 -c '
 import json,sys
 i = json.load(open(sys.argv[1]))
-p = sum(b - a for a, b, pers in i["segments"] if pers)
+p = sum(s[1] - s[0] for s in i["segments"] if s[2])
 print("%d %d" % (p, i["frames"]))' "$W/info.json")
 
 # ---- the slow (0.8x) variant ------------------------------------------------------------

@@ -18,7 +18,7 @@ PID=""
 trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$T"' EXIT
 
 # a store of bills made by vbill batch, on a 60-second 720p template
-"$V" keygen >"$T/keys.json" 2>/dev/null && chmod 600 "$T/keys.json"
+"$V" keygen --out "$T/keys.json" # created 0600 (keygen > FILE is refused under umask 022)
 mkdir -p "$T/templates/any"
 ffmpeg -nostdin -v error -f lavfi -i testsrc=size=1280x720:rate=30:duration=60 -f lavfi \
   -i sine=f=440:d=60 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest -y \

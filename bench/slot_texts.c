@@ -48,9 +48,10 @@ int main(int argc, char **argv)
         return 1;
     }
     vbill_ctx *ctx;
+    vbill_bill *bill = NULL;
     char *fill = NULL;
-    if (vbill_ctx_new(&ctx) != VBILL_OK ||
-        vbill_fill_context(ctx, rec, strlen(rec), 1, &fill) != VBILL_OK) {
+    if (vbill_ctx_new(&ctx) != VBILL_OK || vbill_bill_new(ctx, rec, strlen(rec), 1, &bill) ||
+        vbill_bill_context(ctx, bill, &fill) != VBILL_OK) {
         fprintf(stderr, "slot_texts: %s\n", vbill_ctx_errmsg(ctx));
         return 1;
     }
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
         vbill_free(out);
     }
     vbill_free(fill);
+    vbill_bill_free(bill);
     vbill_ctx_free(ctx);
     cJSON_Delete(t);
     free(tj);

@@ -1563,6 +1563,48 @@ static int64_t min3(int64_t a, int64_t b, int64_t c)
     return m < c ? m : c;
 }
 
+VBILL_API vbill_status vbill_link_attempts(vbill_ctx *ctx, const vbill_keys *keys,
+                                           vbill_store *store, const char *token,
+                                           int64_t now, char **out_json)
+{
+    vb_clear_error(ctx);
+    if (out_json)
+        *out_json = NULL;
+    if (!store || !out_json)
+        return vb_error(ctx, VBILL_ERR_ARG, "link attempts: a store and an output are needed");
+    now = clock_now(now);
+    link_info li;
+    vbill_status st = parse_link(ctx, keys, token, now, false, &li);
+    if (st)
+        return st;
+    char kf[64], ku[64], kr[64], ks[64], sid[33];
+    subscriber_id(&li, sid);
+    store_key(kf, sizeof kf, "l", li.link_hex, "f");
+    store_key(ku, sizeof ku, "l", li.link_hex, "u");
+    store_key(kr, sizeof kr, "l", li.link_hex, "r");
+    store_key(ks, sizeof ks, "s", sid, "f");
+    int64_t f = 0, sf = 0, until = 0, gone = 0;
+    void *im = store->impl;
+    if (store->ops.get(im, kf, now, &f) || store->ops.get(im, ks, now, &sf) ||
+        store->ops.get(im, ku, now, &until) || store->ops.get(im, kr, now, &gone))
+        return store_fail(ctx, store, "reading the counters");
+    const char *state = gone              ? "revoked"
+                        : sf >= store->sub_max ? "subscriber"
+                        : f >= store->hard     ? "link"
+                        : until > now          ? "cooling"
+                                               : "open";
+    int64_t left = min3(store->soft - f % store->soft, store->hard - f, store->sub_max - sf);
+    if (strcmp(state, "open") != 0 && strcmp(state, "cooling") != 0)
+        left = 0;
+    vb_buf b = {0};
+    vb_buf_printf(&b, "{\"state\":\"%s\",\"tries_left\":%lld,\"locked_until\":%lld}", state,
+                  (long long)(left > 0 ? left : 0),
+                  (long long)(strcmp(state, "cooling") == 0 ? until : 0));
+    if (!(*out_json = vb_buf_take(&b)))
+        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    return VBILL_OK;
+}
+
 VBILL_API vbill_status vbill_auth_check(vbill_ctx *ctx, const vbill_keys *keys,
                                         vbill_store *store, const char *token,
                                         const char *digits, const char *client, int64_t now,

@@ -90,6 +90,7 @@ VBILL_API void vbill_ctx_free(vbill_ctx *ctx)
         ctx->tmpl_cache_free(ctx->tmpl_cache);
     vb_jdoc_free(ctx->jdoc_spare);
     free(ctx->partials_dir);
+    free(ctx->segment_cache);
     free(ctx);
 }
 

@@ -36,6 +36,10 @@ struct vbill_ctx {
     struct vb_mustache_cache *tmpl_cache;
     void (*tmpl_cache_free)(struct vb_mustache_cache *);
     struct vb_jdoc *jdoc_spare;       /* record.c: a parsed-record arena kept for reuse */
+    /* video/segment.c: the segment cache (vbill_ctx_set_segment_cache) and its counts */
+    char *segment_cache;
+    uint64_t segcache_hits, segcache_misses;
+    bool segcache_warned;
 };
 
 /* Records the message of a failure on ctx and returns status (so: return vb_error(...)).

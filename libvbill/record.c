@@ -329,6 +329,8 @@ static vbill_status parse_line(vbill_ctx *ctx, vb_record *r, int i, vb_jval *obj
         return st;
     if (l->id && vb_utf8_check((const unsigned char *)l->id, strlen(l->id), true) < 0)
         return fail(ctx, r, p, "id", "must be valid UTF-8 without control characters");
+    if (l->id && strlen(l->id) > 64) /* the bill's limit (bill.json) */
+        return fail(ctx, r, p, "id", "must be at most 64 bytes (it has %zu)", strlen(l->id));
     l->kind = kind == 0 ? VB_KIND_MOBILE : VB_KIND_HOME;
     l->event = (vb_event)event;
     if ((st = get_date(ctx, r, obj, p, "start", l->event != VB_EV_NONE, &l->has_start,

@@ -8,7 +8,7 @@ PACKAGES="
   libavformat-dev libavcodec-dev libavfilter-dev libavdevice-dev libswscale-dev
   libswresample-dev libavutil-dev ffmpeg
   libass-dev fonts-noto-cjk fonts-noto-color-emoji fonts-symbola
-  libmicrohttpd-dev lua5.4 liblua5.4-dev python3 espeak-ng
+  libmicrohttpd-dev zlib1g-dev lua5.4 liblua5.4-dev python3 espeak-ng
   redis-server abigail-tools valgrind time faketime
   slurm-wlm munge python3-yaml chromium nodejs luarocks wrk
 "

@@ -49,7 +49,7 @@ for l in py lua; do
   cmp -s "$tmp/counts_c" "$tmp/counts_$l" && ok || { bad "scenario_counts ($l) differs from C:"; diff "$tmp/counts_c" "$tmp/counts_$l" | head -n 40; }
 done
 
-# 2. A signed link, the SMS, a wrong and a right birth-date check, the session.
+# 2. A signed link, the SMS, a wrong and a right birth-date check, the session, a re-issue.
 REC="$S/tests/vectors/spec_example.json"
 for l in c py lua; do
   case $l in
@@ -65,6 +65,9 @@ for l in c py lua; do
   expect "link_check ($l) sms" 'https://bill.example.com/v/' "$tmp/link_$l"
   expect "link_check ($l) wrong digits" '^wrong digits refused: yes' "$tmp/link_$l"
   expect "link_check ($l) session" '^session verified$' "$tmp/link_$l"
+  expect "link_check ($l) re-issue revokes the old link" '^old link revoked: yes (.*revoked' "$tmp/link_$l"
+  expect "link_check ($l) ... and its session" '^old session revoked: yes$' "$tmp/link_$l"
+  expect "link_check ($l) new link" '^new link verified$' "$tmp/link_$l"
   if grep -q '580314\|1958-03-14' "$tmp/link_$l"; then bad "link_check ($l) printed the birth date"; else ok; fi
   mkdir -p "$tmp/state2_$l"
   # shellcheck disable=SC2086

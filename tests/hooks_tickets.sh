@@ -31,6 +31,9 @@ start_recv zd --kind zendesk --mode flaky --email agent@example.com --token "$TO
 ZD=$PORT
 start_recv rt --kind rt --mode flaky --token "$RTTOKEN"
 RT=$PORT
+SECRET="whsec_$(python3 -c 'import base64,os;print(base64.b64encode(os.urandom(32)).decode())')"
+start_recv wh --kind webhook --mode ok --secret "$SECRET"
+WH=$PORT
 cat > "$T/hooks.json" <<JSON
 {"source": "urn:vbill:test", "retry_base_ms": 30, "retry_max_ms": 200, "lease_ms": 2000,
  "sinks": [
@@ -40,7 +43,9 @@ cat > "$T/hooks.json" <<JSON
    "custom_fields": [{"id": 360001, "value": "{{data.this_month}}"}]},
   {"type": "rt", "name": "rt", "url": "http://127.0.0.1:$RT/", "token": "$RTTOKEN",
    "queue": "Billing", "timeout_ms": 3000, "insecure": true,
-   "custom_fields": {"Scenario": "{{data.scenario}}"}}]}
+   "custom_fields": {"Scenario": "{{data.scenario}}"}},
+  {"type": "webhook", "name": "wh", "url": "http://127.0.0.1:$WH/hook", "secret": "$SECRET",
+   "events": ["chat.requested"]}]}
 JSON
 export VBILL_HOOKS_CONFIG="$T/hooks.json" VBILL_STATE_DIR="$T/state"
 
@@ -105,6 +110,20 @@ print("%s: %d tickets, one per event, after %d lost answers" % (desk, len(ticket
       sum(1 for e in tickets if e.get("lost_answer"))))
 PY
 done
-"$V" hooks status | grep -q '"pending":0,"in_flight":0,"delivered":6,"dead":0' ||
+# a webhook gets the still inside the event's data (hookrecv.py decodes it)
+python3 - "$T/wh.log" "${STILL:+still}" <<'PY' || fail "webhook check"
+import json, sys
+log = [json.loads(l) for l in open(sys.argv[1])]
+bad = [e for e in log if e.get("problems") or not e.get("sig_ok")]
+if bad or [e["type"] for e in log] != ["chat.requested"]:
+    sys.exit("webhook: %s" % log)
+still = log[0]["data"].get("still")
+if sys.argv[2] == "still" and not (still and still["jpeg"] and still["bytes"] > 1000):
+    sys.exit("webhook: no JPEG still in the data: %s" % log[0]["data"])
+if log[0]["data"].get("question") != "왜 이번 달 요금이 다음 달보다 적어요?":
+    sys.exit("webhook: the data lost the question: %s" % log[0]["data"])
+print("webhook: chat.requested with its still (%s bytes)" % (still or {}).get("bytes"))
+PY
+"$V" hooks status | grep -q '"pending":0,"in_flight":0,"delivered":7,"dead":0' ||
     fail "status: $("$V" hooks status)"
 echo "ok: Zendesk and RT tickets made once each, request shapes as published"

@@ -5,6 +5,7 @@ against another's files, hostile requests, X-Forwarded-For, draining on SIGTERM,
 ten-tries bound across two servers sharing one Redis.
 """
 import glob
+import gzip
 import http.client
 import json
 import os
@@ -208,6 +209,21 @@ def main():
         st, h, body = a.get(expired)
         check("expired link: 410 page", st == 410 and b"<html" in body, st)
         check("expired link, POST: 410", a.post_form(expired, digits_of(rec))[0] == 410)
+        st, h, body = a.get(expired, {"Accept-Language": "ja,en-US;q=0.9,ko;q=0.8"})
+        check("expired link: the page in the browser's language (no bill to take it from)",
+              st == 410 and b'<html lang="ja">' in body, body[:200])
+        st, h, body = a.get(bad, {"Accept-Language": "fr-FR, en;q=0.5"})
+        check("unknown link: the page in the browser's language", st == 404 and
+              b'<html lang="en">' in body, body[:200])
+        r = run(["link", "issue", rpath, "--key-file", keys, "--base-url", "/v/"])
+        again = urllib.parse.urlparse(r.stdout.splitlines()[0]).path
+        st1 = a.get(again)[0]
+        r = run(["link", "revoke", again.rsplit("/", 1)[1], "--key-file", keys, "--state",
+                 tmp + "/state-a"])
+        st2, h, body = a.get(again)
+        check("a revoked link: its check page is the kind 410 page, not the form",
+              (st1, r.returncode, st2) == (200, 0, 410) and b'name="digits"' not in body,
+              (st1, r.returncode, r.stderr, st2))
 
         # ---- wrong, right, locked ----
         st, h, body = a.post_form(url, "000000")
@@ -221,10 +237,16 @@ def main():
               "HttpOnly" in full and "SameSite=Strict" in full and "Secure" in full and
               ("Path=%s/" % url) in full, full)
         lock_id = ids[1]
+        seen = []
         for i in range(5):
-            st, h, _ = a.post_form(la[lock_id], "111111")
-        check("five wrong entries: locked, 429 with Retry-After", st == 429 and
-              int(h.get("retry-after", "0")) > 0, (st, h.get("retry-after")))
+            st, h, body = a.post_form(la[lock_id], "111111")
+            seen.append((st, h.get("x-tries-left"), h.get("retry-after")))
+        check("four wrong entries: 401 with 4, 3, 2, 1 tries left",
+              [x[:2] for x in seen[:4]] == [(401, "4"), (401, "3"), (401, "2"), (401, "1")],
+              seen)
+        check("five wrong entries: locked, 429 with Retry-After the cooling period (15 min)",
+              st == 429 and 0 < int(h.get("retry-after", "0")) <= 900 and
+              b"<strong>15</strong>" in body, seen[-1])
         st, h, _ = a.post_form(la[lock_id], digits_of(by_id[lock_id]))
         check("locked: the right digits are refused too", st == 429, st)
 
@@ -305,6 +327,20 @@ def main():
         check("chat: asking for a person escalates", st == 200 and aj.get("escalate") is True,
               (st, ans))
 
+        # ---- the page's static files: gzipped where the browser takes it ----
+        js = open(os.path.join(PAGE, "static", "watch.js"), "rb").read()
+        st, h, plain_js = a.get("/static/watch.js")
+        st2, h2, gz_js = a.get("/static/watch.js", {"Accept-Encoding": "gzip, deflate, br"})
+        st3, h3, _ = a.get("/static/watch.js", {"Accept-Encoding": "gzip;q=0, *"})
+        check("static files: gzip when accepted, the same bytes, their own ETag, Vary",
+              st == 200 and plain_js == js and "content-encoding" not in h and
+              st2 == 200 and h2.get("content-encoding") == "gzip" and
+              gzip.decompress(gz_js) == js and len(gz_js) < len(js) / 2 and
+              h2.get("etag") != h.get("etag") and h2.get("vary") == "Accept-Encoding" and
+              "content-encoding" not in h3, (st, st2, h2.get("content-encoding"), h3))
+        st, h, _ = a.get("/static/watch.js", {"Accept-Encoding": "gzip", "If-None-Match": h2["etag"]})
+        check("static files: the gzip copy's ETag gives 304", st == 304, st)
+
         # ---- hostile requests ----
         st = a.request("DELETE", url)[0]
         check("a method it does not serve: 405", st == 405, st)
@@ -368,6 +404,31 @@ def main():
         oid = ids[4]
         st, h, ck = login(b1, lb[oid], digits_of(by_id[oid]))
         check("on demand: check passes", st == 303, st)
+
+        def renders_of(srv):  # done, under way or queued
+            m = srv.get("/metrics")[2].decode()
+            return sum(int(x) for x in re.findall(
+                r'^(?:vbill_renders_total\{result="\w+"\}|vbill_render_queue|vbill_render_busy) (\d+)$',
+                m, re.M))
+
+        # overlay mode: the template's shared rendition and the slots; nothing rendered
+        st, h, data = b1.get(lb[oid] + "/bill.json", {"Cookie": ck})
+        ov = json.loads(data).get("overlay") if st == 200 else None
+        check("page data: the overlay rendition and the slots with this bill's texts",
+              ov and re.fullmatch(r"/s/[0-9a-f]{16}/overlay/index\.m3u8", ov["hls"]) and
+              [s["name"] for s in ov["slots"]] == ["this_month", "payment"] and
+              all(s["text"] and len(s["box"]) == 4 for s in ov["slots"]), ov)
+        if ov:
+            st, h, opl = b1.get(ov["hls"])
+            osegs = [l for l in opl.decode().splitlines() if l and not l.startswith("#")]
+            check("overlay playlist: public, immutable, every segment its own",
+                  st == 200 and "immutable" in h.get("cache-control", "") and osegs and
+                  all(re.fullmatch(r"s\d{5}\.ts", x) for x in osegs), (st, osegs))
+            got = [b1.get(urllib.parse.urljoin(ov["hls"], x)) for x in osegs]
+            check("overlay segments: served without a session, MPEG-TS",
+                  all(g[0] == 200 and g[2][:1] == b"\x47" for g in got), [g[0] for g in got])
+        check("on demand: a check and overlay mode render nothing", renders_of(b1) == 0,
+              renders_of(b1))
         st, h, pl = b1.get(lb[oid] + "/index.m3u8", {"Cookie": ck})
         check("on demand: the playlist is made", st == 200 and pl.startswith(b"#EXTM3U"), st)
         psegs = [l for l in pl.decode().splitlines() if l and not l.startswith(("#", "/"))]

@@ -994,6 +994,54 @@ START_TEST(unlock_keeps_the_subscriber_bound)
 }
 END_TEST
 
+/* What a viewer tells the customer after a wrong entry: the link's state and the tries left,
+ * read from the store without counting a try. */
+static void attempts_are(const char *tok, int64_t now, const char *state, int left, int64_t until)
+{
+    char *j = NULL;
+    ck_assert_int_eq(note(vbill_link_attempts(ctx, keys, store, tok, now, &j)), VBILL_OK);
+    char want[160];
+    snprintf(want, sizeof want, "{\"state\":\"%s\",\"tries_left\":%d,\"locked_until\":%lld}",
+             state, left, (long long)until);
+    ck_assert_str_eq(j, want);
+    vbill_free(j);
+}
+
+START_TEST(attempts_walk_to_the_lock)
+{
+    char *tok = issue(keys, REC_A, T0), *fresh = NULL;
+    attempts_are(tok, T0, "open", 5, 0);
+    for (int i = 1; i <= 4; i++) {
+        ck_assert_int_eq(check(tok, "000101", "10.0.0.1", T0, NULL), VBILL_ERR_AUTH_WRONG);
+        attempts_are(tok, T0, "open", 5 - i, 0);
+    }
+    ck_assert_int_eq(check(tok, "000101", "10.0.0.1", T0, NULL), VBILL_ERR_AUTH_WRONG);
+    attempts_are(tok, T0 + 1, "cooling", 5, T0 + 900);
+    attempts_are(tok, T0 + 900, "open", 5, 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(check(tok, "000101", "10.0.0.1", T0 + 900, NULL), VBILL_ERR_AUTH_WRONG);
+    attempts_are(tok, T0 + 86400, "subscriber", 0, 0);
+    /* The link's own bound shows when the subscriber's is wider. */
+    ck_assert_int_eq(vbill_store_set_subscriber_limit(store, 20), VBILL_OK);
+    attempts_are(tok, T0 + 86400, "link", 0, 0);
+    /* Reading counts nothing: still ten wrong tries, and the check says locked. */
+    ck_assert_int_eq(check(tok, DIGITS_A, "10.0.0.2", T0 + 86400, NULL), VBILL_ERR_AUTH_LOCKED);
+    /* A re-issue revokes the old link; the fresh one starts with what the subscriber has left. */
+    ck_assert_int_eq(note(reissue_rec(ctx, keys, tok, REC_A, strlen(REC_A), T0 + 86400, TTL, &fresh)),
+                     VBILL_OK);
+    attempts_are(tok, T0 + 86400, "revoked", 0, 0);
+    attempts_are(fresh, T0 + 86400, "open", 5, 0);
+    /* Expiry does not hide the state (the page says "expired" itself); a forged link is refused. */
+    attempts_are(fresh, T0 + 86400 + TTL + 1, "open", 5, 0);
+    char *j = NULL;
+    ck_assert_int_ne(vbill_link_attempts(ctx, keys, store, "v1.AAAA", T0, &j), VBILL_OK);
+    ck_assert_ptr_null(j);
+    ck_assert_int_eq(vbill_link_attempts(ctx, keys, NULL, fresh, T0, &j), VBILL_ERR_ARG);
+    vbill_free(fresh);
+    vbill_free(tok);
+}
+END_TEST
+
 /* Item 3: after a re-issue the old link still verified and still passed the check. */
 START_TEST(reissue_revokes_the_old_link)
 {
@@ -1549,6 +1597,7 @@ int main(void)
     tcase_add_test(tc, revoke_and_sessions);
     tcase_add_test(tc, attack_alarm_and_stats);
     tcase_add_test(tc, slowdown_turns);
+    tcase_add_test(tc, attempts_walk_to_the_lock);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

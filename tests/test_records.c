@@ -187,6 +187,9 @@ START_TEST(rejections_name_record_and_field)
         {"\"method\":\"card\"", "\"method\":\"cash\"", "payment.method"},
         {"\"name\":\"김민수\"", "\"name\":\"김\\u0001수\"", "name"},
         {"\"locale\":\"ko-KR\"", "\"locale\":\"ko\"", "locale"},
+        /* 65 bytes: the bill (bill.json) holds line ids of at most 64 */
+        {"\"id\":\"L1\"", "\"id\":\"L1234567890123456789012345678901234567890123456789012345678901234\"",
+         "lines[0].id"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *rec = edit(EXAMPLE, cases[i].from, cases[i].to);

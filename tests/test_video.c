@@ -372,6 +372,89 @@ START_TEST(prepare_cached)
 }
 END_TEST
 
+/* The overlay rendition: the normal-speed base whole, no text in the slot windows, every
+ * segment beside its playlist (the shared ones hard links to hls-normal/'s). */
+static void check_overlay(const vbill_template *t)
+{
+    char pl[1024];
+    snprintf(pl, sizeof pl, "%s", cache_of(t, "hls-overlay/index.m3u8"));
+    reader a, b;
+    reader_open(&a, cache_of(t, "normal.mp4"));
+    reader_open(&b, pl);
+    AVFrame *fa, *fb;
+    int n = 0;
+    while ((fa = reader_next(&a))) {
+        fb = reader_next(&b);
+        ck_assert_msg(fb != NULL, "the overlay rendition has only %d frames", n);
+        for (int pl_ = 0; pl_ < 3; pl_++) {
+            int w = pl_ ? fa->width / 2 : fa->width, h = pl_ ? fa->height / 2 : fa->height;
+            for (int y = 0; y < h; y++)
+                ck_assert_msg(!memcmp(fa->data[pl_] + (size_t)y * fa->linesize[pl_],
+                                      fb->data[pl_] + (size_t)y * fb->linesize[pl_], (size_t)w),
+                              "overlay frame %d differs from the base (plane %d row %d)", n, pl_, y);
+        }
+        n++;
+    }
+    ck_assert_ptr_null(reader_next(&b));
+    ck_assert_int_eq(a.errors + b.errors, 0);
+    reader_close(&a);
+    reader_close(&b);
+    cJSON *j = info_of(t), *sg;
+    ck_assert_int_eq(n, cJSON_GetObjectItem(j, "frames")->valueint);
+    int k = 0, personal = 0;
+    cJSON_ArrayForEach(sg, cJSON_GetObjectItem(j, "segments"))
+    {
+        char name[64], o[1100], s[1100];
+        struct stat so, ss;
+        snprintf(name, sizeof name, "hls-overlay/s%05d.ts", k);
+        snprintf(o, sizeof o, "%s", cache_of(t, name));
+        ck_assert_msg(stat(o, &so) == 0, "missing %s", o);
+        snprintf(name, sizeof name, "hls-normal/s%05d.ts", k);
+        snprintf(s, sizeof s, "%s", cache_of(t, name));
+        if (cJSON_IsTrue(cJSON_GetArrayItem(sg, 2))) {
+            personal++;
+            ck_assert(stat(s, &ss) != 0); /* a window is never shared */
+        } else {
+            ck_assert(stat(s, &ss) == 0 && ss.st_ino == so.st_ino);
+        }
+        k++;
+    }
+    cJSON_Delete(j);
+    ck_assert_int_eq(count_files(cache_of(t, "hls-overlay"), "s"), k);
+    ck_assert_int_gt(personal, 0);
+}
+
+START_TEST(prepare_overlay)
+{
+    check_overlay(shared);
+    /* a cache made before the rendition existed gets it at the next prepare, without being
+     * prepared again */
+    vbill_ctx *ctx;
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
+    char other[600];
+    snprintf(other, sizeof other, "%s/overlay-later", tmp);
+    sh("cp -r '%s' '%s'", shared_dir, other);
+    vbill_template *t = open_prepared(other);
+    struct stat a, b;
+    ck_assert_int_eq(stat(cache_of(t, "meta.json"), &a), 0);
+    sh("rm -r '%s'", cache_of(t, "hls-overlay"));
+    vbill_template_free(t);
+    ck_assert_int_eq(vbill_template_open(ctx, other, &t), VBILL_OK);
+    ck_assert_int_eq(vbill_template_is_prepared(t), 1);
+    ck_assert_int_eq(vbill_template_prepare(t), VBILL_OK);
+    ck_assert_str_eq(vbill_template_errmsg(t), "");
+    ck_assert_int_eq(stat(cache_of(t, "meta.json"), &b), 0);
+    ck_assert(a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec);
+    check_overlay(t);
+    char root[1100];
+    snprintf(root, sizeof root, "%s", cache_of(t, ".."));
+    ck_assert_int_eq(count_files(root, ".tmp"), 0);
+    ck_assert_int_eq(count_files(cache_of(t, ""), ".tmp"), 0);
+    vbill_template_free(t);
+    vbill_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- render --------------------------------------------------------------------- */
 
 /* Compares out with the prepared video frame by frame: identical outside the slot
@@ -571,6 +654,75 @@ START_TEST(render_hls)
     free(b2);
     ck_assert_int_eq(render_segment_rec(ctx, shared, rec_young, (size_t)-1, 1.0, 0, one),
                      VBILL_ERR_NOT_FOUND);
+    vbill_ctx_free(ctx);
+}
+END_TEST
+
+/* The segment cache: a second bill with the same texts takes its personal segments from the
+ * cache (the same bytes, hard links of one file); with the cache off nothing is counted, and
+ * the bytes are those of an uncached render. */
+static char *slurp_seg(const char *dir, const char *name, size_t *len, ino_t *ino)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    struct stat sb;
+    ck_assert_int_eq(stat(p, &sb), 0);
+    *ino = sb.st_ino;
+    return tu_slurp(p, len);
+}
+
+static int personal_ts(const struct dirent *e)
+{
+    return e->d_name[0] == 'p' && strstr(e->d_name, ".ts");
+}
+
+START_TEST(segment_cache)
+{
+    vbill_ctx *ctx;
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
+    char cache[600], plain[600], a[600], b[600];
+    snprintf(cache, sizeof cache, "%s/segcache", tmp);
+    snprintf(plain, sizeof plain, "%s/sc-plain", tmp);
+    snprintf(a, sizeof a, "%s/sc-a", tmp);
+    snprintf(b, sizeof b, "%s/sc-b", tmp);
+    ck_assert_int_eq(vbill_ctx_set_segment_cache(ctx, ""), VBILL_ERR_ARG);
+    uint64_t hits = 9, misses = 9;
+    ck_assert_int_eq(render_hls_rec(ctx, shared, rec_young, (size_t)-1, 1.0, plain, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &hits, &misses);
+    ck_assert(hits == 0 && misses == 0);
+    ck_assert_int_eq(vbill_ctx_set_segment_cache(ctx, cache), VBILL_OK);
+    ck_assert_int_eq(render_hls_rec(ctx, shared, rec_young, (size_t)-1, 1.0, a, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &hits, &misses);
+    ck_assert(hits == 0 && misses == 2);
+    ck_assert_int_eq(render_hls_rec(ctx, shared, rec_young, (size_t)-1, 1.0, b, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &hits, &misses);
+    ck_assert(hits == 2 && misses == 2);
+    struct dirent **names;
+    ck_assert_int_eq(scandir(a, &names, personal_ts, alphasort), 2);
+    for (int n = 0; n < 2; n++) {
+        size_t l0, la, lb;
+        ino_t i0, ia, ib;
+        const char *nm = names[n]->d_name;
+        char *s0 = slurp_seg(plain, nm, &l0, &i0), *sa = slurp_seg(a, nm, &la, &ia),
+             *sb = slurp_seg(b, nm, &lb, &ib);
+        ck_assert(l0 == la && la == lb && !memcmp(s0, sa, l0) && !memcmp(sa, sb, la));
+        ck_assert(ia == ib && i0 != ia);
+        free(s0);
+        free(sa);
+        free(sb);
+        free(names[n]);
+    }
+    free(names);
+    /* Another speed is another segment (the texts' frames differ): a miss, not a wrong hit. */
+    ck_assert_int_eq(render_hls_rec(ctx, shared, rec_young, (size_t)-1, 0.8, b, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &hits, &misses);
+    ck_assert(hits == 2 && misses > 2);
+    /* Off again: rendered, not counted. */
+    ck_assert_int_eq(vbill_ctx_set_segment_cache(ctx, NULL), VBILL_OK);
+    uint64_t h2, m2;
+    ck_assert_int_eq(render_hls_rec(ctx, shared, rec_young, (size_t)-1, 1.0, b, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &h2, &m2);
+    ck_assert(h2 == hits && m2 == misses);
     vbill_ctx_free(ctx);
 }
 END_TEST
@@ -917,9 +1069,11 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, prepare_shape);
     tcase_add_test(tc, prepare_cached);
+    tcase_add_test(tc, prepare_overlay);
     tcase_add_test(tc, render_mp4_frames);
     tcase_add_test(tc, render_slow_auto);
     tcase_add_test(tc, render_hls);
+    tcase_add_test(tc, segment_cache);
     tcase_add_test(tc, render_two_threads);
     tcase_add_test(tc, shape_odd_noaudio_bframes_2997);
     tcase_add_test(tc, shape_vfr_mpeg4);

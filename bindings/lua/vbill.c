@@ -33,8 +33,13 @@
  * checks the kind and the liveness of each handle it is given.  A Bill and a prepared
  * Template do not depend on the context that made them; Templates and Hooks keep that
  * context's log function (they copied its callback).  Callbacks (the log function, hooks
- * callback sinks) run only on the thread of the Lua state: a log line of the hooks worker
- * thread is dropped, and a handle with Lua callback sinks refuses the worker.
+ * callback sinks, a store's lock hook and alarm function) run only on the thread of the Lua
+ * state: a log line of the hooks worker thread is dropped, and a handle with Lua callback
+ * sinks refuses the worker.  A store's callbacks run inside the check that fires them; a call
+ * on that store from inside one returns nil, message, vbill.ERR_BUSY.
+ *
+ * Texts holding secrets that the library returns (ctx:generate_keys(), ctx:split_keys()) are
+ * wiped in the library's memory once copied into Lua strings.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -58,6 +63,7 @@
 #define OBJECT_MT "vbill.object"
 #define ARRAY_MT "vbill.array"
 #define UTIL_KEY "vbill.utility_context"
+#define STORES_KEY "vbill.stores" /* registry: weak table, lstore address -> its userdata */
 #define MAX_DEPTH 200
 #define MAX_ARGS 8 /* the most arguments of any method, self included */
 
@@ -84,6 +90,9 @@ typedef struct lkeys {
 typedef struct lstore {
     vbill_store *store;
     int busy;
+    lua_State *L;     /* the state of the latest call (its callbacks run on it) */
+    pthread_t thread; /* its thread */
+    int in_callback;  /* a lock hook or alarm function of this store is running */
 } lstore;
 
 typedef struct ltemplate {
@@ -1064,9 +1073,24 @@ static lkeys *check_keys(lua_State *L, int idx)
     return check_handle(L, idx, KEYS_MT);
 }
 
+/* The store at idx, alive.  Its lock hook and alarm run on the state and thread of the
+ * call that uses it (not changed from inside one of its callbacks: see store_busy). */
 static lstore *check_store(lua_State *L, int idx)
 {
-    return check_handle(L, idx, STORE_MT);
+    lstore *s = check_handle(L, idx, STORE_MT);
+    if (!s->in_callback) {
+        s->L = L;
+        s->thread = pthread_self();
+    }
+    return s;
+}
+
+/* A call that uses the store from inside one of its own callbacks (the library forbids it):
+ * nil, message, vbill.ERR_BUSY, as hooks:pump() from inside a hooks callback. */
+static int store_busy(lua_State *L)
+{
+    return push_error(L, VBILL_ERR_BUSY, "the store is in a call on this thread (its lock hook "
+                                         "or alarm function called back into it)");
 }
 
 static int keys_close(lua_State *L)
@@ -1091,6 +1115,26 @@ static int store_close(lua_State *L)
     return 0;
 }
 
+static void release_secret(void *p)
+{
+    if (p) {
+        explicit_bzero(p, strlen(p));
+        vbill_free(p);
+    }
+}
+
+/* Pushes library-owned text that holds secrets (a key file, a pepper set) as a string; the
+ * library's copy is wiped and freed (also when pushing raises).  The Lua string cannot be
+ * wiped: write it to its 0600 file and drop it. */
+static void push_secret(lua_State *L, char *text)
+{
+    box *b = box_push(L, text, release_secret);
+    lua_pushstring(L, text ? text : "");
+    lua_remove(L, -2);
+    drop(b);
+}
+
+/* ctx:generate_keys([existing]) -> key file text (secrets: write it to a new 0600 file) */
 static int ctx_generate_keys(lua_State *L)
 {
     lctx *c = check_ctx(L, 1);
@@ -1103,7 +1147,34 @@ static int ctx_generate_keys(lua_State *L)
     drop(owned);
     if (st != VBILL_OK)
         return ctx_error(L, c, st);
-    return push_result(L, out, 1);
+    push_secret(L, out);
+    return 1;
+}
+
+/* ctx:split_keys(key_file [, peppers]) -> key file without its peppers, pepper set (both
+ * text holding secrets: keep them apart) */
+static int ctx_split_keys(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    box *owned_k, *owned_p;
+    char *kout = NULL, *pout = NULL;
+    const char *key = arg_json(L, 2, 0, 0, &owned_k, NULL);
+    const char *peppers = arg_json(L, 3, 1, 0, &owned_p, NULL);
+    HOLD(c);
+    vbill_status st = vbill_keys_split(c->ctx, key, peppers, &kout, &pout);
+    UNHOLD(c);
+    drop(owned_k);
+    drop(owned_p);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    /* Both held in boxes first: wiped and released even if a push raises. */
+    box *bk = box_push(L, kout, release_secret);
+    box *bp = box_push(L, pout, release_secret);
+    lua_pushstring(L, kout ? kout : "");
+    lua_pushstring(L, pout ? pout : "");
+    drop(bk);
+    drop(bp);
+    return 2;
 }
 
 static lkeys *push_keys(lua_State *L)
@@ -1156,17 +1227,48 @@ static int keys_set_session_ttl(lua_State *L)
     return ok_or(L, st, vbill_keys_errmsg(k->keys));
 }
 
+/* keys:add_peppers(pepper_set_text_or_table) -> true */
+static int keys_add_peppers(lua_State *L)
+{
+    lkeys *k = check_keys(L, 1);
+    box *owned;
+    size_t len = 0;
+    const char *json = arg_json(L, 2, 0, 1, &owned, &len);
+    HOLD(k);
+    vbill_status st = vbill_keys_add_peppers(k->keys, json, len);
+    UNHOLD(k);
+    drop(owned);
+    return ok_or(L, st, vbill_keys_errmsg(k->keys));
+}
+
+/* keys:load_peppers(path) -> true */
+static int keys_load_peppers(lua_State *L)
+{
+    lkeys *k = check_keys(L, 1);
+    const char *path = check_text(L, 2);
+    HOLD(k);
+    vbill_status st = vbill_keys_load_peppers(k->keys, path);
+    UNHOLD(k);
+    return ok_or(L, st, vbill_keys_errmsg(k->keys));
+}
+
 static int keys_errmsg(lua_State *L)
 {
     lua_pushstring(L, vbill_keys_errmsg(check_keys(L, 1)->keys));
     return 1;
 }
 
+/* A store userdata: user value 1 is its lock hook function, 2 its alarm function; it is
+ * found from its address (the callbacks' user pointer) in the weak table STORES_KEY. */
 static lstore *push_store(lua_State *L)
 {
-    lstore *s = lua_newuserdatauv(L, sizeof *s, 0);
+    lstore *s = lua_newuserdatauv(L, sizeof *s, 2);
     memset(s, 0, sizeof *s);
     luaL_setmetatable(L, STORE_MT);
+    lua_getfield(L, LUA_REGISTRYINDEX, STORES_KEY);
+    lua_pushvalue(L, -2);
+    lua_rawsetp(L, -2, s);
+    lua_pop(L, 1);
     return s;
 }
 
@@ -1201,19 +1303,182 @@ static int ctx_open_redis_store(lua_State *L)
     return 1;
 }
 
-/* store:set_limits(soft, cooling_seconds, hard, client_max, client_window_seconds) */
+/* ctx:open_redis_url(url [, prefix]) -> store: redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]
+ * (ERR_ARG for a malformed URL, ERR_STORE when unreachable or refused, ERR_UNSUPPORTED
+ * without "redis") */
+static int ctx_open_redis_url(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    const char *url = check_text(L, 2);
+    const char *prefix = opt_text(L, 3, NULL);
+    lua_settop(L, 3);
+    lstore *s = push_store(L);
+    HOLD(c);
+    vbill_status st = vbill_store_open_redis_url(c->ctx, url, prefix, &s->store);
+    UNHOLD(c);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return 1;
+}
+
+/* An int argument in [lo, hi], else raises (the library's own ranges are narrower: it
+ * answers nil, message, vbill.ERR_ARG for values inside these but out of its range). */
+static int opt_int(lua_State *L, int idx, lua_Integer def)
+{
+    lua_Integer v = luaL_optinteger(L, idx, def);
+    luaL_argcheck(L, v >= INT32_MIN && v <= INT32_MAX, idx, "out of the range of an int");
+    return (int)v;
+}
+
+/* store:set_limits([soft [, cooling_seconds [, hard [, client_max [, client_window_seconds]]]]]) */
 static int store_set_limits(lua_State *L)
 {
     lstore *s = check_store(L, 1);
-    int soft = (int)luaL_optinteger(L, 2, 5);
+    int soft = opt_int(L, 2, 5);
     int64_t cooling = (int64_t)luaL_optinteger(L, 3, 900);
-    int hard = (int)luaL_optinteger(L, 4, 10);
-    int client_max = (int)luaL_optinteger(L, 5, 30);
+    int hard = opt_int(L, 4, 10);
+    int client_max = opt_int(L, 5, 30);
     int64_t window = (int64_t)luaL_optinteger(L, 6, 3600);
+    if (s->in_callback)
+        return store_busy(L);
     HOLD(s);
     vbill_status st = vbill_store_set_limits(s->store, soft, cooling, hard, client_max, window);
     UNHOLD(s);
     return ok_or(L, st, vbill_store_errmsg(s->store));
+}
+
+/* store:set_subscriber_limit(max_failures) -> true */
+static int store_set_subscriber_limit(lua_State *L)
+{
+    lstore *s = check_store(L, 1);
+    luaL_checkinteger(L, 2);
+    int n = opt_int(L, 2, 0);
+    if (s->in_callback)
+        return store_busy(L);
+    HOLD(s);
+    vbill_status st = vbill_store_set_subscriber_limit(s->store, n);
+    UNHOLD(s);
+    return ok_or(L, st, vbill_store_errmsg(s->store));
+}
+
+/* store:set_slowdown(seconds) -> true */
+static int store_set_slowdown(lua_State *L)
+{
+    lstore *s = check_store(L, 1);
+    int64_t seconds = (int64_t)luaL_checkinteger(L, 2);
+    if (s->in_callback)
+        return store_busy(L);
+    HOLD(s);
+    vbill_status st = vbill_store_set_slowdown(s->store, seconds);
+    UNHOLD(s);
+    return ok_or(L, st, vbill_store_errmsg(s->store));
+}
+
+/* Runs in protected mode (lua_pcall): store (light userdata), user value number, event
+ * (light userdata: cJSON).  Calls the store's function with the event as a table. */
+static int store_event_call(lua_State *L)
+{
+    void *s = lua_touserdata(L, 1);
+    int which = (int)lua_tointeger(L, 2);
+    const cJSON *event = lua_touserdata(L, 3);
+    lua_getfield(L, LUA_REGISTRYINDEX, STORES_KEY);
+    if (lua_rawgetp(L, -1, s) != LUA_TUSERDATA || lua_getiuservalue(L, -1, which) != LUA_TFUNCTION)
+        return 0;
+    push_json(L, event, 0);
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+/* The lock hook and the alarm: on the thread of the Lua state making the check only; an
+ * error in the function is dropped (it must not unwind through the library). */
+static void store_event(lstore *s, int which, const char *event_json)
+{
+    lua_State *L = s->L;
+    if (!L || !pthread_equal(s->thread, pthread_self()) || !lua_checkstack(L, 8))
+        return;
+    cJSON *j = cJSON_Parse(event_json);
+    if (!j)
+        return;
+    /* Nothing that allocates (and so could raise) outside the protected call. */
+    lua_pushcfunction(L, store_event_call);
+    lua_pushlightuserdata(L, s);
+    lua_pushinteger(L, which);
+    lua_pushlightuserdata(L, j);
+    s->in_callback++;
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK)
+        lua_pop(L, 1);
+    s->in_callback--;
+    cJSON_Delete(j);
+}
+
+static void lock_trampoline(void *user, const char *event_json)
+{
+    store_event(user, 1, event_json);
+}
+
+static void alarm_trampoline(void *user, const char *event_json)
+{
+    store_event(user, 2, event_json);
+}
+
+/* store:set_lock_hook(fn or nil) -> true.  fn(event) is called when a link becomes locked:
+ * {type = "link_locked" or "subscriber_locked", link, subscriber, cycle_start, scenario,
+ * hard, until, failures}, inside the check that locked it (ctx:auth_check with this store). */
+static int store_set_lock_hook(lua_State *L)
+{
+    lstore *s = check_store(L, 1);
+    int has_fn = !lua_isnoneornil(L, 2);
+    if (has_fn)
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (s->in_callback)
+        return store_busy(L);
+    lua_settop(L, 2);
+    lua_setiuservalue(L, 1, 1); /* the function (or nil) as the store's user value 1 */
+    vbill_store_set_lock_hook(s->store, has_fn ? lock_trampoline : NULL, s);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* store:set_alarm(max_failures, window_seconds [, fn]) -> true.  fn(event) (nil: counted in
+ * store:stats() only) gets {type = "auth.attack_suspected", failures, window_seconds, at}
+ * once per window in which the failed checks reach max_failures. */
+static int store_set_alarm(lua_State *L)
+{
+    lstore *s = check_store(L, 1);
+    int64_t max_failures = (int64_t)luaL_checkinteger(L, 2);
+    int64_t window = (int64_t)luaL_checkinteger(L, 3);
+    int has_fn = !lua_isnoneornil(L, 4);
+    if (has_fn)
+        luaL_checktype(L, 4, LUA_TFUNCTION);
+    if (s->in_callback)
+        return store_busy(L);
+    HOLD(s);
+    vbill_status st = vbill_store_set_alarm(s->store, max_failures, window,
+                                            has_fn ? alarm_trampoline : NULL, s);
+    UNHOLD(s);
+    if (st != VBILL_OK)
+        return push_error(L, st, vbill_store_errmsg(s->store));
+    lua_settop(L, 4); /* the function (or nil) as the store's user value 2 */
+    lua_setiuservalue(L, 1, 2);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* store:stats([now]) -> {checks, passed, failed, locked, slowed, alarms, failures_total,
+ * failures_window, window_seconds, alarm_failures} */
+static int store_stats(lua_State *L)
+{
+    lstore *s = check_store(L, 1);
+    lua_Integer now = luaL_optinteger(L, 2, 0);
+    if (s->in_callback)
+        return store_busy(L);
+    char *out = NULL;
+    HOLD(s);
+    vbill_status st = vbill_store_stats(s->store, (int64_t)now, &out);
+    UNHOLD(s);
+    if (st != VBILL_OK)
+        return push_error(L, st, vbill_store_errmsg(s->store));
+    return push_result(L, out, 0);
 }
 
 static int store_errmsg(lua_State *L)
@@ -1255,7 +1520,34 @@ static int ctx_link_verify(lua_State *L)
     return push_result(L, out, 0);
 }
 
-/* ctx:link_reissue(keys, store, old_token, bill, ttl_seconds [, now]) -> token */
+/* ctx:link_verify_store(keys, store, token [, now]) -> info table; a link revoked in store
+ * (re-issued, or ctx:link_revoke) is nil, "... revoked ...", vbill.ERR_LINK_EXPIRED.  store
+ * nil: the same as ctx:link_verify. */
+static int ctx_link_verify_store(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lkeys *k = check_keys(L, 2);
+    lstore *s = lua_isnoneornil(L, 3) ? NULL : check_store(L, 3);
+    const char *token = check_text(L, 4);
+    lua_Integer now = luaL_optinteger(L, 5, 0);
+    if (s && s->in_callback)
+        return store_busy(L);
+    char *out = NULL;
+    HOLD(c), HOLD(k);
+    if (s)
+        HOLD(s);
+    vbill_status st = vbill_link_verify_store(c->ctx, k->keys, s ? s->store : NULL, token,
+                                              (int64_t)now, &out);
+    UNHOLD(c), UNHOLD(k);
+    if (s)
+        UNHOLD(s);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return push_result(L, out, 0);
+}
+
+/* ctx:link_reissue(keys, store, old_token, bill, ttl_seconds [, now]) -> token; old_token and
+ * its sessions are revoked in store */
 static int ctx_link_reissue(lua_State *L)
 {
     lctx *c = check_ctx(L, 1);
@@ -1265,6 +1557,8 @@ static int ctx_link_reissue(lua_State *L)
     lbill *b = check_bill(L, 5);
     lua_Integer ttl = luaL_checkinteger(L, 6);
     lua_Integer now = luaL_optinteger(L, 7, 0);
+    if (s->in_callback)
+        return store_busy(L);
     char *out = NULL;
     HOLD(c), HOLD(k), HOLD(s), HOLD(b);
     vbill_status st = vbill_link_reissue(c->ctx, k->keys, s->store, old, b->b, (int64_t)now,
@@ -1275,20 +1569,30 @@ static int ctx_link_reissue(lua_State *L)
     return push_result(L, out, 1);
 }
 
-/* ctx:link_unlock(keys, store, token) -> true */
-static int ctx_link_unlock(lua_State *L)
+/* ctx:link_unlock(keys, store, token) and ctx:link_revoke(keys, store, token) -> true */
+typedef vbill_status (*link_store_fn)(vbill_ctx *, const vbill_keys *, vbill_store *,
+                                      const char *);
+
+static int link_store_call(lua_State *L, link_store_fn fn)
 {
     lctx *c = check_ctx(L, 1);
     lkeys *k = check_keys(L, 2);
     lstore *s = check_store(L, 3);
     const char *token = check_text(L, 4);
+    if (s->in_callback)
+        return store_busy(L);
     HOLD(c), HOLD(k), HOLD(s);
-    vbill_status st = vbill_link_unlock(c->ctx, k->keys, s->store, token);
+    vbill_status st = fn(c->ctx, k->keys, s->store, token);
     UNHOLD(c), UNHOLD(k), UNHOLD(s);
     return ok_or(L, st, vbill_ctx_errmsg(c->ctx));
 }
 
-/* ctx:auth_check(keys, store, token, digits [, client [, now]]) -> session token */
+static int ctx_link_unlock(lua_State *L) { return link_store_call(L, vbill_link_unlock); }
+static int ctx_link_revoke(lua_State *L) { return link_store_call(L, vbill_link_revoke); }
+
+/* ctx:auth_check(keys, store, token, digits, client [, now]) -> session token.  client: the
+ * customer's address as the server saw it or its own proxy verified it (nil raises, ""
+ * returns nil, message, vbill.ERR_ARG). */
 static int ctx_auth_check(lua_State *L)
 {
     lctx *c = check_ctx(L, 1);
@@ -1296,8 +1600,10 @@ static int ctx_auth_check(lua_State *L)
     lstore *s = check_store(L, 3);
     const char *token = check_text(L, 4);
     const char *digits = check_text(L, 5);
-    const char *client = opt_text(L, 6, "");
+    const char *client = check_text(L, 6);
     lua_Integer now = luaL_optinteger(L, 7, 0);
+    if (s->in_callback)
+        return store_busy(L);
     char *out = NULL;
     HOLD(c), HOLD(k), HOLD(s);
     vbill_status st = vbill_auth_check(c->ctx, k->keys, s->store, token, digits, client,
@@ -1308,16 +1614,20 @@ static int ctx_auth_check(lua_State *L)
     return push_result(L, out, 1);
 }
 
-/* ctx:session_verify(keys, session, link_token [, client [, store [, now]]]) -> true */
+/* ctx:session_verify(keys, session, link_token, client [, store [, now]]) -> true.  client:
+ * the client of the check (nil raises).  With a store, a link revoked or locked for good
+ * also refuses its sessions. */
 static int ctx_session_verify(lua_State *L)
 {
     lctx *c = check_ctx(L, 1);
     lkeys *k = check_keys(L, 2);
     const char *session = check_text(L, 3);
     const char *link = check_text(L, 4);
-    const char *client = opt_text(L, 5, "");
+    const char *client = check_text(L, 5);
     lstore *s = lua_isnoneornil(L, 6) ? NULL : check_store(L, 6);
     lua_Integer now = luaL_optinteger(L, 7, 0);
+    if (s && s->in_callback)
+        return store_busy(L);
     HOLD(c), HOLD(k);
     if (s)
         HOLD(s);
@@ -1793,13 +2103,17 @@ static const luaL_Reg ctx_methods[] = {
     {"mustache", ctx_mustache},
     {"generate_keys", ctx_generate_keys},
     {"keys_from_json", ctx_keys_from_json},
+    {"split_keys", ctx_split_keys},
     {"load_keys", ctx_load_keys},
     {"open_store", ctx_open_store},
     {"open_redis_store", ctx_open_redis_store},
+    {"open_redis_url", ctx_open_redis_url},
     {"link_issue", ctx_link_issue},
     {"link_verify", ctx_link_verify},
+    {"link_verify_store", ctx_link_verify_store},
     {"link_reissue", ctx_link_reissue},
     {"link_unlock", ctx_link_unlock},
+    {"link_revoke", ctx_link_revoke},
     {"auth_check", ctx_auth_check},
     {"session_verify", ctx_session_verify},
     {"message_build", ctx_message_build},
@@ -1834,12 +2148,19 @@ static const luaL_Reg bill_methods[] = {
 static const luaL_Reg keys_methods[] = {
     {"close", keys_close},
     {"set_session_ttl", keys_set_session_ttl},
+    {"add_peppers", keys_add_peppers},
+    {"load_peppers", keys_load_peppers},
     {"errmsg", keys_errmsg},
     {NULL, NULL}};
 
 static const luaL_Reg store_methods[] = {
     {"close", store_close},
     {"set_limits", store_set_limits},
+    {"set_subscriber_limit", store_set_subscriber_limit},
+    {"set_slowdown", store_set_slowdown},
+    {"set_lock_hook", store_set_lock_hook},
+    {"set_alarm", store_set_alarm},
+    {"stats", store_stats},
     {"errmsg", store_errmsg},
     {NULL, NULL}};
 
@@ -1969,6 +2290,17 @@ __attribute__((visibility("default"))) int luaopen_vbill(lua_State *L)
     luaL_newmetatable(L, OBJECT_MT);
     lua_pop(L, 1);
     luaL_newmetatable(L, ARRAY_MT);
+    lua_pop(L, 1);
+    /* STORES_KEY: weak values, so it never keeps a store alive; kept when the module is
+     * loaded again in the same state (the stores already open stay in it). */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, STORES_KEY) != LUA_TTABLE) {
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "v");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_setfield(L, LUA_REGISTRYINDEX, STORES_KEY);
+    }
     lua_pop(L, 1);
     if (!new_ctx(L))
         return luaL_error(L, "vbill: %s", lua_tostring(L, -2));

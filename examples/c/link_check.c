@@ -1,12 +1,16 @@
 /*
  * link_check.c: issue a signed link for a subscriber, verify it, build the SMS, then run the
- * customer's birth-date check (a wrong try, then the right one) and verify the session.
+ * customer's birth-date check (a wrong try, then the right one), verify the session, and
+ * re-issue the link as the help desk would (the old one is then revoked).
  *
  *   cc link_check.c $(pkg-config --cflags --libs libvbill) -o link_check
  *   ./link_check record.json 580314 /var/lib/vbill
  *
- * In production the key file is made once (`vbill keygen > keys.json`, mode 0600) and shared
- * by every viewer server; vbill_keys_load() reads it.  Here a fresh key set is generated.
+ * In production the key file is made once (`vbill keygen --out keys.json`: created 0600; a
+ * key file that group or others may read, or a symlink, is refused) and shared by every
+ * viewer server; vbill_keys_load() reads it, vbill_keys_load_peppers() the peppers when they
+ * are kept apart (`vbill keygen --out keys.json --pepper-out peppers.json`).  Here a fresh
+ * key set is generated.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +52,7 @@ int main(int argc, char **argv)
     vbill_store *store = NULL;
     vbill_bill *bill = NULL;
     char *keyfile = NULL, *token = NULL, *info = NULL, *sms = NULL, *session = NULL;
+    char *new_token = NULL;
     int rc = 1;
     if (vbill_ctx_new(&ctx) != VBILL_OK)
         return 1;
@@ -72,8 +77,9 @@ int main(int argc, char **argv)
         goto out;
     }
     printf("link issued (%zu characters)\n", strlen(token));
-    /* What a viewer server does first with a token from a URL: no personal data comes back. */
-    if (vbill_link_verify(ctx, keys, token, 0, &info) != VBILL_OK) {
+    /* What a viewer server does first with a token from a URL (with its store, so that a
+     * revoked link is refused): no personal data comes back. */
+    if (vbill_link_verify_store(ctx, keys, store, token, 0, &info) != VBILL_OK) {
         rc = fail(ctx, "verify");
         goto out;
     }
@@ -86,7 +92,8 @@ int main(int argc, char **argv)
     }
     printf("sms: %s\n", sms);
 
-    /* The customer types six digits; a wrong try is refused and counted. */
+    /* The customer types six digits; a wrong try is refused and counted.  The client is the
+     * address the server saw (or its own proxy verified): required. */
     vbill_status st = vbill_auth_check(ctx, keys, store, token, "000000", "203.0.113.7", 0, NULL);
     printf("wrong digits refused: %s (%s)\n", st == VBILL_ERR_AUTH_WRONG ? "yes" : "NO",
            vbill_ctx_errmsg(ctx));
@@ -101,8 +108,27 @@ int main(int argc, char **argv)
         goto out;
     }
     printf("session verified\n");
+
+    /* The help desk re-issues the link (a new phone, say): the old link and its sessions are
+     * revoked in the store; the new one shares the subscriber's bound (no new guesses). */
+    if (vbill_link_reissue(ctx, keys, store, token, bill, 0, 7 * 86400, &new_token) !=
+        VBILL_OK) {
+        rc = fail(ctx, "reissue");
+        goto out;
+    }
+    st = vbill_link_verify_store(ctx, keys, store, token, 0, NULL);
+    printf("old link revoked: %s (%s)\n", st == VBILL_ERR_LINK_EXPIRED ? "yes" : "NO",
+           vbill_ctx_errmsg(ctx));
+    st = vbill_session_verify(ctx, keys, store, session, token, "203.0.113.7", 0);
+    printf("old session revoked: %s\n", st == VBILL_ERR_SESSION ? "yes" : "NO");
+    if (vbill_link_verify_store(ctx, keys, store, new_token, 0, NULL) != VBILL_OK) {
+        rc = fail(ctx, "new link");
+        goto out;
+    }
+    printf("new link verified\n");
     rc = 0;
 out:
+    vbill_free(new_token);
     vbill_free(session);
     vbill_free(sms);
     vbill_free(info);

@@ -147,3 +147,40 @@ vbill_bill *cli_bill(vbill_ctx *ctx, const char *path, vbill_status *st)
     free(json);
     return bill;
 }
+
+vbill_keys *cli_keys(vbill_ctx *ctx, const char *key_file, const char *pepper_file)
+{
+    vbill_keys *keys = NULL;
+    if (vbill_keys_load(ctx, key_file, &keys) != VBILL_OK) {
+        cli_fail(EXIT_USAGE, "%s", vbill_ctx_errmsg(ctx));
+        return NULL;
+    }
+    if (!pepper_file)
+        pepper_file = getenv("VBILL_PEPPER_FILE");
+    const char *text = getenv("VBILL_PEPPER");
+    vbill_status st = VBILL_OK;
+    if (pepper_file && *pepper_file)
+        st = vbill_keys_load_peppers(keys, pepper_file);
+    else if (text && *text)
+        st = vbill_keys_add_peppers(keys, text, (size_t)-1);
+    if (st) {
+        cli_fail(EXIT_USAGE, "%s%s", pepper_file && *pepper_file ? "" : "VBILL_PEPPER: ",
+                 vbill_keys_errmsg(keys));
+        vbill_keys_free(keys);
+        return NULL;
+    }
+    return keys;
+}
+
+const char *cli_redis_url(const char *arg, char *url, size_t size)
+{
+    if (!arg)
+        arg = getenv("VBILL_REDIS_URL");
+    if (!arg || !*arg)
+        return NULL;
+    if ((size_t)snprintf(url, size, "%s%s", strstr(arg, "://") ? "" : "redis://", arg) >= size) {
+        cli_fail(EXIT_USAGE, "--redis: URL too long");
+        return NULL;
+    }
+    return url;
+}

@@ -49,4 +49,13 @@ vbill_bill *cli_bill(vbill_ctx *ctx, const char *path, vbill_status *st);
 /* A vbill_ctx with the log sent to stderr (warnings and errors); exits 1 if it can't. */
 vbill_ctx *cli_ctx(void);
 
+/* The key file, then the peppers kept apart: pepper_file (NULL: $VBILL_PEPPER_FILE), else
+ * the text of $VBILL_PEPPER (which a secret manager fills).  NULL after printing why. */
+vbill_keys *cli_keys(vbill_ctx *ctx, const char *key_file, const char *pepper_file);
+
+/* A --redis argument as a URL into url (HOST:PORT, the old form, is read as
+ * redis://HOST:PORT); NULL arg: $VBILL_REDIS_URL (which keeps a password off the command
+ * line).  Returns url, or NULL when there is none or it is too long (printed). */
+const char *cli_redis_url(const char *arg, char *url, size_t size);
+
 #endif

@@ -51,8 +51,12 @@ static const char USAGE[] =
     "                          templates are prepared into the store either way\n"
     "  --mp4                   also store the MP4 (bill.mp4; for seniors also bill-slow.mp4 at\n"
     "                          their speed, pitch kept, to download)\n"
+    "  --no-segment-cache      encode every bill's windows (default: a window whose texts\n"
+    "                          another bill of the cycle had is linked from CYCLE/_cache)\n"
     "  --base-url URL          the links' prefix (default /v/, on the viewer's host)\n"
     "  --key-file FILE         the link keys (default $VBILL_KEY_FILE)\n"
+    "  --pepper-file FILE      the peppers, when kept apart from the keys (default\n"
+    "                          $VBILL_PEPPER_FILE, else the text of $VBILL_PEPPER)\n"
     "  --ttl 30d               the links' lifetime (d, h, m, s)\n"
     "  --rules FILE            a carrier rule set instead of the built-in scenarios\n"
     "  --shard I/N             this process makes shard I of N (0 <= I < N), by subscriber id;\n"
@@ -148,8 +152,9 @@ typedef struct job {
 
 typedef struct batch {
     /* options */
-    const char *input, *store, *templates, *base_url, *key_file, *rules, *hooks_file, *state;
-    bool stored, mp4;
+    const char *input, *store, *templates, *base_url, *key_file, *pepper_file, *rules,
+        *hooks_file, *state;
+    bool stored, mp4, no_segment_cache;
     int64_t ttl;
     int shard, shards, jobs;
     int progress;                /* 0 none, 1 bar, 2 json */
@@ -172,6 +177,7 @@ typedef struct batch {
     cyc cycles[MAX_CYCLES];
     int ncycles;
     long made, seen_total;
+    uint64_t seg_hits, seg_misses; /* the workers' segment caches */
     double started, last_progress;
     idset seen;                  /* cycle/id of every record read (reader only) */
     bool retry_later;            /* stop: disk full, out of memory, interrupted */
@@ -643,7 +649,12 @@ static result make_bill(batch *b, vbill_ctx *ctx, job *jb, char *why, size_t why
     /* the video at normal speed (the page slows it down with the pitch kept, on one
      * timeline for captions and chapters); a senior's slow MP4 besides, to download */
     if (b->stored) {
-        st = vbill_render_hls(ctx, t->t, bill, 1.0, tmp, t->shared);
+        /* windows whose texts another bill of the cycle already had are linked, not encoded */
+        char *cache = b->no_segment_cache ? NULL : store_path("%s/_cache", cdir);
+        st = vbill_ctx_set_segment_cache(ctx, cache);
+        free(cache);
+        if (!st)
+            st = vbill_render_hls(ctx, t->t, bill, 1.0, tmp, t->shared);
         if (!st && b->mp4) {
             char *mp = store_path("%s/bill.mp4", tmp);
             st = mp ? vbill_render_mp4(ctx, t->t, bill, 1.0, mp) : VBILL_ERR_NOMEM;
@@ -819,6 +830,11 @@ static char *progress_json(batch *b, const char *state)
     cJSON_AddNumberToObject(o, "elapsed_s", (double)(long)(el * 10) / 10);
     cJSON_AddNumberToObject(o, "rate", el > 0 ? (double)(long)((done + rej + fail + nt) / el * 10) / 10 : 0);
     cJSON_AddNumberToObject(o, "cpu_s_per_bill", b->made ? (double)(long)(cpu / (double)b->made * 1000) / 1000 : 0);
+    if (b->stored && !b->no_segment_cache) {
+        cJSON *sc = cJSON_AddObjectToObject(o, "segment_cache");
+        cJSON_AddNumberToObject(sc, "hits", (double)b->seg_hits);
+        cJSON_AddNumberToObject(sc, "misses", (double)b->seg_misses);
+    }
     cJSON_AddItemToObject(o, "cycles", cs);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -869,6 +885,7 @@ static void *worker(void *arg)
 {
     batch *b = arg;
     vbill_ctx *ctx = cli_ctx();
+    uint64_t hits0 = 0, misses0 = 0;
     for (;;) {
         pthread_mutex_lock(&b->lock);
         while (!b->head && !b->closing)
@@ -889,6 +906,8 @@ static void *worker(void *arg)
         char *link = NULL;
         result r = skip ? R_RETRY : make_bill(b, ctx, j, why, sizeof why, &link);
         const cyc *c = &b->cycles[j->cyc];
+        uint64_t hits, misses;
+        vbill_ctx_segment_cache_stats(ctx, &hits, &misses);
         if (r == R_DONE) {
             char *dir = store_path("%s/%s/%s", b->store, c->name, j->dir);
             if (dir)
@@ -896,6 +915,8 @@ static void *worker(void *arg)
             free(dir);
         }
         pthread_mutex_lock(&b->lock);
+        b->seg_hits += hits - hits0, b->seg_misses += misses - misses0;
+        hits0 = hits, misses0 = misses;
         if (r == R_RETRY) {
             if (!b->retry_later && !skip) {
                 b->retry_later = true;
@@ -1388,7 +1409,7 @@ int cmd_batch(int argc, char **argv)
         } opts[] = {
             {"--store", &b->store},       {"--templates", &b->templates},
             {"--render", &render},        {"--base-url", &b->base_url},
-            {"--key-file", &b->key_file}, {"--ttl", &ttl},
+            {"--key-file", &b->key_file}, {"--pepper-file", &b->pepper_file}, {"--ttl", &ttl},
             {"--rules", &b->rules},       {"--shard", &shard},
             {"--shard-count", &count},    {"--jobs", &jobs},
             {"--hooks", &b->hooks_file},  {"--state", &b->state},
@@ -1400,6 +1421,10 @@ int cmd_batch(int argc, char **argv)
         }
         if (strcmp(argv[i], "--mp4") == 0) {
             b->mp4 = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--no-segment-cache") == 0) {
+            b->no_segment_cache = true;
             continue;
         }
         bool matched = false;
@@ -1487,8 +1512,8 @@ int cmd_batch(int argc, char **argv)
 
     vbill_ctx *ctx = cli_ctx();
     rc = EXIT_OK;
-    if (vbill_keys_load(ctx, b->key_file, &b->keys) != VBILL_OK) {
-        rc = cli_fail(EXIT_USAGE, "%s", vbill_ctx_errmsg(ctx));
+    if (!(b->keys = cli_keys(ctx, b->key_file, b->pepper_file))) {
+        rc = EXIT_USAGE;
         goto done;
     }
     if (b->hooks_file) {

@@ -338,8 +338,6 @@ static int parse_link_args(int argc, char **argv, link_opts *o)
     }
     if (!o->key_file)
         o->key_file = getenv("VBILL_KEY_FILE");
-    if (!o->pepper_file)
-        o->pepper_file = getenv("VBILL_PEPPER_FILE");
     o->state_given = o->state != NULL;
     /* VBILL_REDIS_URL keeps a password off the command line; --state overrides it */
     if (!o->redis && !o->state_given && getenv("VBILL_REDIS_URL") && *getenv("VBILL_REDIS_URL"))
@@ -369,11 +367,9 @@ static int open_store(vbill_ctx *ctx, const link_opts *o, vbill_store **store)
 {
     vbill_status st;
     if (o->redis) {
-        /* HOST:PORT (the old form) is read as redis://HOST:PORT */
         char url[1024];
-        if (snprintf(url, sizeof url, "%s%s", strstr(o->redis, "://") ? "" : "redis://",
-                     o->redis) >= (int)sizeof url)
-            return cli_fail(EXIT_USAGE, "--redis: URL too long");
+        if (!cli_redis_url(o->redis, url, sizeof url))
+            return EXIT_USAGE;
         st = vbill_store_open_redis_url(ctx, url, NULL, store);
         memset(url, 0, sizeof url);
         if (st == VBILL_ERR_ARG)
@@ -536,27 +532,6 @@ static int link_store_op(vbill_ctx *ctx, vbill_keys *keys, const link_opts *o, b
     return EXIT_OK;
 }
 
-/* The key file, then the peppers kept apart: --pepper-file, VBILL_PEPPER_FILE or the text
- * of VBILL_PEPPER (which a secret manager fills). */
-static vbill_status load_keys(vbill_ctx *ctx, const link_opts *o, vbill_keys **keys)
-{
-    vbill_status st = vbill_keys_load(ctx, o->key_file, keys);
-    if (st)
-        return cli_fail(EXIT_USAGE, "%s", vbill_ctx_errmsg(ctx)), st;
-    const char *text = getenv("VBILL_PEPPER");
-    if (o->pepper_file && *o->pepper_file)
-        st = vbill_keys_load_peppers(*keys, o->pepper_file);
-    else if (text && *text)
-        st = vbill_keys_add_peppers(*keys, text, (size_t)-1);
-    if (st) {
-        cli_fail(EXIT_USAGE, "%s%s", o->pepper_file && *o->pepper_file ? "" : "VBILL_PEPPER: ",
-                 vbill_keys_errmsg(*keys));
-        vbill_keys_free(*keys);
-        *keys = NULL;
-    }
-    return st;
-}
-
 int cmd_link(int argc, char **argv)
 {
     if (argc < 2 || cli_is_help(argv[1])) {
@@ -581,7 +556,7 @@ int cmd_link(int argc, char **argv)
         return rc;
     vbill_ctx *ctx = cli_ctx();
     vbill_keys *keys = NULL;
-    if (load_keys(ctx, &o, &keys) != VBILL_OK)
+    if (!(keys = cli_keys(ctx, o.key_file, o.pepper_file)))
         rc = EXIT_USAGE;
     else if (strcmp(sub, "issue") == 0 || strcmp(sub, "reissue") == 0)
         rc = link_issue(ctx, keys, &o);

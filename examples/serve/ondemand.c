@@ -3,8 +3,10 @@
  * by the threads), the shared segments' folders, a bill's playlist, and its personal
  * segments rendered on demand by a bounded pool of workers: requests for a segment under way
  * wait for that one render (their connections are suspended, then resumed), the result is
- * kept in the bill's folder, and a successful check queues the bill's segments in play
- * order so that the first window is ready before playback reaches it.
+ * kept in the bill's folder, and the first request of a bill's playlist queues the bill's
+ * segments in play order so that the first window is ready before playback reaches it (not
+ * the check: a page in overlay mode plays the template's shared rendition, and a bill only
+ * watched that way is never rendered).
  */
 #include "config.h"
 #include "serve.h"
@@ -295,6 +297,13 @@ static int render_one(ondemand *od, render_job *j)
     char err[512] = "";
     if (text && vbill_bill_from_json(ctx, text, (size_t)-1, &bill) == VBILL_OK) {
         tmpl *t = get_template(s, bill, err, sizeof err);
+        /* the cycle's segment cache, shared with vbill batch: STORE/<cycle>/_cache */
+        const char *slash = strrchr(j->bill_path, '/');
+        char *cache = slash ? store_path("%.*s/_cache", (int)(slash - j->bill_path), j->bill_path)
+                            : NULL;
+        if (cache && vbill_ctx_set_segment_cache(ctx, cache) != VBILL_OK)
+            sv_log(s, "segment cache: %s", vbill_ctx_errmsg(ctx));
+        free(cache);
         if (t && vbill_render_segment(ctx, t->t, bill, 1.0, j->segment, j->out) == VBILL_OK)
             rc = 0;
         else if (t)

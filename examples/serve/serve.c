@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "serve.h"
+#include "headers.h"
 #include "../cli/cli.h"
 #include "../cli/store.h"
 
@@ -31,8 +32,11 @@ static const char USAGE[] =
     "  --base-url URL          the links' prefix, as given to vbill batch (default /v/)\n"
     "  --key-file FILE         the link keys (default $VBILL_KEY_FILE)\n"
     "  --state DIR             the attempt counters in SQLite (default $VBILL_STATE_DIR)\n"
-    "  --redis HOST:PORT       the attempt counters in Redis (servers sharing one Redis share\n"
-    "                          the tries left)\n"
+    "  --pepper-file FILE      the peppers, when kept apart from the keys (default\n"
+    "                          $VBILL_PEPPER_FILE, else the text of $VBILL_PEPPER)\n"
+    "  --redis URL             the attempt counters in Redis, redis[s]://[USER:PASSWORD@]HOST\n"
+    "                          [:PORT][/DB][?cacert=FILE&...] or $VBILL_REDIS_URL (servers\n"
+    "                          sharing one Redis share the tries left)\n"
     "  --hooks FILE            help-desk sinks for the page's events (vbill hooks); the outbox\n"
     "                          is in --state DIR\n"
     "  --faq FILE              the carrier's chat FAQ (see vbill_chat_answer)\n"
@@ -100,12 +104,7 @@ vbill_store *sv_store(server *s)
     vbill_ctx *ctx = sv_ctx();
     vbill_status rc;
     if (s->redis) {
-        char host[256];
-        const char *r = strncmp(s->redis, "redis://", 8) == 0 ? s->redis + 8 : s->redis;
-        const char *colon = strrchr(r, ':');
-        int port = colon ? atoi(colon + 1) : 6379;
-        snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - r) : (int)strlen(r), r);
-        rc = vbill_store_open_redis(ctx, host, port, NULL, &st);
+        rc = vbill_store_open_redis_url(ctx, s->redis, NULL, &st);
     } else {
         rc = vbill_store_open_sqlite(ctx, s->state_dir, &st);
     }
@@ -495,25 +494,32 @@ static enum MHD_Result static_file_reply(server *s, struct MHD_Connection *c, re
         const static_file *f = &s->statics[i];
         if (strcmp(f->name, name) != 0)
             continue;
+        /* the gzip copy where the browser takes it (each with its own ETag) */
+        bool gz = f->gz && sv_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                                    "Accept-Encoding"));
+        const char *etag = gz ? f->gz_etag : f->etag;
         const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
-        const char *h[] = {"ETag", f->etag, NULL};
-        if (inm && strstr(inm, f->etag)) {
-            struct MHD_Response *r = MHD_create_response_from_buffer(0, body_of(""),
-                                                                     MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r;
+        int status = 200;
+        if (inm && strstr(inm, etag)) {
+            r = MHD_create_response_from_buffer(0, body_of(""), MHD_RESPMEM_PERSISTENT);
+            status = 304;
+        } else {
+            r = MHD_create_response_from_buffer(gz ? f->gz_len : f->len, gz ? f->gz : f->data,
+                                                MHD_RESPMEM_PERSISTENT);
             if (r) {
-                MHD_add_response_header(r, "ETag", f->etag);
-                MHD_add_response_header(r, "Cache-Control", "public, max-age=3600");
+                MHD_add_response_header(r, "Content-Type", f->type);
+                if (gz)
+                    MHD_add_response_header(r, "Content-Encoding", "gzip");
             }
-            return queue(c, q, 304, r);
         }
-        struct MHD_Response *r = MHD_create_response_from_buffer(f->len, f->data,
-                                                                 MHD_RESPMEM_PERSISTENT);
         if (!r)
             return MHD_NO;
-        MHD_add_response_header(r, "Content-Type", f->type);
+        MHD_add_response_header(r, "ETag", etag);
         MHD_add_response_header(r, "Cache-Control", "public, max-age=3600");
-        MHD_add_response_header(r, h[0], h[1]);
-        return queue(c, q, 200, r);
+        if (f->gz)
+            MHD_add_response_header(r, "Vary", "Accept-Encoding");
+        return queue(c, q, status, r);
     }
     return plain(c, q, 404, "not found\n");
 }
@@ -670,6 +676,7 @@ int cmd_serve(int argc, char **argv)
         } opts[] = {
             {"--store", &s->store},       {"--listen", &s->listen},
             {"--base-url", &s->base_url}, {"--key-file", &s->key_file},
+            {"--pepper-file", &s->pepper_file},
             {"--state", &s->state_dir},   {"--redis", &s->redis},
             {"--hooks", &s->hooks_file},  {"--faq", &s->faq_file},
             {"--page", &s->page_dir},     {"--page-config", &s->page_config_file},
@@ -718,9 +725,16 @@ int cmd_serve(int argc, char **argv)
         s->state_dir = getenv("VBILL_STATE_DIR");
     if (!s->key_file || !*s->key_file)
         return cli_fail(EXIT_USAGE, "no key file: use --key-file FILE or set VBILL_KEY_FILE");
+    if (!s->redis && (!s->state_dir || !*s->state_dir) && getenv("VBILL_REDIS_URL"))
+        s->redis = getenv("VBILL_REDIS_URL");
+    if (s->redis) {
+        if (!cli_redis_url(s->redis, s->redis_url, sizeof s->redis_url))
+            return EXIT_USAGE;
+        s->redis = s->redis_url;
+    }
     if (!s->redis && (!s->state_dir || !*s->state_dir))
         return cli_fail(EXIT_USAGE, "no attempt store: use --state DIR (or VBILL_STATE_DIR) or "
-                                    "--redis HOST:PORT");
+                                    "--redis URL (or VBILL_REDIS_URL)");
     if (!s->page_dir)
         s->page_dir = getenv("VBILL_PAGE_DIR");
     if (!s->page_dir)
@@ -753,8 +767,8 @@ int cmd_serve(int argc, char **argv)
     vbill_ctx *ctx = sv_ctx();
     int rc = EXIT_OK;
     char err[1024];
-    if (vbill_keys_load(ctx, s->key_file, &s->keys) != VBILL_OK) {
-        rc = cli_fail(EXIT_USAGE, "%s", vbill_ctx_errmsg(ctx));
+    if (!(s->keys = cli_keys(ctx, s->key_file, s->pepper_file))) {
+        rc = EXIT_USAGE;
         goto out;
     }
     if (s->state_dir && store_mkdirs(s->state_dir, 0700) != 0) {
@@ -835,6 +849,7 @@ out:
     for (int i = 0; i < s->nstatics; i++) {
         free(s->statics[i].name);
         free(s->statics[i].data);
+        free(s->statics[i].gz);
     }
     free(s->statics);
     free(s->check_html);

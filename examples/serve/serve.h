@@ -54,15 +54,18 @@ typedef struct static_file {
     char *name;           /* "page.css", "vendor/hls.light.min.js" */
     char *data;
     size_t len;
+    char *gz;             /* the same gzipped (made once at start), or NULL */
+    size_t gz_len;
     const char *type;
-    char etag[40];
+    char etag[40], gz_etag[44];
 } static_file;
 
 struct ondemand;
 
 typedef struct server {
     /* options */
-    const char *store, *listen, *base_url, *page_dir, *key_file, *state_dir, *redis;
+    const char *store, *listen, *base_url, *page_dir, *key_file, *pepper_file, *state_dir, *redis;
+    char redis_url[1024];     /* --redis as a URL (HOST:PORT read as redis://HOST:PORT) */
     const char *hooks_file, *faq_file, *page_config_file;
     char *base_path;          /* the path part of base_url, "/v/" */
     char *shared_prefix;      /* URL prefix of the shared segments, "/s/" lives under it */
@@ -151,7 +154,7 @@ int od_playlist(server *s, bill_ref *b, char *err, size_t errlen);
  * request was suspended (it is resumed when the render ends), -1 on failure. */
 int od_segment(server *s, struct MHD_Connection *c, request *q, bill_ref *b, int k,
                bool urgent);
-/* Queues every personal segment of a bill in play order (after a successful check). */
+/* Queues every personal segment of a bill in play order (when its playlist is asked for). */
 void od_prefetch(server *s, const bill_ref *b);
 /* The folder of a shared segment: STORE/templates/<name>/.vbill-prepared/<hash...>/hls-<v>/ for
  * "/s/HASH/<v>/...", or NULL. */

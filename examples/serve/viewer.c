@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include "serve.h"
+#include "headers.h"
 #include "../cli/cli.h"
 #include "../cli/store.h"
 
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <zlib.h>
 
 #define SESSION_COOKIE "vbs"
 
@@ -42,6 +44,31 @@ static const char *type_of(const char *name)
     if (!strcmp(dot, ".woff2"))
         return "font/woff2";
     return "text/plain; charset=utf-8";
+}
+
+/* A gzip copy of a static file (level 9, once at start: the page's CSS and scripts are what
+ * a phone loads before the video), kept when it is smaller. */
+static void gzip_static(static_file *f)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        return;
+    uLong cap = deflateBound(&z, (uLong)f->len);
+    unsigned char *out = malloc(cap);
+    z.next_in = (unsigned char *)f->data;
+    z.avail_in = (uInt)f->len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    if (out && deflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out < f->len) {
+        f->gz = (char *)out;
+        f->gz_len = z.total_out;
+        out = NULL;
+        size_t n = strlen(f->etag);
+        snprintf(f->gz_etag, sizeof f->gz_etag, "%.*s-gz\"", (int)(n > 1 ? n - 1 : 0), f->etag);
+    }
+    free(out);
+    deflateEnd(&z);
 }
 
 /* Reads static/ (and one level of subfolders) into memory: a fixed list of names, so no
@@ -88,6 +115,7 @@ static int load_statics(server *s, const char *dir, const char *prefix, char *er
                     EVP_Digest(f->data, f->len, md, &ml, EVP_sha256(), NULL);
                     snprintf(f->etag, sizeof f->etag, "\"%02x%02x%02x%02x%02x%02x%02x%02x\"",
                              md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7]);
+                    gzip_static(f); /* files here are under 8 MiB: one deflate call */
                     s->nstatics++;
                 }
             }
@@ -332,22 +360,6 @@ static void bill_ref_free(bill_ref *b)
     free(b->path);
 }
 
-/* The tries left and the lock's end as the library's message says them (the check's
- * outcome for the page: how many more wrong entries before the lock, and until when). */
-static void parse_check_message(const char *m, int *tries, long *until)
-{
-    const char *p = strstr(m, " more tries");
-    if (p) {
-        while (p > m && p[-1] >= '0' && p[-1] <= '9')
-            p--;
-        *tries = atoi(p);
-    }
-    const char *u = strstr(m, "until ");
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (u && strptime(u + 6, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        *until = (long)timegm(&tm);
-}
 
 static const char *cookie_path(server *s, const char *token, char *buf, size_t size)
 {
@@ -413,25 +425,37 @@ static enum MHD_Result check_post(server *s, struct MHD_Connection *c, request *
                  SESSION_COOKIE, session, cookie_path(s, token, cp, sizeof cp),
                  s->insecure_cookies ? "" : "; Secure");
         vbill_free(session);
-        od_prefetch(s, b);
         const char *h[] = {"Location", where, "Set-Cookie", cookie, NULL};
         return sv_reply_h(c, q, 303, "text/plain", "", 0, h);
     }
     const char *m = vbill_ctx_errmsg(ctx);
+    if (st == VBILL_ERR_LINK_EXPIRED)
+        return check_page(s, c, q, 410, P_EXPIRED, locale, action, -1, 0, NULL);
+    /* where the link stands now: tries left, or locked and until when */
     int tries = -1;
     long until = 0;
-    parse_check_message(m, &tries, &until);
+    bool locked = false;
+    char *att = NULL;
+    if ((st == VBILL_ERR_AUTH_WRONG || st == VBILL_ERR_AUTH_LOCKED) &&
+        vbill_link_attempts(ctx, s->keys, store, token, 0, &att) == VBILL_OK) {
+        cJSON *a = cJSON_Parse(att);
+        const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "state"));
+        tries = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "tries_left"));
+        until = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "locked_until"));
+        locked = !state || strcmp(state, "open") != 0;
+        cJSON_Delete(a);
+        vbill_free(att);
+    }
     long retry = until > time(NULL) ? until - (long)time(NULL) : 0;
-    /* a wrong entry that locked the link says so ("the link is now locked ..."); before the
-     * lock it says how many tries remain */
-    bool now_locked = st == VBILL_ERR_AUTH_WRONG && tries < 0 && strstr(m, "locked");
-    if (st == VBILL_ERR_AUTH_LOCKED || now_locked) {
+    if (st == VBILL_ERR_AUTH_LOCKED || locked) {
         if (st == VBILL_ERR_AUTH_WRONG)
             atomic_fetch_add(&s->m.checks_wrong, 1);
         else
             atomic_fetch_add(&s->m.checks_locked, 1);
+        /* an open link refused: this address is slowed to one check per 10 s (the store's
+         * default); a link locked for good: a day, and the page names the help desk */
         char ra[32];
-        snprintf(ra, sizeof ra, "%ld", retry > 0 ? retry : 86400);
+        snprintf(ra, sizeof ra, "%ld", retry > 0 ? retry : locked ? 86400 : 10);
         const char *h[] = {"Retry-After", ra, NULL};
         return check_page(s, c, q, 429, P_LOCKED, locale, action, -1, retry, h);
     }
@@ -442,8 +466,6 @@ static enum MHD_Result check_post(server *s, struct MHD_Connection *c, request *
         const char *h[] = {"X-Tries-Left", tl, NULL};
         return check_page(s, c, q, 401, P_FORM, locale, action, tries < 0 ? 0 : tries, 0, h);
     }
-    if (st == VBILL_ERR_LINK_EXPIRED)
-        return check_page(s, c, q, 410, P_EXPIRED, locale, action, -1, 0, NULL);
     atomic_fetch_add(&s->m.checks_error, 1);
     sv_log(s, "check: %s", m);
     return sv_reply(c, q, 503, "text/plain", "try again later\n", 16);
@@ -788,16 +810,26 @@ enum MHD_Result vw_link(server *s, struct MHD_Connection *c, request *q, const c
     vbill_ctx *ctx = sv_ctx();
     char *info = NULL, action[512], link_hex[32] = "";
     snprintf(action, sizeof action, "%s%s", s->base_path, token);
-    vbill_status st = vbill_link_verify(ctx, s->keys, token, 0, &info);
+    /* the check page and the check ask the store too: a re-issued or revoked link is over
+     * (everything after the check needs a session, which the store verifies) */
+    vbill_store *vstore = *rest ? NULL : sv_store(s);
+    vbill_status st = *rest ? vbill_link_verify(ctx, s->keys, token, 0, &info)
+                      : vstore ? vbill_link_verify_store(ctx, s->keys, vstore, token, 0, &info)
+                               : VBILL_ERR_STORE;
+    /* no bill to take the language from: the browser's */
+    const char *guess = sv_page_locale(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                                   "Accept-Language"));
     if (st == VBILL_ERR_LINK_EXPIRED)
-        return page ? check_page(s, c, q, 410, P_EXPIRED, "ko-KR", action, -1, 0, NULL)
+        return page ? check_page(s, c, q, 410, P_EXPIRED, guess, action, -1, 0, NULL)
                     : sv_reply(c, q, 410, "text/plain", "link expired\n", 13);
     bill_ref b;
     if (st || load_bill(s, info, &b, link_hex) != 0) {
         vbill_free(info);
         if (!st)
             bill_ref_free(&b);
-        return page ? check_page(s, c, q, 404, P_NOT_FOUND, "ko-KR", NULL, -1, 0, NULL)
+        if (st == VBILL_ERR_STORE)
+            return sv_reply(c, q, 503, "text/plain", "try again later\n", 16);
+        return page ? check_page(s, c, q, 404, P_NOT_FOUND, guess, NULL, -1, 0, NULL)
                     : sv_reply(c, q, 404, "text/plain", "not found\n", 10);
     }
     vbill_free(info);
@@ -880,6 +912,10 @@ enum MHD_Result vw_link(server *s, struct MHD_Connection *c, request *q, const c
             sv_log(s, "playlist of link %s: %s", link_hex, err);
             rc = sv_reply(c, q, 503, "text/plain", "try again later\n", 16);
         } else {
+            /* the burned-in stream is wanted: its personal segments are rendered in play
+             * order from now on (a page in overlay mode never asks for this playlist, so a
+             * bill only watched that way costs no render) */
+            od_prefetch(s, &b);
             snprintf(path, sizeof path, "%s/index.m3u8", b.path);
             rc = sv_file(c, q, path, "application/vnd.apple.mpegurl", "private, no-cache");
         }

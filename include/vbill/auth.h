@@ -309,6 +309,18 @@ VBILL_API VBILL_NODISCARD vbill_status vbill_auth_check(vbill_ctx *ctx, const vb
                                         const char *digits, const char *client, int64_t now,
                                         char **out_session);
 
+/* Where a link stands, for the page after a wrong entry and for the help desk, as JSON
+ * (freed with vbill_free): {"state": "open" | "cooling" (a cooling lock until
+ * "locked_until", Unix seconds) | "link" (locked until re-issued or unlocked) |
+ * "subscriber" (the subscriber's bill of this cycle is locked on every link) | "revoked",
+ * "tries_left": wrong entries before the next lock of any kind (0 when locked for good)}.
+ * The token's signature must verify; it may be expired.  Nothing is counted.  Errors: the
+ * link errors of vbill_link_verify, VBILL_ERR_STORE, VBILL_ERR_ARG. */
+VBILL_API VBILL_NODISCARD vbill_status vbill_link_attempts(vbill_ctx *ctx,
+                                                           const vbill_keys *keys,
+                                                           vbill_store *store, const char *token,
+                                                           int64_t now, char **out_json);
+
 /* For the help desk: clears a link's failure count and cooling lock, so that a customer
  * locked out for a while (or for good, after `hard` failures) may try again on that link.
  * It never gives back the subscriber's failures (the subscriber bound holds across

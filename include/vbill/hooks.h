@@ -77,8 +77,9 @@ extern "C" {
  * external_id = event id and an Idempotency-Key header; a retried delivery first looks the
  * ticket up by external_id, so no second ticket is ever made.  RT tickets carry the event
  * id in the custom field id_field and are looked up by it likewise.  A still attached to an
- * event (vbill_hooks_emit_still) is uploaded to Zendesk (uploads API) or attached to the RT
- * ticket.  Secrets (secret, token) never appear in logs or messages; the library wipes
+ * event (vbill_hooks_emit_still) is uploaded to Zendesk (uploads API), attached to the RT
+ * ticket, and sent to a webhook inside the event's data as "still": {"type": "image/jpeg",
+ * "data_base64": "<the JPEG in base64>"} (the envelope the signature covers).  Secrets (secret, token) never appear in logs or messages; the library wipes
  * every copy it makes of them (the parsed configuration included) before freeing it, but
  * config_json is the caller's: wipe it once vbill_hooks_open has returned.
  *

@@ -44,7 +44,12 @@ extern "C" {
  * when the base has none), trimmed to the video's length.  An odd width or height loses its
  * last column or row (4:2:0 needs even sizes; boxes keep their coordinates).  The slow
  * variant (the context's senior speed, default 0.8) has the same frames shown longer and
- * the audio time-stretched with its pitch kept.  The shared HLS segments are written too.
+ * the audio time-stretched with its pitch kept.  The shared HLS segments are written too
+ * (hls-normal/, hls-slow/), and the overlay rendition hls-overlay/index.m3u8: the normal
+ * speed base as HLS with no text at all, every segment beside the playlist, for a page that
+ * draws the slot texts itself (vbill_template_info gives their boxes, times and drawing);
+ * a cache prepared by an older version without it gets it at the next prepare (a stream
+ * copy, no encode; where the cache cannot be written it is left without one).
  *
  * Rendering burns a bill's slot texts into the prepared video: only the GOPs holding a
  * slot window are decoded and re-encoded (with the prepare's encoder headers); every other
@@ -151,6 +156,25 @@ VBILL_API VBILL_NODISCARD vbill_status vbill_render_segment(vbill_ctx *ctx,
                                                             const vbill_template *t,
                                                             const vbill_bill *bill, double speed,
                                                             int segment, const char *out_path);
+
+/* The segment cache: when set (dir non-NULL), every personal HLS segment this context
+ * renders (vbill_render_hls, vbill_render_segment) is looked up in dir first by a key that
+ * covers all its bytes depend on (the prepared template, the variant, the segment, and the
+ * pixels, places and frames of the slot texts drawn in it, the library's and the encoder's
+ * versions): a segment whose texts are the same as another bill's (a period, a plan, next
+ * month's amount, a payment method) is hard-linked from the cache instead of re-encoded,
+ * and a rendered one is added to it.  Cache files are named by their SHA-256 key
+ * (dir/KK/KEY.ts), are plain hard links of bill segments (no extra bytes on one file
+ * system; on another, the cache is not used), and hold what those segments show, so keep
+ * dir beside the bills it serves and remove it with them.  Several processes may share
+ * dir.  NULL turns the cache off (the default).  MP4s and stills do not use it. */
+VBILL_API VBILL_NODISCARD vbill_status vbill_ctx_set_segment_cache(vbill_ctx *ctx,
+                                                                   const char *dir);
+
+/* Personal segments this context took from its segment cache (hits) and rendered while a
+ * cache was set (misses), since the context was made. */
+VBILL_API void vbill_ctx_segment_cache_stats(const vbill_ctx *ctx, uint64_t *hits,
+                                             uint64_t *misses);
 
 /* A JPEG still (at most max_width pixels wide, 0 for 640) of the bill's video at
  * position_s seconds of the rendition at `speed` (as vbill_render_mp4), rendered from the

@@ -1,6 +1,7 @@
 /* sink_webhook.c: the envelope POSTed as JSON, signed the Standard Webhooks way
  * (webhook-id, webhook-timestamp, webhook-signature: "v1," + base64 HMAC-SHA256 over
- * "id.timestamp.body" keyed by the decoded whsec_ secret). */
+ * "id.timestamp.body" keyed by the decoded whsec_ secret).  An event's still travels in
+ * its data as {"still": {"type": "image/jpeg", "data_base64": "..."}}. */
 #include "config.h"
 #include "hooks/sink.h"
 
@@ -40,26 +41,58 @@ static vbill_status configure(vb_sink *s, vbill_ctx *ctx, const cJSON *o)
     return VBILL_OK;
 }
 
+/* The envelope with the still in its data (added at delivery: the outbox keeps the JPEG
+ * apart, and other sinks attach it their own way).  NULL on allocation failure. */
+static char *with_still(const vb_claim *c)
+{
+    cJSON *env = vb_json_parse(c->body, strlen(c->body));
+    cJSON *data = cJSON_GetObjectItemCaseSensitive(env, "data");
+    if (env && !cJSON_IsObject(data)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(env, "data");
+        data = cJSON_AddObjectToObject(env, "data");
+    }
+    char *b64 = vb_b64_encode(c->att, c->att_len), *out = NULL;
+    cJSON *still = data && b64 ? cJSON_CreateObject() : NULL;
+    if (still && cJSON_AddStringToObject(still, "type", "image/jpeg") &&
+        cJSON_AddStringToObject(still, "data_base64", b64)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(data, "still");
+        cJSON_AddItemToObject(data, "still", still);
+        out = vb_json_print(env);
+    } else {
+        cJSON_Delete(still);
+    }
+    free(b64);
+    cJSON_Delete(env);
+    return out;
+}
+
 static void deliver(vb_sink *s, vbill_ctx *ctx, vb_claim *c)
 {
     (void)ctx;
     const webhook *w = s->priv;
+    char *own = c->att && c->att_len ? with_still(c) : NULL;
+    if (c->att && c->att_len && !own) {
+        snprintf(c->error, sizeof c->error, "%s: out of memory", s->name);
+        return;
+    }
+    const char *body = own ? own : c->body;
     char ts[24];
     snprintf(ts, sizeof ts, "%lld", (long long)(vb_now_ms() / 1000));
     /* signature over "id.timestamp.body" */
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
-    size_t idl = strlen(c->event_id), tsl = strlen(ts), bl = strlen(c->body);
+    size_t idl = strlen(c->event_id), tsl = strlen(ts), bl = strlen(body);
     char *msg = malloc(idl + tsl + bl + 3);
     if (!msg) {
         snprintf(c->error, sizeof c->error, "%s: out of memory", s->name);
+        free(own);
         return;
     }
     memcpy(msg, c->event_id, idl);
     msg[idl] = '.';
     memcpy(msg + idl + 1, ts, tsl);
     msg[idl + 1 + tsl] = '.';
-    memcpy(msg + idl + tsl + 2, c->body, bl);
+    memcpy(msg + idl + tsl + 2, body, bl);
     HMAC(EVP_sha256(), w->key, (int)w->key_len, (unsigned char *)msg, idl + tsl + bl + 2, mac,
          &maclen);
     free(msg);
@@ -76,11 +109,12 @@ static void deliver(vb_sink *s, vbill_ctx *ctx, vb_claim *c)
     if (!ok) {
         curl_slist_free_all(h);
         snprintf(c->error, sizeof c->error, "%s: out of memory", s->name);
+        free(own);
         return;
     }
     vb_http_resp r;
     char err[CURL_ERROR_SIZE + 32];
-    if (!vb_http_do(s, "POST", s->url, h, c->body, bl, &r, err, sizeof err))
+    if (!vb_http_do(s, "POST", s->url, h, body, bl, &r, err, sizeof err))
         vb_http_failed(c, s, "POST", NULL, err);
     else if (r.code >= 200 && r.code < 300)
         c->ok = true;
@@ -88,6 +122,7 @@ static void deliver(vb_sink *s, vbill_ctx *ctx, vb_claim *c)
         vb_http_failed(c, s, "POST", &r, NULL);
     vb_buf_free(&r.body);
     curl_slist_free_all(h);
+    free(own);
 }
 
 /* The key is in s->priv, which vb_sink_clear wipes. */

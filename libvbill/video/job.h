@@ -28,6 +28,8 @@ struct vb_job {
     const vbill_template *t;
     int variant;          /* 0 normal, 1 slow */
     bool no_images;       /* set before vb_job_prepare: timing only, no slot images */
+    bool copy;            /* segments of slot windows stream-copied too: the base without
+                           * text (the overlay rendition, made by prepare) */
     char record_id[65];
     char locale[8];       /* the bill's */
     vb_overlay ov[VB_MAX_SLOTS];

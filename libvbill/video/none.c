@@ -84,6 +84,22 @@ VBILL_API vbill_status vbill_render_segment(vbill_ctx *ctx, const vbill_template
     return absent(ctx, "vbill_render_segment");
 }
 
+VBILL_API vbill_status vbill_ctx_set_segment_cache(vbill_ctx *ctx, const char *dir)
+{
+    (void)dir;
+    return absent(ctx, "vbill_ctx_set_segment_cache");
+}
+
+VBILL_API void vbill_ctx_segment_cache_stats(const vbill_ctx *ctx, uint64_t *hits,
+                                             uint64_t *misses)
+{
+    (void)ctx;
+    if (hits)
+        *hits = 0;
+    if (misses)
+        *misses = 0;
+}
+
 VBILL_API vbill_status vbill_render_still(vbill_ctx *ctx, const vbill_template *t,
                                           const vbill_bill *bill, double speed, double position_s,
                                           int max_width, unsigned char **jpeg, size_t *jpeg_len)

@@ -166,7 +166,7 @@ static vbill_status setup_audio(prep *p, int v)
     if (p->ai >= 0) {
         AVStream *st = p->in->streams[p->ai];
         char layout[64] = "";
-        AVChannelLayout cl;
+        AVChannelLayout cl = {0}; /* av_channel_layout_copy uninits its target first */
         if (p->adec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
             av_channel_layout_default(&cl, p->adec->ch_layout.nb_channels);
         else
@@ -486,6 +486,63 @@ static vbill_status write_meta(prep *p, const char *dir)
     return VBILL_OK;
 }
 
+/* The overlay rendition into dir/hls-overlay (see video.h), from dir's normal.mp4 and
+ * hls-normal/. */
+static vbill_status write_overlay(vbill_ctx *ctx, const vbill_template *t, const char *dir)
+{
+    char *mp4 = vb_path_join(dir, "normal.mp4"), *shared = vb_path_join(dir, "hls-normal");
+    char *out = vb_path_join(dir, "hls-overlay");
+    vbill_status s = mp4 && shared && out ? vb_hls_write_overlay(ctx, t, mp4, shared, out)
+                                          : vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    free(mp4);
+    free(shared);
+    free(out);
+    return s;
+}
+
+/* A cache prepared before the overlay rendition existed gets it once, beside its other
+ * files (built under a temporary name beside the caches, where a killed run's leftovers are
+ * found as prepare's are, then renamed): a stream copy, no encode.  A cache that cannot take
+ * it (read-only) stays usable without it: the page plays the burned-in stream. */
+static void add_overlay(vbill_ctx *ctx, vbill_template *t)
+{
+    char *pl = vb_path_join(t->cache_dir, "hls-overlay/index.m3u8");
+    struct stat st;
+    if (!pl || stat(pl, &st) == 0) {
+        free(pl);
+        return;
+    }
+    free(pl);
+    char name[128];
+    snprintf(name, sizeof name, "../.tmp-%.16s-overlay-XXXXXX", t->hash);
+    char *tmp = vb_path_join(t->cache_dir, name);
+    char *dst = vb_path_join(t->cache_dir, "hls-overlay");
+    if (!tmp || !dst || !mkdtemp(tmp)) {
+        if (tmp && dst)
+            vb_log(ctx, VBILL_LOG_WARN, "template '%s': no overlay rendition: %s", t->dir,
+                   strerror(errno));
+        free(tmp);
+        free(dst);
+        return;
+    }
+    chmod(tmp, 0755);
+    char *mp4 = vb_path_join(t->cache_dir, "normal.mp4");
+    char *shared = vb_path_join(t->cache_dir, "hls-normal");
+    vbill_status s = mp4 && shared ? vb_hls_write_overlay(ctx, t, mp4, shared, tmp)
+                                   : vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    if (s == VBILL_OK && rename(tmp, dst) != 0 && errno != ENOTEMPTY && errno != EEXIST)
+        s = vb_error(ctx, VBILL_ERR_IO, "cannot rename '%s': %s", tmp, strerror(errno));
+    if (s != VBILL_OK)
+        vb_log(ctx, VBILL_LOG_WARN, "template '%s': no overlay rendition: %s", t->dir,
+               vbill_ctx_errmsg(ctx));
+    vb_rmtree(tmp); /* gone after the rename; another process's rendition won: ours goes */
+    vb_clear_error(ctx);
+    free(mp4);
+    free(shared);
+    free(tmp);
+    free(dst);
+}
+
 static void prep_free(prep *p)
 {
     for (int v = 0; v < 2; v++) {
@@ -695,6 +752,8 @@ vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdi
     }
     if ((s = vb_segment_write_shared(ctx, t, 0, np, hn)) || (s = vb_segment_write_shared(ctx, t, 1, sp, hs)))
         goto out;
+    if ((s = write_overlay(ctx, t, tmpdir)))
+        goto out;
     s = write_meta(p, tmpdir);
 out:
     prep_free(p);
@@ -711,8 +770,10 @@ VBILL_API vbill_status vbill_template_prepare(vbill_template *t)
         return VBILL_ERR_ARG;
     vbill_ctx *ctx = t->ctx; /* the template's own: its message, the opener's log callback */
     vb_clear_error(ctx);
-    if (t->prepared)
+    if (t->prepared) {
+        add_overlay(ctx, t);
         return VBILL_OK;
+    }
     char *root = vb_path_join(t->dir, VB_PREPARED_DIR);
     if (!root)
         return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");

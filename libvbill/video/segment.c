@@ -7,10 +7,14 @@
 #include "video/voiceover.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 static vbill_status ts_write(vb_job *j, AVPacket *pkt, void *user)
 {
@@ -24,7 +28,126 @@ static vbill_status ts_write(vb_job *j, AVPacket *pkt, void *user)
     return r < 0 ? vb_job_media(j, "writing a segment", r) : VBILL_OK;
 }
 
+static vbill_status segment_encode(vb_job *j, int k, const char *path);
+
+/* ---- the segment cache (vbill_ctx_set_segment_cache) ------------------------------- */
+
+VBILL_API vbill_status vbill_ctx_set_segment_cache(vbill_ctx *ctx, const char *dir)
+{
+    vb_clear_error(ctx);
+    if (!ctx)
+        return VBILL_ERR_ARG;
+    char *copy = NULL;
+    if (dir && !*dir)
+        return vb_error(ctx, VBILL_ERR_ARG, "the segment cache needs a directory");
+    if (dir && !(copy = strdup(dir)))
+        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    free(ctx->segment_cache);
+    ctx->segment_cache = copy;
+    return VBILL_OK;
+}
+
+VBILL_API void vbill_ctx_segment_cache_stats(const vbill_ctx *ctx, uint64_t *hits,
+                                             uint64_t *misses)
+{
+    if (hits)
+        *hits = ctx ? ctx->segcache_hits : 0;
+    if (misses)
+        *misses = ctx ? ctx->segcache_misses : 0;
+}
+
+/* The cache file of personal segment k of the job: DIR/KK/KEY.ts, KEY the SHA-256 of
+ * everything the segment's bytes depend on.  NULL when there is no cache (or no memory). */
+static char *cache_path(const vb_job *j, int k)
+{
+    const vb_segment *sg = &j->t->segments[k];
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    char head[256];
+    snprintf(head, sizeof head, "vbill-segment-1\n%s\n%s %u\n%s\n%d %d %" PRId64 " %" PRId64 "\n",
+             vbill_version(), LIBAVCODEC_IDENT, avcodec_version(), j->t->hash, j->variant, k,
+             sg->f0, sg->f1);
+    bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+              EVP_DigestUpdate(md, head, strlen(head));
+    for (int i = 0; ok && i < j->nov; i++) {
+        const vb_overlay *o = &j->ov[i];
+        int64_t a = o->f0 > sg->f0 ? o->f0 : sg->f0, b = o->f1 < sg->f1 ? o->f1 : sg->f1;
+        if (!o->Y || a >= b)
+            continue;
+        snprintf(head, sizeof head, "text %d %d %d %d %" PRId64 " %" PRId64 "\n", o->x, o->y,
+                 o->w, o->h, a, b);
+        ok = EVP_DigestUpdate(md, head, strlen(head)) &&
+             EVP_DigestUpdate(md, o->Y, (size_t)o->w * (size_t)o->h * 4);
+    }
+    unsigned char dg[EVP_MAX_MD_SIZE];
+    unsigned dl = 0;
+    ok = ok && EVP_DigestFinal_ex(md, dg, &dl) && dl == 32;
+    EVP_MD_CTX_free(md);
+    if (!ok)
+        return NULL;
+    char hex[65];
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", dg[i]);
+    vb_buf p = {0};
+    vb_buf_printf(&p, "%s/%.2s/%s.ts", j->ctx->segment_cache, hex, hex);
+    return vb_buf_take(&p);
+}
+
+/* Hard-links src to dst through a temporary name (dst appears whole or not at all). */
+static bool link_as(const char *src, const char *dst)
+{
+    char *tmp = vb_temp_path_for(dst);
+    int fd = tmp ? mkstemp(tmp) : -1;
+    bool ok = false;
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp); /* a free, unguessable name for link(2) */
+        ok = link(src, tmp) == 0;
+        if (ok && rename(tmp, dst) != 0) {
+            unlink(tmp);
+            ok = false;
+        }
+    }
+    free(tmp);
+    return ok;
+}
+
+/* Adds the rendered segment at path to the cache as cpath (best effort: a cache that
+ * cannot be written only costs renders). */
+static void cache_add(vb_job *j, const char *path, const char *cpath)
+{
+    char *dir = strdup(cpath);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    if ((!dir || vb_mkdirs(dir) != 0 || !link_as(path, cpath)) && !j->ctx->segcache_warned) {
+        j->ctx->segcache_warned = true; /* once per context: the counts tell the rest */
+        vb_log(j->ctx, VBILL_LOG_WARN, "segment cache: cannot add to '%s': %s",
+               j->ctx->segment_cache, strerror(errno));
+    }
+    free(dir);
+}
+
 vbill_status vb_segment_write(vb_job *j, int k, const char *path)
+{
+    char *cpath = NULL;
+    if (j->t->segments[k].personal && j->ctx->segment_cache && !j->no_images) {
+        cpath = cache_path(j, k);
+        if (cpath && link_as(cpath, path)) {
+            j->ctx->segcache_hits++;
+            free(cpath);
+            return VBILL_OK;
+        }
+    }
+    vbill_status s = segment_encode(j, k, path);
+    if (cpath && !s) {
+        j->ctx->segcache_misses++;
+        cache_add(j, path, cpath);
+    }
+    free(cpath);
+    return s;
+}
+
+static vbill_status segment_encode(vb_job *j, int k, const char *path)
 {
     const vb_segment *sg = &j->t->segments[k];
     AVStream *vst = j->in->streams[j->vi];
@@ -95,7 +218,7 @@ vbill_status vb_segment_write(vb_job *j, int k, const char *path)
                 av_packet_unref(p);
                 continue;
             }
-            if (sg->personal) {
+            if (sg->personal && !j->copy) {
                 if (j->cur != k && (s = vb_reenc_begin(j, k)))
                     goto out;
                 /* the decoder takes its own reference: no copy needed */

@@ -9,6 +9,9 @@
  *   slow.mp4     the same video packets with timestamps stretched by 1/speed (same frame
  *                count) + the audio time-stretched with pitch kept (atempo), re-encoded
  *   hls-normal/, hls-slow/   MPEG-TS segments of the GOPs that hold no slot (shared)
+ *   hls-overlay/ the overlay rendition: index.m3u8 and every segment of the normal speed
+ *                (sNNNNN.ts), the slot windows' ones cut from the base without any text, the
+ *                others hard links to hls-normal/'s; a page plays it and draws the texts itself
  *   meta.json    frame rate, size, frame count, GOP starts, segments, the slow speed
  * The directory is built under a temporary name and renamed: it exists complete or not at all.
  */
@@ -22,7 +25,7 @@
 #include <libavutil/rational.h>
 
 /* Bumped whenever prepared output would change (encoder settings, layout). */
-#define VB_PREPARE_VERSION "vbill-prepare-5"
+#define VB_PREPARE_VERSION "vbill-prepare-6"
 #define VB_PREPARED_DIR ".vbill-prepared"
 #define VB_MAX_SLOTS 64
 #define VB_GOP_SECONDS 4.0
@@ -93,6 +96,11 @@ vbill_status vb_template_plan(vbill_ctx *ctx, vbill_template *t, AVRational fps,
 
 /* prepare.c */
 vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdir);
+
+/* hls.c: the overlay rendition of a prepared MP4 (normal speed) into out_dir (see above);
+ * shared_dir holds the shared segments to link. */
+vbill_status vb_hls_write_overlay(vbill_ctx *ctx, const vbill_template *t, const char *mp4,
+                                  const char *shared_dir, const char *out_dir);
 
 
 #endif

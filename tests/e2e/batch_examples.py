@@ -187,12 +187,51 @@ def k8s_cases(tmp, yaml):
         check("ReadWriteMany" in pvcs[store_claim]["spec"]["accessModes"],
               "k8s: the store is written by pods on many nodes: ReadWriteMany")
 
+    # The key file: vbill reads only its own user's file of mode 0600, not a symlink; a
+    # Secret volume gives root-owned group-readable symlinks, so the command copies the key
+    # into a memory emptyDir first.
+    vols = {v["name"]: v for v in pod["volumes"]}
+
+    def volume_of(path):
+        return vols.get(mounts.get(os.path.dirname(path or "")), {})
+    secret_path, key_path = env.get("VBILL_KEY_SECRET"), env.get("VBILL_KEY_FILE")
+    check("secret" in volume_of(secret_path),
+          "k8s: VBILL_KEY_SECRET %r must be in the Secret's volume" % secret_path)
+    check(volume_of(key_path).get("emptyDir", {}).get("medium") == "Memory",
+          "k8s: VBILL_KEY_FILE %r must be on a memory emptyDir (a private copy)" % key_path)
+    # The Secret as the kubelet lays it out: a timestamped folder, ..data pointing at it, and
+    # the key file a symlink through ..data; the file group-readable (mode 0440).
+    sdir = os.path.join(tmp, "secret")
+    os.makedirs(os.path.join(sdir, "..2026_11_01"))
+    key_text = '{"vbill_keys":1,"signing":"k1","keys":[]}\n'
+    with open(os.path.join(sdir, "..2026_11_01", "keys.json"), "w") as f:
+        f.write(key_text)
+    os.chmod(os.path.join(sdir, "..2026_11_01", "keys.json"), 0o440)
+    os.symlink("..2026_11_01", os.path.join(sdir, "..data"))
+    os.symlink("..data/keys.json", os.path.join(sdir, "keys.json"))
+    os.makedirs(os.path.join(tmp, "run"))
+    copy = os.path.join(tmp, "run", "keys.json")
+    env["VBILL_KEY_SECRET"] = os.path.join(sdir, "keys.json")
+    env["VBILL_KEY_FILE"] = copy
+
     argv = list(c.get("command", [])) + list(c.get("args", []))
     env["JOB_COMPLETION_INDEX"] = "3"
     for rc, want in ((0, 0), (3, 0), (75, 75), (2, 2), (137, 137)):
+        if os.path.lexists(copy):
+            os.unlink(copy)
         code, calls, out = run_stubbed(tmp, argv, env, rc)
         check(code == want, "k8s: vbill exit %d -> container exit %d, want %d" % (rc, code, want))
+        st = os.lstat(copy) if os.path.lexists(copy) else None
+        check(st is not None and stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+              and st.st_uid == os.geteuid() and open(copy).read() == key_text,
+              "k8s: VBILL_KEY_FILE must be a private copy of the Secret (regular file, 0600, "
+              "this user's): %r" % ((st and (oct(st.st_mode), st.st_uid)),))
     check(len(calls) == 1, "k8s: the command must run vbill once (%r)" % calls)
+    missing = dict(env, VBILL_KEY_SECRET=os.path.join(tmp, "no-secret", "keys.json"))
+    code, calls2, out = run_stubbed(tmp, argv, missing, 0)
+    check(code == 2 and not calls2,
+          "k8s: a missing Secret must exit 2 (FailJob) without running vbill: exit %d, %r"
+          % (code, calls2))
     if calls:
         words = shlex.split(calls[0])
         check(words[:3] == ["vbill", "batch", "/records/%s.jsonl" % env.get("MONTH")],

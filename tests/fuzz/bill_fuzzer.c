@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     char *out = NULL, *out2 = NULL;
-    if (vbill_bill_to_json(ctx, b, &out) != VBILL_OK || strstr(out, "\"birth\"") ||
+    if (vbill_bill_to_json(ctx, b, &out) != VBILL_OK || strstr(out, "\"birth\":") ||
         vbill_bill_from_json(ctx, out, (size_t)-1, &again) != VBILL_OK ||
         vbill_bill_to_json(ctx, again, &out2) != VBILL_OK || strcmp(out, out2) != 0)
         abort();

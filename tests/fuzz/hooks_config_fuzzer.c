@@ -139,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!ev || names_birth(ev))
                 abort();
             cJSON_Delete(ev);
-        } else if (id || vbill_ctx_errmsg(ctx)[0] == '\0') {
+        } else if (id || vbill_hooks_errmsg(hooks)[0] == '\0') {
             abort();
         }
         break;

@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (vbill_bill_to_json(ctx, b, &out) != VBILL_OK)
             abort();
         check_output(out, true);
-        if (strstr(out, "\"birth\"") || vbill_bill_from_json(ctx, out, (size_t)-1, &back) != VBILL_OK)
+        if (strstr(out, "\"birth\":") || vbill_bill_from_json(ctx, out, (size_t)-1, &back) != VBILL_OK)
             abort(); /* a bill always reads back from what it wrote */
         vbill_free(out);
         vbill_bill_free(back);

@@ -7,6 +7,8 @@
 Listens on 127.0.0.1 (a free port, written to --port-file).  Every request is appended to
 --log as one JSON object per line:
   {"kind","path","status","id","sig_ok","problems":[...]}
+and for a webhook also "subject" and "data" (the event's data; a still in it is logged as
+{"bytes": N, "jpeg": true|false} in place of its base64 text).
 webhook: verifies the Standard Webhooks signature independently (hmac/base64 of this
 module); "flaky" answers, from a seeded random schedule: 200, 500, 429 + Retry-After in
 seconds, 503 + Retry-After as an HTTP date, a hang past the client's timeout, or a
@@ -183,8 +185,18 @@ class H(BaseHTTPRequestHandler):
             act = "500"
         elif mode != "ok":
             act = mode
+        data = ev.get("data") if isinstance(ev.get("data"), dict) else {}
+        if "still" in data:
+            still = data["still"] if isinstance(data["still"], dict) else {}
+            try:
+                jpeg = base64.b64decode(still.get("data_base64", ""), validate=True)
+            except (ValueError, TypeError):
+                jpeg, problems = b"", problems + ["the still is not base64"]
+            if still.get("type") != "image/jpeg":
+                problems.append("the still's type is not image/jpeg")
+            data = dict(data, still={"bytes": len(jpeg), "jpeg": jpeg[:3] == b"\xff\xd8\xff"})
         entry = {"kind": "webhook", "id": ev.get("id"), "type": ev.get("type"), "sig_ok": ok,
-                 "problems": problems, "act": act}
+                 "problems": problems, "act": act, "subject": ev.get("subject"), "data": data}
         if act == "ok":
             entry["status"] = 200
             log(entry)

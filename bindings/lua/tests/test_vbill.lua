@@ -68,6 +68,12 @@ local function copy(t)
   return c
 end
 
+local function copy_with(t, changes)
+  local c = copy(t)
+  for k, v in pairs(changes) do c[k] = v end
+  return c
+end
+
 -- module
 ok(vbill.version():match("^%d+%.%d+%.%d+"), "version")
 local M, m, p = vbill.version():match("^(%d+)%.(%d+)%.(%d+)")
@@ -261,21 +267,70 @@ r, err, code = ctx:link_verify(keys, tok, NOW + 7200)
 is(code, vbill.ERR_LINK_EXPIRED, "expired link")
 r, err, code = ctx:link_verify(keys, "garbage", NOW)
 is(code, vbill.ERR_LINK_MALFORMED, "malformed link")
-local newtok = ctx:link_reissue(keys, tok, bill, 3600, NOW + 5)
-ok(type(newtok) == "string" and newtok ~= tok, "link reissued")
 r, err, code = ctx:auth_check(keys, store, tok, "000000", "10.0.0.1", NOW)
 ok(r == nil and code == vbill.ERR_AUTH_WRONG and not err:find("580314"), "wrong digits", err)
+local oldsession, oerr = ctx:auth_check(keys, store, tok, "580314", "10.0.0.1", NOW)
+ok(oldsession, "right digits give a session", oerr)
+-- re-issuing revokes the old link and its sessions in the store
+local newtok, rerr = ctx:link_reissue(keys, store, tok, bill, 3600, NOW + 5)
+ok(type(newtok) == "string" and newtok ~= tok, "link reissued", rerr)
+info, err = ctx:link_verify_store(keys, store, newtok, NOW + 6)
+is(info and info.subscriber, "S-000123", "the new link verifies with the store")
+ok(ctx:link_verify(keys, tok, NOW + 6), "the old link: the stateless verify cannot tell")
+r, err, code = ctx:link_verify_store(keys, store, tok, NOW + 6)
+ok(r == nil and code == vbill.ERR_LINK_EXPIRED and err:find("revoked") and err == ctx:errmsg(),
+   "the old link is revoked in the store", err)
+ok(ctx:link_verify_store(keys, nil, tok, NOW + 6), "link_verify_store without a store")
+r, err, code = ctx:auth_check(keys, store, tok, "580314", "10.0.0.1", NOW + 6)
+is(code, vbill.ERR_LINK_EXPIRED, "the old link is refused by the check")
+r, err, code = ctx:session_verify(keys, oldsession, tok, "10.0.0.1", store, NOW + 6)
+is(code, vbill.ERR_SESSION, "the old link's session is refused with the store")
+ok(ctx:session_verify(keys, oldsession, tok, "10.0.0.1", nil, NOW + 6),
+   "... and seen as valid without one (as the header says)")
+r, err, code = ctx:link_reissue(keys, store, tok, bill, 3600, NOW + 7)
+is(code, vbill.ERR_LINK_EXPIRED, "no re-issue from a revoked link")
 local session, aerr = ctx:auth_check(keys, store, newtok, "580314", "10.0.0.1", NOW)
-ok(session, "right digits give a session", aerr)
+ok(session, "the new link passes the check", aerr)
 ok(ctx:session_verify(keys, session, newtok, "10.0.0.1", nil, NOW), "session verified")
 ok(ctx:session_verify(keys, session, newtok, "10.0.0.1", store, NOW), "session verified (store)")
 r, err, code = ctx:session_verify(keys, session, newtok, "10.9.9.9", nil, NOW)
 is(code, vbill.ERR_SESSION, "session for another client")
+-- the client is required
+raises("string expected", "auth_check without a client raises",
+       ctx.auth_check, ctx, keys, store, newtok, "580314")
+raises("string expected", "auth_check with a nil client raises",
+       ctx.auth_check, ctx, keys, store, newtok, "580314", nil, NOW)
+r, err, code = ctx:auth_check(keys, store, newtok, "580314", "", NOW)
+ok(r == nil and code == vbill.ERR_ARG and err:find("client"), "an empty client: ERR_ARG", err)
+raises("string expected", "session_verify with a nil client raises",
+       ctx.session_verify, ctx, keys, session, newtok, nil, store, NOW)
+r, err, code = ctx:session_verify(keys, session, newtok, "", store, NOW)
+is(code, vbill.ERR_ARG, "session_verify with an empty client: ERR_ARG")
+-- revocation alone
+do
+  local t = assert(ctx:link_issue(keys, bill, 3600, NOW))
+  ok(ctx:link_verify_store(keys, store, t, NOW), "a fresh link verifies with the store")
+  ok(ctx:link_revoke(keys, store, t), "link_revoke")
+  r, err, code = ctx:link_verify_store(keys, store, t, NOW)
+  ok(r == nil and code == vbill.ERR_LINK_EXPIRED and err:find("revoked"),
+     "a revoked link: link_verify_store", err)
+  r, err, code = ctx:auth_check(keys, store, t, "580314", "10.0.0.2", NOW)
+  is(code, vbill.ERR_LINK_EXPIRED, "a revoked link: auth_check")
+  ok(ctx:link_unlock(keys, store, t), "unlock a revoked link")
+  r, err, code = ctx:auth_check(keys, store, t, "580314", "10.0.0.2", NOW)
+  is(code, vbill.ERR_LINK_EXPIRED, "unlocking never un-revokes")
+  r, err, code = ctx:link_revoke(keys, store, "garbage")
+  is(code, vbill.ERR_LINK_MALFORMED, "link_revoke of garbage: ERR_LINK_MALFORMED")
+  raises("vbill.Store expected", "link_revoke without a store raises",
+         ctx.link_revoke, ctx, keys, nil, t)
+end
 ok(store:set_limits(2, 60, 3), "set limits")
 ok(clear(ctx) and ctx:errmsg() == "", "(context message cleared)")
 r, err, code = store:set_limits(5, 60, 2)
 ok(code == vbill.ERR_ARG and err ~= "" and err == store:errmsg() and ctx:errmsg() == "",
    "bad limits: the store's own message", err)
+r, err, code = store:set_limits(5, 60, 100001)
+is(code, vbill.ERR_ARG, "limits are capped (100,000 failures)")
 r, err, code = keys:set_session_ttl(0)
 ok(code == vbill.ERR_ARG and err ~= "" and err == keys:errmsg() and ctx:errmsg() == "",
    "bad session ttl: the keys' own message", err)
@@ -283,12 +338,280 @@ ok(ctx:link_unlock(keys, store, tok), "unlock")
 local sms, smerr = ctx:message_build(bill, "https://b.example/v/x")
 ok(sms and sms:find("https://b.example/v/x", 1, true), "sms text", smerr)
 is(vbill.text_euckr_bytes("가a"), 3, "euc-kr bytes")
+
+-- a subscriber's bound over all the links of its bill, across unlocks and re-issues
+do
+  local dir = os.tmpname()
+  os.remove(dir)
+  local st = assert(ctx:open_store(dir))
+  local events = {}
+  ok(st:set_subscriber_limit(3), "set_subscriber_limit")
+  ok(st:set_lock_hook(function(e) events[#events + 1] = e end), "set_lock_hook")
+  local a = assert(ctx:link_issue(keys, bill, 3600, NOW))
+  local b = assert(ctx:link_issue(keys, bill, 3600, NOW))
+  local fails = 0
+  for i, t in ipairs({a, a, b}) do
+    r, err, code = ctx:auth_check(keys, st, t, "000000", "10.0.2." .. i, NOW)
+    if code == vbill.ERR_AUTH_WRONG or code == vbill.ERR_AUTH_LOCKED then fails = fails + 1 end
+  end
+  is(fails, 3, "three wrong answers over two links")
+  local sub
+  for _, e in ipairs(events) do if e.type == "subscriber_locked" then sub = e end end
+  ok(sub and sub.subscriber == "S-000123" and sub.hard == true,
+     "the lock hook says subscriber_locked", vbill.to_json(events))
+  r, err, code = ctx:auth_check(keys, st, b, "580314", "10.0.2.9", NOW)
+  is(code, vbill.ERR_AUTH_LOCKED, "the other link is locked too")
+  ok(ctx:link_unlock(keys, st, a), "help-desk unlock")
+  r, err, code = ctx:auth_check(keys, st, a, "580314", "10.0.2.9", NOW)
+  is(code, vbill.ERR_AUTH_LOCKED, "an unlock gives no guess back")
+  local c2 = assert(ctx:link_reissue(keys, st, b, bill, 3600, NOW))
+  r, err, code = ctx:auth_check(keys, st, c2, "580314", "10.0.2.9", NOW)
+  is(code, vbill.ERR_AUTH_LOCKED, "a re-issued link gives no guess back")
+  local other = assert(ctx:bill(copy_with(SPEC, {id = "S-000124"})))
+  local ot = assert(ctx:link_issue(keys, other, 3600, NOW))
+  ok(ctx:auth_check(keys, st, ot, "580314", "10.0.2.9", NOW), "another subscriber is free")
+  other:close()
+  r, err, code = st:set_subscriber_limit(0)
+  ok(code == vbill.ERR_ARG and err == st:errmsg(), "subscriber limit 0: ERR_ARG", err)
+  raises("number expected", "set_subscriber_limit('three') raises", st.set_subscriber_limit, st,
+         "three")
+  raises("function expected", "set_lock_hook with a string raises", st.set_lock_hook, st, "x")
+  -- a lock hook calling its own store: nil, msg, ERR_BUSY there; closing it there raises
+  local inner = {}
+  ok(st:set_lock_hook(function()
+    inner[#inner + 1] = {st:stats()}
+    inner[#inner + 1] = {pcall(st.close, st)}
+  end), "set_lock_hook (re-entering)")
+  ok(st:set_limits(1, 60, 2), "set limits 1/2")
+  local x = assert(ctx:bill(copy_with(SPEC, {id = "S-000125"})))
+  local xt = assert(ctx:link_issue(keys, x, 3600, NOW))
+  x:close()
+  ctx:auth_check(keys, st, xt, "000000", "10.0.2.20", NOW)
+  ok(inner[1] and inner[1][1] == nil and inner[1][3] == vbill.ERR_BUSY,
+     "the store from its lock hook: ERR_BUSY", inner[1] and inner[1][2])
+  ok(inner[2] and inner[2][1] == false and tostring(inner[2][2]):find("inside a call"),
+     "closing the store from its lock hook raises", inner[2] and inner[2][2])
+  ok(st:stats(NOW), "the store works after its hook returned")
+  ok(st:set_lock_hook(nil), "set_lock_hook(nil)")
+  st:close()
+  os.execute("rm -rf '" .. dir .. "'")
+end
+
+-- the slowdown, the alarm and the figures for metrics
+do
+  local dir = os.tmpname()
+  os.remove(dir)
+  local st = assert(ctx:open_store(dir))
+  local s0 = assert(st:stats(NOW))
+  ok(s0.checks == 0 and s0.failed == 0 and s0.failures_total == 0, "stats of a new store")
+  local alarms = {}
+  ok(st:set_limits(5, 900, 10, 2, 3600), "client_max 2")
+  ok(st:set_slowdown(30), "set_slowdown")
+  ok(st:set_alarm(3, 60, function(e) alarms[#alarms + 1] = e end), "set_alarm")
+  local toks = {}
+  for i = 1, 4 do
+    local b = assert(ctx:bill(copy_with(SPEC, {id = ("S-%06d"):format(500 + i)})))
+    toks[i] = assert(ctx:link_issue(keys, b, 3600, NOW))
+    b:close()
+  end
+  for i = 1, 2 do
+    r, err, code = ctx:auth_check(keys, st, toks[i], "000000", "192.0.2.200", NOW + i - 1)
+    is(code, vbill.ERR_AUTH_WRONG, "wrong answer " .. i .. " from one address")
+  end
+  r, err, code = ctx:auth_check(keys, st, toks[3], "580314", "192.0.2.200", NOW + 10)
+  ok(code == vbill.ERR_AUTH_LOCKED and err:find("try again in"), "the address is slowed", err)
+  r, err, code = ctx:auth_check(keys, st, toks[3], "000000", "192.0.2.200", NOW + 31)
+  is(code, vbill.ERR_AUTH_WRONG, "its turn after 30 s")
+  is(#alarms, 1, "the alarm once for the window")
+  ok(alarms[1] and alarms[1].type == "auth.attack_suspected" and alarms[1].failures == 3 and
+     alarms[1].window_seconds == 60, "the alarm event", alarms[1] and vbill.to_json(alarms[1]))
+  ok(ctx:auth_check(keys, st, toks[4], "580314", "198.51.100.1", NOW + 32), "a right answer")
+  local s1 = assert(st:stats(NOW + 32))
+  ok(s1.checks == 5 and s1.passed == 1 and s1.failed == 3 and s1.slowed == 1 and
+     s1.alarms == 1 and s1.failures_total == 3 and s1.failures_window == 3,
+     "the counters moved", vbill.to_json(s1))
+  local again = assert(ctx:open_store(dir))
+  local s2 = assert(again:stats(NOW + 32))
+  ok(s2.checks == 0 and s2.failures_total == 3, "another handle: its own counters, the totals",
+     vbill.to_json(s2))
+  again:close()
+  ok(st:set_alarm(1, 60), "an alarm without a function")
+  ctx:auth_check(keys, st, toks[4], "000000", "198.51.100.1", NOW + 200)
+  is(#alarms, 1, "no function called")
+  is(st:stats(NOW + 200).alarms, 2, "but counted")
+  for _, bad in ipairs({{"set_slowdown", 0}, {"set_slowdown", 3601}, {"set_alarm", 0, 60},
+                        {"set_alarm", 5, 0}}) do
+    r, err, code = st[bad[1]](st, bad[2], bad[3])
+    ok(r == nil and code == vbill.ERR_ARG and err == st:errmsg(),
+       ("%s(%s): ERR_ARG"):format(bad[1], bad[2]), err)
+  end
+  raises("function expected", "set_alarm with a string raises", st.set_alarm, st, 5, 60, "x")
+  -- the alarm function calling its own store: nil, msg, ERR_BUSY
+  local inner
+  ok(st:set_alarm(1, 60, function() inner = {st:set_slowdown(5)} end), "set_alarm (re-entering)")
+  ctx:auth_check(keys, st, toks[4], "000000", "198.51.100.2", NOW + 400)
+  ok(inner and inner[1] == nil and inner[3] == vbill.ERR_BUSY, "the store from its alarm: ERR_BUSY",
+     inner and inner[2])
+  st:close()
+  raises("closed", "stats of a closed store raises", st.stats, st)
+  os.execute("rm -rf '" .. dir .. "'")
+end
+
+-- key files: private files only; the peppers kept apart
+local function write(path, text, mode)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  assert(os.execute(("chmod %s '%s'"):format(mode, path)))
+end
+do
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -m 700 '" .. dir .. "'"))
+  local key_text = ctx:generate_keys()
+  local full = vbill.from_json(key_text).keys[1]
+  write(dir .. "/keys.json", key_text, "600")
+  local k = ctx:load_keys(dir .. "/keys.json")
+  ok(k and ctx:link_issue(k, bill, 3600, NOW), "a 0600 key file loads and issues")
+  if k then k:close() end
+  write(dir .. "/open.json", key_text, "644")
+  r, err, code = ctx:load_keys(dir .. "/open.json")
+  ok(r == nil and code == vbill.ERR_KEY and err:find("chmod 600") and
+     not err:find(full.secret, 1, true), "a 0644 key file is refused with the fix", err)
+  os.execute(("ln -s '%s/keys.json' '%s/link.json'"):format(dir, dir))
+  r, err, code = ctx:load_keys(dir .. "/link.json")
+  ok(r == nil and code == vbill.ERR_KEY and err:find("symlink"), "a symlinked key file is refused",
+     err)
+
+  local key_json, pepper_json = ctx:split_keys(key_text)
+  ok(type(key_json) == "string" and not key_json:find("pepper") and
+     key_json:find(full.secret, 1, true), "split: the key file without its peppers")
+  local pj = pepper_json and vbill.from_json(pepper_json)
+  ok(pj and pj.vbill_peppers == 1 and pj.peppers[full.kid] == full.pepper and
+     not pepper_json:find(full.secret, 1, true), "split: the pepper set", pepper_json)
+  local whole = assert(ctx:keys_from_json(key_text))
+  local bare = assert(ctx:keys_from_json(key_json))
+  local t = assert(ctx:link_issue(whole, bill, 3600, NOW))
+  local dir2 = os.tmpname()
+  os.remove(dir2)
+  local st = assert(ctx:open_store(dir2))
+  local sess = assert(ctx:auth_check(whole, st, t, "580314", "10.0.0.1", NOW))
+  ok(ctx:link_verify(bare, t, NOW), "without its pepper a key verifies links")
+  ok(ctx:session_verify(bare, sess, t, "10.0.0.1", st, NOW), "... and sessions")
+  r, err, code = ctx:link_issue(bare, bill, 3600, NOW)
+  ok(r == nil and code == vbill.ERR_KEY and err:find("pepper"), "... but cannot issue", err)
+  r, err, code = ctx:auth_check(bare, st, t, "580314", "10.0.0.1", NOW)
+  is(code, vbill.ERR_KEY, "... nor check a birth date")
+  is(st:stats(NOW).failed, 0, "(that check was not counted)")
+  ok(clear(ctx) and ctx:errmsg() == "", "(context message cleared)")
+  r, err, code = bare:add_peppers({vbill_peppers = 1, peppers = vbill.object()})
+  ok(r == nil and code == vbill.ERR_KEY and err == bare:errmsg() and ctx:errmsg() == "" and
+     not err:find(full.pepper, 1, true), "an empty pepper set: the keys' own message", err)
+  local _, other_peppers = ctx:split_keys(ctx:generate_keys())
+  r, err, code = bare:add_peppers(other_peppers)
+  is(code, vbill.ERR_KEY, "a pepper set of other keys only")
+  raises("table or JSON string", "add_peppers(nil) raises", bare.add_peppers, bare, nil)
+  write(dir .. "/peppers.json", pepper_json, "644")
+  r, err, code = bare:load_peppers(dir .. "/peppers.json")
+  ok(r == nil and code == vbill.ERR_KEY and err:find("chmod 600") and err == bare:errmsg(),
+     "a 0644 pepper file is refused", err)
+  os.execute(("ln -s '%s/peppers.json' '%s/plink.json'"):format(dir, dir))
+  os.execute(("chmod 600 '%s/peppers.json'"):format(dir))
+  r, err, code = bare:load_peppers(dir .. "/plink.json")
+  ok(r == nil and code == vbill.ERR_KEY and err:find("symlink"),
+     "a symlinked pepper file is refused", err)
+  ok(bare:load_peppers(dir .. "/peppers.json"), "a 0600 pepper file loads", bare:errmsg())
+  local mine = ctx:link_issue(bare, bill, 3600, NOW)
+  ok(mine and ctx:auth_check(bare, st, mine, "580314", "10.0.0.1", NOW) and
+     ctx:auth_check(whole, st, mine, "580314", "10.0.0.1", NOW),
+     "with its pepper it issues and checks, as the whole key file does")
+  local op = vbill.from_json(other_peppers).peppers
+  local conflict = {vbill_peppers = 1, peppers = {[full.kid] = op[next(op)]}}
+  r, err, code = bare:add_peppers(conflict)
+  ok(r == nil and code == vbill.ERR_KEY and err:find("differs"),
+     "another pepper for a key is refused", err)
+  r, err, code = ctx:split_keys(key_text, conflict)
+  is(code, vbill.ERR_KEY, "split against a conflicting pepper set")
+  local rk, rp = ctx:split_keys(ctx:generate_keys(key_json), pepper_json)
+  local n_peppers = 0
+  for _ in pairs(vbill.from_json(rp).peppers) do n_peppers = n_peppers + 1 end
+  is(n_peppers, 2, "rotation with the peppers apart: both peppers in the new set")
+  local rotated = assert(ctx:keys_from_json(rk))
+  ok(rotated:add_peppers(rp) and ctx:auth_check(rotated, st, t, "580314", "10.0.0.1", NOW),
+     "the rotated keys check an old link")
+  raises("vbill.Keys expected, got vbill.Store", "a store where keys are expected (peppers)",
+         bare.add_peppers, st, pepper_json)
+  rotated:close()
+  whole:close()
+  bare:close()
+  raises("closed", "load_peppers on closed keys raises", bare.load_peppers, bare, dir .. "/p")
+  st:close()
+  os.execute(("rm -rf '%s' '%s'"):format(dir, dir2))
+end
+
+-- Redis
 if HAS_REDIS then
   r, err, code = ctx:open_redis_store("127.0.0.1", 1)
   ok(r == nil and code == vbill.ERR_STORE, "redis: unreachable server is ERR_STORE", err)
+  r, err, code = ctx:open_redis_url("redis://:Zq9-not-it@127.0.0.1:1/2")
+  ok(r == nil and code == vbill.ERR_STORE and not err:find("Zq9-not-it"),
+     "redis URL: unreachable, the password not echoed", err)
+  for _, url in ipairs({"http://127.0.0.1", "redis://:Zq9-not-it@127.0.0.1:6379/x", ""}) do
+    r, err, code = ctx:open_redis_url(url)
+    ok(r == nil and code == vbill.ERR_ARG and not err:find("Zq9-not-it"),
+       "malformed redis URL " .. url, err)
+  end
+  raises("string expected", "open_redis_url(nil) raises", ctx.open_redis_url, ctx, nil)
+  if os.execute("command -v redis-server >/dev/null 2>&1") then
+    local rdir = os.tmpname()
+    os.remove(rdir)
+    assert(os.execute("mkdir -m 700 '" .. rdir .. "'"))
+    local port, up
+    math.randomseed(os.time())
+    for _ = 1, 5 do -- a free port: another test may hold the first one tried
+      port = 20000 + math.random(0, 39999)
+      os.execute(("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no " ..
+                  "--dir '%s' --requirepass 'lua pw' --daemonize yes --pidfile '%s/pid' " ..
+                  "--logfile '%s/log' >/dev/null 2>&1"):format(port, rdir, rdir, rdir))
+      for _ = 1, 30 do
+        local s = ctx:open_redis_url(("redis://:lua%%20pw@127.0.0.1:%d/3"):format(port))
+        if s then s:close(); up = true; break end
+        os.execute("sleep 0.1")
+      end
+      if up then break end
+      os.execute(("[ -f '%s/pid' ] && kill $(cat '%s/pid') 2>/dev/null"):format(rdir, rdir))
+    end
+    if ok(up, "redis-server started on loopback") then
+      local url = ("redis://:lua%%20pw@127.0.0.1:%d/3"):format(port)
+      r, err, code = ctx:open_redis_url(("redis://127.0.0.1:%d/3"):format(port))
+      ok(r == nil and code == vbill.ERR_STORE and err:find("NOAUTH"), "no password: NOAUTH", err)
+      local a = assert(ctx:open_redis_url(url, "lua:"))
+      local b = assert(ctx:open_redis_url(url, "lua:"))
+      local odb = assert(ctx:open_redis_url(url:gsub("/3$", "/4"), "lua:"))
+      local k2 = assert(ctx:keys_from_json(ctx:generate_keys()))
+      local t = assert(ctx:link_issue(k2, bill, 3600, NOW))
+      r, err, code = ctx:auth_check(k2, a, t, "000000", "10.0.0.1", NOW)
+      is(code, vbill.ERR_AUTH_WRONG, "redis: a wrong answer")
+      is(a:stats(NOW).failed, 1, "redis: counted by the handle")
+      is(b:stats(NOW).failures_total, 1, "redis: seen by another handle on the same database")
+      is(odb:stats(NOW).failures_total, 0, "redis: not in another database")
+      local nt = assert(ctx:link_reissue(k2, a, t, bill, 3600, NOW))
+      r, err, code = ctx:link_verify_store(k2, b, t, NOW)
+      is(code, vbill.ERR_LINK_EXPIRED, "redis: a revocation through one handle seen by another")
+      ok(ctx:auth_check(k2, b, nt, "580314", "10.0.0.1", NOW), "redis: the new link passes")
+      a:close(); b:close(); odb:close(); k2:close()
+    end
+    os.execute(("[ -f '%s/pid' ] && kill $(cat '%s/pid') 2>/dev/null; sleep 0.2; rm -rf '%s'")
+               :format(rdir, rdir, rdir))
+  else
+    skip("redis URL against a real server", "redis-server is not installed")
+  end
 else
   r, err, code = ctx:open_redis_store("127.0.0.1", 1)
   ok(r == nil and code == vbill.ERR_UNSUPPORTED, "redis absent: ERR_UNSUPPORTED", err)
+  r, err, code = ctx:open_redis_url("redis://127.0.0.1:1")
+  ok(r == nil and code == vbill.ERR_UNSUPPORTED, "redis absent: open_redis_url ERR_UNSUPPORTED",
+     err)
   skip("redis store tests", "libvbill was built without the redis part")
 end
 
@@ -302,6 +625,15 @@ raises("vbill.Store expected, got vbill.Keys", "keys where a store is expected",
        ctx.auth_check, ctx, keys, keys, tok, "580314")
 raises("vbill.Keys expected, got vbill.Store", "store and keys swapped",
        ctx.auth_check, ctx, store, keys, tok, "580314")
+raises("vbill.Store expected, got vbill.Keys", "keys where a store is expected (verify_store)",
+       ctx.link_verify_store, ctx, keys, keys, tok)
+raises("vbill.Store expected, got string", "a path where a store is expected (revoke)",
+       ctx.link_revoke, ctx, keys, tmp, tok)
+raises("vbill.Store expected", "no store for a re-issue", ctx.link_reissue, ctx, keys, nil, tok,
+       bill, 3600)
+raises("string expected", "a table as a pepper file", keys.load_peppers, keys, {})
+raises("table or JSON string", "nil as key file text (split)", ctx.split_keys, ctx, nil)
+raises("number expected", "a word as a slowdown", store.set_slowdown, store, "ten")
 raises("vbill.Template expected", "a template folder where a template is expected",
        ctx.render_mp4, ctx, "/tmp", bill, "/tmp/x.mp4")
 raises("vbill.Context expected", "a bill where a context is expected",
@@ -315,6 +647,7 @@ keys:close()
 raises("closed", "closed keys", ctx.link_verify, ctx, keys, tok)
 store:close()
 raises("closed", "closed store", ctx.link_unlock, ctx, keys, store, tok)
+raises("closed", "closed store (verify_store)", ctx.link_verify_store, ctx, keys, store, tok)
 back:close()
 raises("closed", "closed bill", ctx.message_build, ctx, back, "https://x")
 raises("closed", "closed bill's accessor", back.id, back)

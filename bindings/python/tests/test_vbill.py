@@ -44,7 +44,7 @@ VIDEO_FUNCTIONS = ["vbill_template_open", "vbill_template_prepare", "vbill_templ
                    "vbill_render_hls", "vbill_render_playlist", "vbill_render_segment",
                    "vbill_render_still", "vbill_still_jpeg", "vbill_template_builtin_write",
                    "vbill_template_builtin_list"]
-REDIS_FUNCTIONS = ["vbill_store_open_redis"]
+REDIS_FUNCTIONS = ["vbill_store_open_redis", "vbill_store_open_redis_url"]
 
 
 def spec(**changes):
@@ -481,15 +481,69 @@ class TestLinks(unittest.TestCase):
         self.assertEqual(cm.exception.status, vbill.Status.ERR_UNSUPPORTED)
         self.assertEqual(cm.exception.message, self.ctx.errmsg)
 
-    def test_reissue(self):
+    def test_reissue_revokes_the_old_link(self):
         tok = self.ctx.link_issue(self.keys, self.bill, 3600, now=self.NOW)
-        new = self.ctx.link_reissue(self.keys, tok, self.bill, 3600, now=self.NOW + 5)
+        old_session = self.ctx.auth_check(self.keys, self.store, tok, "580314", "10.0.0.1",
+                                          now=self.NOW)
+        new = self.ctx.link_reissue(self.keys, self.store, tok, self.bill, 3600,
+                                    now=self.NOW + 5)
         self.assertNotEqual(new, tok)
-        self.assertEqual(self.ctx.link_verify(self.keys, new, now=self.NOW + 6)["subscriber"],
-                         "S-000123")
+        info = self.ctx.link_verify_store(self.keys, self.store, new, now=self.NOW + 6)
+        self.assertEqual(info["subscriber"], "S-000123")
+        # The old link: its signature is still good (the stateless verify cannot tell) but
+        # the store refuses it everywhere a server decides to serve.
+        self.assertEqual(self.ctx.link_verify(self.keys, tok, now=self.NOW + 6)["link"],
+                         self.ctx.link_verify(self.keys, tok, now=self.NOW)["link"])
+        with self.assertRaises(vbill.LinkExpiredError) as cm:
+            self.ctx.link_verify_store(self.keys, self.store, tok, now=self.NOW + 6)
+        self.assertIn("revoked", cm.exception.message)
+        self.assertEqual(cm.exception.message, self.ctx.errmsg)
+        with self.assertRaises(vbill.LinkExpiredError):
+            self.ctx.auth_check(self.keys, self.store, tok, "580314", "10.0.0.1",
+                                now=self.NOW + 6)
+        with self.assertRaises(vbill.SessionError):
+            self.ctx.session_verify(self.keys, old_session, tok, "10.0.0.1", store=self.store,
+                                    now=self.NOW + 6)
+        # without a store the session is still seen as valid: what the header warns about
+        self.ctx.session_verify(self.keys, old_session, tok, "10.0.0.1", now=self.NOW + 6)
+        with self.assertRaises(vbill.LinkExpiredError):  # re-issue from the newer link
+            self.ctx.link_reissue(self.keys, self.store, tok, self.bill, 3600, now=self.NOW + 7)
+        self.ctx.auth_check(self.keys, self.store, new, "580314", "10.0.0.1", now=self.NOW + 7)
         with self.ctx.bill(spec(id="S-999")) as other:
             with self.assertRaises(vbill.ArgumentError):
-                self.ctx.link_reissue(self.keys, tok, other, 3600, now=self.NOW)
+                self.ctx.link_reissue(self.keys, self.store, new, other, 3600, now=self.NOW)
+        with self.assertRaises(TypeError):  # the store is required
+            self.ctx.link_reissue(self.keys, None, new, self.bill, 3600, now=self.NOW)
+
+    def test_revoke(self):
+        tok = self.ctx.link_issue(self.keys, self.bill, 3600, now=self.NOW)
+        session = self.ctx.auth_check(self.keys, self.store, tok, "580314", "2001:db8:5:6::1",
+                                      now=self.NOW)
+        # a session follows its client within the /64
+        self.ctx.session_verify(self.keys, session, tok, "2001:db8:5:6::99", store=self.store,
+                                now=self.NOW + 1)
+        self.ctx.link_verify_store(self.keys, self.store, tok, now=self.NOW)
+        self.ctx.link_revoke(self.keys, self.store, tok)
+        with self.assertRaises(vbill.LinkExpiredError) as cm:
+            self.ctx.link_verify_store(self.keys, self.store, tok, now=self.NOW)
+        self.assertIn("revoked", cm.exception.message)
+        self.ctx.link_verify_store(self.keys, None, tok, now=self.NOW)  # no store: no record
+        with self.assertRaises(vbill.LinkExpiredError):
+            self.ctx.auth_check(self.keys, self.store, tok, "580314", "2001:db8:5:6::1",
+                                now=self.NOW)
+        with self.assertRaises(vbill.SessionError):
+            self.ctx.session_verify(self.keys, session, tok, "2001:db8:5:6::1",
+                                    store=self.store, now=self.NOW + 1)
+        self.ctx.link_unlock(self.keys, self.store, tok)  # never un-revokes
+        with self.assertRaises(vbill.LinkExpiredError):
+            self.ctx.auth_check(self.keys, self.store, tok, "580314", "192.0.2.1", now=self.NOW)
+        with self.assertRaises(vbill.LinkMalformedError):
+            self.ctx.link_revoke(self.keys, self.store, "garbage")
+        with self.assertRaises(TypeError):
+            self.ctx.link_revoke(self.keys, None, tok)
+        # another store (another deployment's state) knows nothing of the revocation
+        with tempfile.TemporaryDirectory() as d, self.ctx.open_store(d) as other:
+            self.ctx.link_verify_store(self.keys, other, tok, now=self.NOW)
 
     def test_auth_check_and_session(self):
         tok = self.ctx.link_issue(self.keys, self.bill, 3600, now=self.NOW)
@@ -504,19 +558,154 @@ class TestLinks(unittest.TestCase):
         with self.assertRaises(vbill.SessionError):
             self.ctx.session_verify(self.keys, session, tok, "10.9.9.9", now=self.NOW)
 
+    def test_client_is_required(self):
+        tok = self.ctx.link_issue(self.keys, self.bill, 3600, now=self.NOW)
+        with self.assertRaises(TypeError):  # no default any more
+            self.ctx.auth_check(self.keys, self.store, tok, "580314")
+        with self.assertRaises(TypeError) as cm:
+            self.ctx.auth_check(self.keys, self.store, tok, "580314", None)
+        self.assertIn("client", str(cm.exception))
+        with self.assertRaises(vbill.ArgumentError) as cm:
+            self.ctx.auth_check(self.keys, self.store, tok, "580314", "")
+        self.assertIn("client", cm.exception.message)
+        session = self.ctx.auth_check(self.keys, self.store, tok, "580314", "10.0.0.1",
+                                      now=self.NOW)
+        with self.assertRaises(TypeError):
+            self.ctx.session_verify(self.keys, session, tok)
+        with self.assertRaises(TypeError):
+            self.ctx.session_verify(self.keys, session, tok, None, store=self.store)
+        with self.assertRaises(vbill.ArgumentError):
+            self.ctx.session_verify(self.keys, session, tok, "", store=self.store,
+                                    now=self.NOW)
+        # an empty client did not count: the right digits pass at once from a real one
+        self.assertEqual(self.store.stats(now=self.NOW)["failed"], 0)
+
     def test_lock(self):
         events = []
         self.store.set_limits(soft=2, cooling_seconds=60, hard=3)
         self.store.set_lock_hook(events.append)
         tok = self.ctx.link_issue(self.keys, self.bill, 3600, now=self.NOW)
-        for _ in range(2):
+        for i in range(2):
             with self.assertRaises(vbill.AuthWrongError):
-                self.ctx.auth_check(self.keys, self.store, tok, "111111", now=self.NOW)
+                self.ctx.auth_check(self.keys, self.store, tok, "111111", "10.0.1.%d" % i,
+                                    now=self.NOW)
         with self.assertRaises(vbill.AuthLockedError):
-            self.ctx.auth_check(self.keys, self.store, tok, "580314", now=self.NOW)
-        self.assertTrue(events and events[0]["type"] == "link_locked")
+            self.ctx.auth_check(self.keys, self.store, tok, "580314", "10.0.1.9", now=self.NOW)
+        self.assertEqual([e["type"] for e in events], ["link_locked"])
+        self.assertEqual(events[0]["subscriber"], "S-000123")
+        self.assertNotIn("580314", json.dumps(events))
         self.ctx.link_unlock(self.keys, self.store, tok)
-        self.ctx.auth_check(self.keys, self.store, tok, "580314", now=self.NOW)
+        self.ctx.auth_check(self.keys, self.store, tok, "580314", "10.0.1.9", now=self.NOW)
+        self.store.set_lock_hook(None)
+
+    def test_subscriber_bound_across_links(self):
+        # Three wrong answers for the subscriber's bill of this cycle, whatever the link:
+        # two on one link, one on another; then every link of that bill is locked for good,
+        # a help-desk unlock gives nothing back and a re-issued link no new guess.
+        events = []
+        self.store.set_subscriber_limit(3)
+        self.store.set_lock_hook(events.append)
+        a = self.ctx.link_issue(self.keys, self.bill, 3600, now=self.NOW)
+        b = self.ctx.link_issue(self.keys, self.bill, 3600, now=self.NOW)
+        for tok, client in ((a, "10.0.2.1"), (a, "10.0.2.2"), (b, "10.0.2.3")):
+            with self.assertRaises(vbill.AuthError):
+                self.ctx.auth_check(self.keys, self.store, tok, "000000", client, now=self.NOW)
+        self.assertIn("subscriber_locked", [e["type"] for e in events])
+        ev = [e for e in events if e["type"] == "subscriber_locked"][0]
+        self.assertEqual((ev["subscriber"], ev["hard"]), ("S-000123", True))
+        for tok in (a, b):
+            with self.assertRaises(vbill.AuthLockedError):
+                self.ctx.auth_check(self.keys, self.store, tok, "580314", "10.0.2.4",
+                                    now=self.NOW)
+        self.ctx.link_unlock(self.keys, self.store, a)
+        with self.assertRaises(vbill.AuthLockedError):
+            self.ctx.auth_check(self.keys, self.store, a, "580314", "10.0.2.4", now=self.NOW)
+        c = self.ctx.link_reissue(self.keys, self.store, b, self.bill, 3600, now=self.NOW)
+        with self.assertRaises(vbill.AuthLockedError):
+            self.ctx.auth_check(self.keys, self.store, c, "580314", "10.0.2.4", now=self.NOW)
+        # another subscriber is not held by it
+        with self.ctx.bill(spec(id="S-000124")) as other:
+            t = self.ctx.link_issue(self.keys, other, 3600, now=self.NOW)
+            self.ctx.auth_check(self.keys, self.store, t, "580314", "10.0.2.4", now=self.NOW)
+        for bad in (0, 100001):
+            with self.assertRaises(vbill.ArgumentError) as cm:
+                self.store.set_subscriber_limit(bad)
+            self.assertEqual(cm.exception.message, self.store.errmsg)
+        with self.assertRaises(TypeError):
+            self.store.set_subscriber_limit("3")
+
+    def test_slowdown_alarm_and_stats(self):
+        alarms = []
+        self.assertEqual({k: self.store.stats(now=self.NOW)[k]
+                          for k in ("checks", "passed", "failed", "alarms", "failures_total")},
+                         {"checks": 0, "passed": 0, "failed": 0, "alarms": 0,
+                          "failures_total": 0})
+        self.store.set_limits(client_max=2)
+        self.store.set_slowdown(30)
+        self.store.set_alarm(3, 60, alarms.append)
+        # Wrong answers from one address, each for another subscriber's link.
+        toks = []
+        for i in range(4):
+            with self.ctx.bill(spec(id="S-%06d" % (500 + i))) as b:
+                toks.append(self.ctx.link_issue(self.keys, b, 3600, now=self.NOW))
+        for i in range(2):
+            with self.assertRaises(vbill.AuthWrongError):
+                self.ctx.auth_check(self.keys, self.store, toks[i], "000000", "192.0.2.200",
+                                    now=self.NOW + i)
+        # Over its limit the address is slowed (never locked out): one check every 30 s.
+        with self.assertRaises(vbill.AuthLockedError) as cm:
+            self.ctx.auth_check(self.keys, self.store, toks[2], "580314", "192.0.2.200",
+                                now=self.NOW + 10)
+        self.assertIn("try again in", cm.exception.message)
+        with self.assertRaises(vbill.AuthWrongError):
+            self.ctx.auth_check(self.keys, self.store, toks[2], "000000", "192.0.2.200",
+                                now=self.NOW + 31)
+        self.assertEqual(len(alarms), 1)  # three failures in the window
+        self.assertEqual(alarms[0]["type"], "auth.attack_suspected")
+        self.assertEqual((alarms[0]["failures"], alarms[0]["window_seconds"]), (3, 60))
+        self.ctx.auth_check(self.keys, self.store, toks[3], "580314", "198.51.100.1",
+                            now=self.NOW + 32)
+        st = self.store.stats(now=self.NOW + 32)
+        # every check counts, the slowed one too: 2 wrong, 1 slowed, 1 wrong, 1 right
+        self.assertEqual((st["checks"], st["passed"], st["failed"], st["slowed"], st["alarms"]),
+                         (5, 1, 3, 1, 1), st)
+        self.assertEqual(st["failures_total"], 3)
+        self.assertEqual(st["failures_window"], 3)
+        # another handle on the same store: its own counters, the shared totals
+        with self.ctx.open_store(self.tmp.name) as again:
+            st2 = again.stats(now=self.NOW + 32)
+        self.assertEqual((st2["checks"], st2["failures_total"]), (0, 3))
+        # an alarm without a callback is counted only
+        self.store.set_alarm(1, 60)
+        with self.assertRaises(vbill.AuthWrongError):
+            self.ctx.auth_check(self.keys, self.store, toks[3], "000000", "198.51.100.1",
+                                now=self.NOW + 200)
+        self.assertEqual(len(alarms), 1)
+        self.assertEqual(self.store.stats(now=self.NOW + 200)["alarms"], 2)
+        for call in (lambda: self.store.set_slowdown(0), lambda: self.store.set_slowdown(3601),
+                     lambda: self.store.set_alarm(0, 60), lambda: self.store.set_alarm(5, 0),
+                     lambda: self.store.set_limits(hard=100001),
+                     lambda: self.store.set_limits(cooling_seconds=367 * 86400)):
+            with self.assertRaises(vbill.ArgumentError) as cm:
+                call()
+            self.assertEqual(cm.exception.message, self.store.errmsg)
+        with self.assertRaises(TypeError):
+            self.store.set_alarm(5, 60, "not callable")
+
+    def test_alarm_callback_calling_its_store_is_busy(self):
+        seen = []
+
+        def alarm(event):
+            try:
+                self.store.stats()
+                seen.append("re-entered")
+            except vbill.BusyError as e:
+                seen.append(e.status)
+        self.store.set_alarm(1, 60, alarm)
+        tok = self.ctx.link_issue(self.keys, self.bill, 3600, now=self.NOW)
+        with self.assertRaises(vbill.AuthWrongError):
+            self.ctx.auth_check(self.keys, self.store, tok, "000000", "10.0.3.1", now=self.NOW)
+        self.assertEqual(seen, [vbill.Status.ERR_BUSY])
 
     def test_lock_hook_calling_its_store_is_busy(self):
         seen = []
@@ -531,7 +720,7 @@ class TestLinks(unittest.TestCase):
         self.store.set_lock_hook(hook)
         tok = self.ctx.link_issue(self.keys, self.bill, 3600, now=self.NOW)
         with self.assertRaises(vbill.AuthError):
-            self.ctx.auth_check(self.keys, self.store, tok, "111111", now=self.NOW)
+            self.ctx.auth_check(self.keys, self.store, tok, "111111", "10.0.0.1", now=self.NOW)
         self.assertEqual(seen, [vbill.Status.ERR_BUSY])
 
     def test_messages_come_from_the_handle_called(self):
@@ -570,13 +759,249 @@ class TestLinks(unittest.TestCase):
         self.assertEqual(cm.exception.status, vbill.Status.ERR_UNSUPPORTED)
 
 
+def write_private(path, text, mode=0o600):
+    """Writes a key or pepper file as vbill keygen --out does (created with `mode`)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)  # whatever the umask
+
+
+class TestKeyFiles(unittest.TestCase):
+    NOW = 1796000000
+
+    def setUp(self):
+        self.ctx = vbill.Context()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.store = self.ctx.open_store(self.tmp.name)
+        self.bill = self.ctx.bill(SPEC)
+        self.key_text = self.ctx.generate_keys()
+
+    def tearDown(self):
+        self.bill.close()
+        self.store.close()
+        self.ctx.close()
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def test_key_file_must_be_private(self):
+        write_private(self.path("keys.json"), self.key_text)
+        with self.ctx.load_keys(self.path("keys.json")) as keys:
+            self.ctx.link_issue(keys, self.bill, 3600, now=self.NOW)
+        write_private(self.path("open.json"), self.key_text, 0o644)
+        with self.assertRaises(vbill.KeyFileError) as cm:
+            self.ctx.load_keys(self.path("open.json"))
+        self.assertIn("chmod 600", cm.exception.message)
+        self.assertEqual(cm.exception.message, self.ctx.errmsg)
+        secret = json.loads(self.key_text)["keys"][0]["secret"]
+        self.assertNotIn(secret, cm.exception.message)
+        os.symlink(self.path("keys.json"), self.path("link.json"))
+        with self.assertRaises(vbill.KeyFileError) as cm:
+            self.ctx.load_keys(self.path("link.json"))
+        self.assertIn("symlink", cm.exception.message)
+        with self.assertRaises(vbill.KeyFileError):
+            self.ctx.load_keys(self.path("missing.json"))
+
+    def test_peppers_apart(self):
+        key_json, pepper_json = self.ctx.split_keys(self.key_text)
+        full = json.loads(self.key_text)["keys"][0]
+        self.assertNotIn("pepper", key_json)
+        self.assertIn(full["secret"], key_json)
+        self.assertEqual(json.loads(pepper_json),
+                         {"vbill_peppers": 1, "peppers": {full["kid"]: full["pepper"]}})
+        self.assertNotIn(full["secret"], pepper_json)
+        with self.ctx.keys_from_json(self.key_text) as whole, \
+                self.ctx.keys_from_json(key_json) as bare:
+            tok = self.ctx.link_issue(whole, self.bill, 3600, now=self.NOW)
+            session = self.ctx.auth_check(whole, self.store, tok, "580314", "10.0.0.1",
+                                          now=self.NOW)
+            # Without its pepper a key verifies links and sessions ...
+            self.assertEqual(self.ctx.link_verify(bare, tok, now=self.NOW)["subscriber"],
+                             "S-000123")
+            self.ctx.session_verify(bare, session, tok, "10.0.0.1", store=self.store,
+                                    now=self.NOW)
+            # ... but can neither issue a link nor check a birth date.
+            with self.assertRaises(vbill.KeyFileError) as cm:
+                self.ctx.link_issue(bare, self.bill, 3600, now=self.NOW)
+            self.assertIn("pepper", cm.exception.message)
+            with self.assertRaises(vbill.KeyFileError):
+                self.ctx.auth_check(bare, self.store, tok, "580314", "10.0.0.1", now=self.NOW)
+            self.assertEqual(self.store.stats(now=self.NOW)["failed"], 0)  # not counted
+            with self.assertRaises(vbill.KeyFileError):  # reissue needs the pepper too
+                self.ctx.link_reissue(bare, self.store, tok, self.bill, 3600, now=self.NOW)
+            # A wrong pepper set is refused with the keys' own message; the keys unchanged.
+            self.ctx.bill(SPEC).close()  # the context's message is ""
+            with self.assertRaises(vbill.KeyFileError) as cm:
+                bare.add_peppers({"vbill_peppers": 1, "peppers": {}})
+            self.assertEqual(cm.exception.message, bare.errmsg)
+            self.assertEqual(self.ctx.errmsg, "")
+            self.assertNotIn(full["pepper"], cm.exception.message)
+            with self.assertRaises(vbill.KeyFileError):  # a set of other keys only
+                bare.add_peppers(self.ctx.split_keys(self.ctx.generate_keys())[1])
+            with self.assertRaises(vbill.KeyFileError):
+                self.ctx.link_issue(bare, self.bill, 3600, now=self.NOW)
+            with self.assertRaises(TypeError):
+                bare.add_peppers(None)
+            # The right set: then it issues and checks.
+            bare.add_peppers(pepper_json)
+            self.assertEqual(bare.errmsg, "")
+            mine = self.ctx.link_issue(bare, self.bill, 3600, now=self.NOW)
+            self.ctx.auth_check(bare, self.store, mine, "580314", "10.0.0.1", now=self.NOW)
+            self.ctx.auth_check(whole, self.store, mine, "580314", "10.0.0.1", now=self.NOW)
+            # Another pepper for a key that has one is refused; the keys keep theirs.
+            other = json.loads(self.ctx.split_keys(self.ctx.generate_keys())[1])["peppers"]
+            conflict = {"vbill_peppers": 1, "peppers": {full["kid"]: list(other.values())[0]}}
+            with self.assertRaises(vbill.KeyFileError) as cm:
+                bare.add_peppers(conflict)
+            self.assertIn("differs", cm.exception.message)
+            self.ctx.auth_check(bare, self.store, tok, "580314", "10.0.0.1", now=self.NOW)
+        # A split against a set giving the key another pepper is refused.
+        with self.assertRaises(vbill.KeyFileError):
+            self.ctx.split_keys(self.key_text, conflict)
+        # Rotation with the peppers apart: the old set carried into the new one.
+        rotated = self.ctx.generate_keys(key_json)
+        rk, rp = self.ctx.split_keys(rotated, pepper_json)
+        self.assertEqual(len(json.loads(rp)["peppers"]), 2)
+        with self.ctx.keys_from_json(rk) as keys:
+            keys.add_peppers(json.loads(rp))
+            self.ctx.auth_check(keys, self.store, tok, "580314", "10.0.0.1", now=self.NOW)
+
+    def test_pepper_file(self):
+        key_json, pepper_json = self.ctx.split_keys(self.key_text)
+        write_private(self.path("peppers.json"), pepper_json, 0o644)
+        os.symlink(self.path("peppers.json"), self.path("link.json"))
+        with self.ctx.keys_from_json(key_json) as keys:
+            with self.assertRaises(vbill.KeyFileError) as cm:
+                keys.load_peppers(self.path("peppers.json"))
+            self.assertIn("chmod 600", cm.exception.message)
+            self.assertEqual(cm.exception.message, keys.errmsg)
+            self.assertNotIn(json.loads(pepper_json)["peppers"].popitem()[1],
+                             cm.exception.message)
+            os.chmod(self.path("peppers.json"), 0o600)
+            with self.assertRaises(vbill.KeyFileError) as cm:
+                keys.load_peppers(self.path("link.json"))
+            self.assertIn("symlink", cm.exception.message)
+            with self.assertRaises(vbill.KeyFileError):
+                keys.load_peppers(self.path("missing.json"))
+            with self.assertRaises(vbill.KeyFileError):
+                self.ctx.link_issue(keys, self.bill, 3600, now=self.NOW)
+            keys.load_peppers(self.path("peppers.json"))
+            tok = self.ctx.link_issue(keys, self.bill, 3600, now=self.NOW)
+            self.ctx.auth_check(keys, self.store, tok, "580314", "10.0.0.1", now=self.NOW)
+            with self.assertRaises(TypeError):
+                keys.load_peppers(None)
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A throwaway redis-server on loopback with a password (no persistence)."""
+
+    PASSWORD = "p@ss w/rd"
+
+    def __init__(self, tmp):
+        self.proc = None
+        for _ in range(5):
+            self.port = free_port()
+            self.proc = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", tmp, "--requirepass", self.PASSWORD],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if self._wait_up():
+                return
+            self.stop()
+        raise RuntimeError("redis-server did not start")
+
+    def _wait_up(self):
+        import socket
+        for _ in range(50):
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(64):  # -NOAUTH: up
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
 @unittest.skipUnless(HAS_REDIS, NO_REDIS)
 class TestRedis(unittest.TestCase):
+    NOW = 1796000000
+
     def test_unreachable_server_is_a_store_error(self):
         with vbill.Context() as ctx:
             with self.assertRaises(vbill.StoreError) as cm:
                 ctx.open_redis_store("127.0.0.1", 1)  # nothing listens on port 1
             self.assertEqual(cm.exception.message, ctx.errmsg)
+            with self.assertRaises(vbill.StoreError) as cm:
+                ctx.open_redis_url("redis://:Zq9-not-it@127.0.0.1:1/2")
+            self.assertNotIn("Zq9-not-it", cm.exception.message)
+
+    def test_malformed_url(self):
+        with vbill.Context() as ctx:
+            for url in ("http://127.0.0.1", "redis://:Zq9-not-it@127.0.0.1:6379/x",
+                        "redis://127.0.0.1:99999", ""):
+                with self.subTest(url):
+                    with self.assertRaises(vbill.ArgumentError) as cm:
+                        ctx.open_redis_url(url)
+                    self.assertNotIn("Zq9-not-it", cm.exception.message)
+            with self.assertRaises(TypeError):
+                ctx.open_redis_url(None)
+
+    @unittest.skipUnless(shutil.which("redis-server"),
+                         "redis-server is not installed (Debian: apt-get install redis-server)")
+    def test_url_with_password_and_database(self):
+        with tempfile.TemporaryDirectory() as tmp, vbill.Context() as ctx:
+            server = RedisServer(tmp)
+            try:
+                self._against(ctx, server)
+            finally:
+                server.stop()
+
+    def _against(self, ctx, server):
+        url = "redis://:p%%40ss%%20w%%2Frd@127.0.0.1:%d/3" % server.port
+        with self.assertRaises(vbill.StoreError) as cm:  # no password: the server says so
+            ctx.open_redis_url("redis://127.0.0.1:%d/3" % server.port)
+        self.assertIn("NOAUTH", cm.exception.message)
+        with self.assertRaises(vbill.StoreError) as cm:
+            ctx.open_redis_url("redis://:Zq9-not-it@127.0.0.1:%d/3" % server.port)
+        self.assertNotIn("Zq9-not-it", cm.exception.message)
+        with ctx.keys_from_json(ctx.generate_keys()) as keys, ctx.bill(SPEC) as bill, \
+                ctx.open_redis_url(url, prefix="py:") as a, \
+                ctx.open_redis_url(url, prefix="py:") as b, \
+                ctx.open_redis_url(url.replace("/3", "/4"), prefix="py:") as other_db:
+            tok = ctx.link_issue(keys, bill, 3600, now=self.NOW)
+            with self.assertRaises(vbill.AuthWrongError):
+                ctx.auth_check(keys, a, tok, "000000", "10.0.0.1", now=self.NOW)
+            # the count is the server's: another handle on the same database sees it,
+            # one on another database does not
+            self.assertEqual(a.stats(now=self.NOW)["failed"], 1)
+            self.assertEqual(b.stats(now=self.NOW)["failures_total"], 1)
+            self.assertEqual(b.stats(now=self.NOW)["failed"], 0)  # b's own counter
+            self.assertEqual(other_db.stats(now=self.NOW)["failures_total"], 0)
+            # a revocation made through one handle is seen through the other
+            new = ctx.link_reissue(keys, a, tok, bill, 3600, now=self.NOW)
+            with self.assertRaises(vbill.LinkExpiredError):
+                ctx.link_verify_store(keys, b, tok, now=self.NOW)
+            ctx.link_verify_store(keys, other_db, tok, now=self.NOW)
+            ctx.auth_check(keys, b, new, "580314", "10.0.0.1", now=self.NOW)
+            self.assertEqual(b.stats(now=self.NOW)["passed"], 1)
 
 
 class TestHooks(unittest.TestCase):
@@ -812,6 +1237,22 @@ MISUSE = {
     "None as a callback": "hooks.set_callback('mine', None)",
     "str where a number is expected": "ctx.link_issue(keys, bill, '3600')",
     "str as a segment": "ctx.render_segment(None, bill, '1', tmp)",
+    # the hardening of links, keys and the store
+    "None as the client of a check": "ctx.auth_check(keys, store, token, '580314', None)",
+    "no client for a check": "ctx.auth_check(keys, store, token, '580314')",
+    "None as the client of a session": "ctx.session_verify(keys, token, token, None, store)",
+    "None as the store of a re-issue": "ctx.link_reissue(keys, None, token, bill, 3600)",
+    "Keys where a Store is expected (revoke)": "ctx.link_revoke(keys, keys, token)",
+    "str where a Store is expected (verify)": "ctx.link_verify_store(keys, tmp, token)",
+    "freed store (verify)": "store.close(); ctx.link_verify_store(keys, store, token)",
+    "Store where Keys are expected (peppers)": "vbill.Keys.add_peppers(store, '{}')",
+    "freed keys (peppers)": "keys.close(); keys.load_peppers(tmp + '/p.json')",
+    "int as a pepper file": "keys.load_peppers(7)",
+    "None as a Redis URL": "ctx.open_redis_url(None)",
+    "None as key file text (split)": "ctx.split_keys(None)",
+    "freed store's stats": "store.close(); store.stats()",
+    "str as an alarm callback": "store.set_alarm(5, 60, 'page me')",
+    "str as a subscriber limit": "store.set_subscriber_limit('10')",
 }
 
 

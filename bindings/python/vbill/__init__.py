@@ -28,8 +28,13 @@ while another thread is in a call with it is released when that call returns.
 
 Threads.  A Context serialises its calls (one at a time; a callback that calls back into the
 Context running it gets BusyError instead of a deadlock).  A Bill and a prepared Template are
-immutable: any number of threads may use them at once.  Keys are immutable once loaded; a
-Store takes one call at a time, like a Context.
+immutable: any number of threads may use them at once.  Keys are immutable once loaded
+(and given their peppers); a Store takes one call at a time, like a Context.
+
+Links.  A server passes its Store wherever it decides to serve (link_verify_store,
+auth_check, session_verify): the stateless link_verify cannot see a revocation.  The check
+and sessions take the client's address (required).  Key and pepper files must be private
+(mode 0600, this user's, not a symlink).  See include/vbill/auth.h.
 """
 from __future__ import annotations
 
@@ -346,8 +351,12 @@ class _Use:
             self._taken.pop()._release()
 
 
-def _use_self(h: _Handle, *others: Tuple[Any, Type[_Handle], str, bool]) -> _Use:
-    return _Use((h, type(h), "self", False), *others)
+def _use_self(cls: Type[_Handle], h: Any,
+              *others: Tuple[Any, Type[_Handle], str, bool]) -> _Use:
+    """Borrows `h` as a `cls` (the class whose method is running: a method called unbound
+    on another kind of handle, vbill.Keys.add_peppers(store, ...), is a TypeError, never the
+    wrong pointer passed to C) and the other handles."""
+    return _Use((h, cls, "self", False), *others)
 
 
 # A private context for the calls on a bill that need one only to report an error
@@ -388,7 +397,7 @@ class Bill(_Handle):
     def _json_call(self, name: str) -> str:
         ctx = _utility_context()
         out = c_void_p()
-        with _use_self(self, (ctx, Context, "ctx", False)) as (b, c):
+        with _use_self(Bill, self, (ctx, Context, "ctx", False)) as (b, c):
             _lib.fn(name)(c, b, byref(out))
         return _lib.take_string(out)
 
@@ -407,7 +416,7 @@ class Bill(_Handle):
         return json.loads(self.context_json())
 
     def _get(self, name: str) -> Any:
-        with _use_self(self) as (b,):
+        with _use_self(Bill, self) as (b,):
             return _lib.fn(name)(b)
 
     def _str(self, name: str) -> Optional[str]:
@@ -474,28 +483,28 @@ class Template(_Handle):
     def prepare(self) -> None:
         """Normalises the base video once (cached in DIR/.vbill-prepared/); idempotent.
         Failures carry the template's own message (vbill_template_errmsg)."""
-        with _use_self(self) as (t,):
+        with _use_self(Template, self) as (t,):
             _lib.fn("vbill_template_prepare")(t)
 
     @property
     def errmsg(self) -> str:
         """The message of the last failed call on the template ("" after a success)."""
-        with _use_self(self) as (t,):
+        with _use_self(Template, self) as (t,):
             return _lib.fn("vbill_template_errmsg")(t).decode("utf-8", "replace")
 
     @property
     def is_prepared(self) -> bool:
-        with _use_self(self) as (t,):
+        with _use_self(Template, self) as (t,):
             return bool(_lib.fn("vbill_template_is_prepared")(t))
 
     @property
     def scenario(self) -> str:
-        with _use_self(self) as (t,):
+        with _use_self(Template, self) as (t,):
             return (_lib.fn("vbill_template_scenario")(t) or b"").decode("utf-8")
 
     def info(self) -> Dict[str, Any]:
         """The template's description (source, frames, segments, slot windows)."""
-        with _use_self(self) as (t,):
+        with _use_self(Template, self) as (t,):
             p = c_void_p(_lib.fn("vbill_template_info")(t))
         if not p.value:
             raise NoMemoryError(Status.ERR_NOMEM, "vbill_template_info: out of memory")
@@ -504,7 +513,9 @@ class Template(_Handle):
 
 class Keys(_Handle):
     """A set of link keys (one signing key, any number of verification keys).  Immutable
-    once loaded; may be shared by threads.  Made by Context.load_keys / keys_from_json."""
+    once loaded (and given its peppers); may be shared by threads.  Made by
+    Context.load_keys / keys_from_json.  Calls on the keys alone (set_session_ttl,
+    add_peppers, load_peppers) fail with the keys' own message (keys.errmsg)."""
 
     _free_name = "vbill_keys_free"
     _made_by = "from ctx.load_keys(path) or ctx.keys_from_json(text)"
@@ -512,60 +523,144 @@ class Keys(_Handle):
     def set_session_ttl(self, seconds: int) -> None:
         """Session length given to new sessions (default 1800 s, 1 s to 31 days).  Call it
         before sharing the keys with other threads."""
-        with _use_self(self) as (k,):
+        with _use_self(Keys, self) as (k,):
             _lib.fn("vbill_keys_set_session_ttl")(k, _int(seconds, "seconds", "int64"))
+
+    def add_peppers(self, pepper_json: JSONLike) -> None:
+        """Gives the keys that have no pepper theirs from a pepper set (Context.split_keys'
+        format; e.g. from a secret manager).  Members for other key ids are ignored.
+        KeyFileError (the keys unchanged) for a malformed set, one whose pepper for a key
+        differs from the key file's, or one with no pepper for any of the keys.  Call it
+        before sharing the keys with other threads."""
+        data = _json_bytes(pepper_json, "pepper_json")
+        with _use_self(Keys, self) as (k,):
+            _lib.fn("vbill_keys_add_peppers")(k, data, len(data))
+
+    def load_peppers(self, path: PathLike) -> None:
+        """add_peppers from a pepper file, checked as a key file is (mode 0600, not a
+        symlink, owned by this user: KeyFileError naming the file and the fix)."""
+        p = _path(path, "path")
+        with _use_self(Keys, self) as (k,):
+            _lib.fn("vbill_keys_load_peppers")(k, p)
 
     @property
     def errmsg(self) -> str:
-        with _use_self(self) as (k,):
+        """The message of the last failed call on the keys alone ("" after a success)."""
+        with _use_self(Keys, self) as (k,):
             return _lib.fn("vbill_keys_errmsg")(k).decode("utf-8", "replace")
 
 
+EventCallback = Callable[[Dict[str, Any]], None]
+
+
 class Store(_Handle):
-    """The attempt limiter's state store (SQLite or Redis).  One call at a time."""
+    """The attempt limiter's state store (SQLite or Redis): counters, locks, revocations.
+    One call at a time (open one per thread; they share the state).  Its own calls fail with
+    its own message (store.errmsg).  Callbacks (set_lock_hook, set_alarm) run on the thread
+    making the check; calling this store from one raises BusyError."""
 
     _free_name = "vbill_store_free"
-    _made_by = "from ctx.open_store(path) or ctx.open_redis_store()"
+    _made_by = "from ctx.open_store(path), ctx.open_redis_url(url) or ctx.open_redis_store()"
 
     def __init__(self) -> None:
         super().__init__()
         self._serial = _Serial("vbill.Store")
         self._lock_cb: Any = None
+        self._alarm_cb: Any = None
+
+    def _free(self, p: c_void_p) -> None:
+        super()._free(p)  # no callback runs after this
+        self._lock_cb = self._alarm_cb = None
 
     def set_limits(self, soft: int = 5, cooling_seconds: int = 900, hard: int = 10,
                    client_max: int = 30, client_window_seconds: int = 3600) -> None:
-        """Attempt limits: see vbill_store_set_limits (ArgumentError for values < 1 or
-        soft > hard, with the store's message)."""
+        """Attempt limits: after every `soft` failed checks a link cools for
+        cooling_seconds, after `hard` it is locked until re-issued; a client with client_max
+        failures within client_window_seconds is slowed (set_slowdown), never locked out.
+        ArgumentError (the store's message) for values < 1, soft > hard, counts over 100,000
+        or times over 366 days."""
         args = (_int(soft, "soft"), _int(cooling_seconds, "cooling_seconds", "int64"),
                 _int(hard, "hard"), _int(client_max, "client_max"),
                 _int(client_window_seconds, "client_window_seconds", "int64"))
-        with _use_self(self) as (s,):
+        with _use_self(Store, self) as (s,):
             _lib.fn("vbill_store_set_limits")(s, *args)
+
+    def set_subscriber_limit(self, max_failures: int = 10) -> None:
+        """The bound per subscriber and bill cycle: the failed checks of all the links of a
+        subscriber's bill of one cycle, re-issued or not, before and after help-desk unlocks.
+        Reaching it locks every link of that bill for good.  It is the guessing bound the
+        carrier states: max_failures/36,500 per customer and cycle.  ArgumentError outside 1
+        to 100,000."""
+        n = _int(max_failures, "max_failures")
+        with _use_self(Store, self) as (s,):
+            _lib.fn("vbill_store_set_subscriber_limit")(s, n)
+
+    def set_slowdown(self, seconds: int = 10) -> None:
+        """A client over its limit may make one check every `seconds` (1 to 3600); a check
+        that comes sooner raises AuthLockedError ("slowed ... try again in N s": answer 429
+        with Retry-After) before any counting.  ArgumentError outside the range."""
+        n = _int(seconds, "seconds", "int64")
+        with _use_self(Store, self) as (s,):
+            _lib.fn("vbill_store_set_slowdown")(s, n)
+
+    def set_alarm(self, max_failures: int = 600, window_seconds: int = 600,
+                  callback: Optional[EventCallback] = None) -> None:
+        """The failure-rate alarm over every link and client sharing the store: when the
+        failed checks within window_seconds reach max_failures, callback(event) (None:
+        counted in stats() only) is called once for that window with {"type":
+        "auth.attack_suspected", "failures", "window_seconds", "at"}.  It runs inside the
+        check; an exception it raises is ignored.  ArgumentError outside 1 to 10^9
+        failures, 1 s to 366 days."""
+        if callback is not None and not callable(callback):
+            raise _type_error("callback", "a callable or None", callback)
+        args = (_int(max_failures, "max_failures", "int64"),
+                _int(window_seconds, "window_seconds", "int64"))
+        cb = _lib.LOCK_FN() if callback is None else _event_trampoline(callback)
+        with _use_self(Store, self) as (s,):
+            _lib.fn("vbill_store_set_alarm")(s, *args, cb, None)
+            self._alarm_cb = cb  # alive as long as the C store may call it
+
+    def stats(self, now: int = 0) -> Dict[str, Any]:
+        """Figures for a metrics endpoint: "checks", "passed", "failed", "locked", "slowed",
+        "alarms" (by this handle since it was opened: add them up over a server's handles),
+        "failures_total" (every failed check recorded in the store, all servers),
+        "failures_window", "window_seconds", "alarm_failures" (the alarm's current window).
+        StoreError when the store cannot be read."""
+        n = _int(now, "now", "int64")
+        out = c_void_p()
+        with _use_self(Store, self) as (s,):
+            _lib.fn("vbill_store_stats")(s, n, byref(out))
+        return json.loads(_lib.take_string(out))
 
     @property
     def errmsg(self) -> str:
-        with _use_self(self) as (s,):
+        """The message of the last failed operation on the store ("" after a success)."""
+        with _use_self(Store, self) as (s,):
             return _lib.fn("vbill_store_errmsg")(s).decode("utf-8", "replace")
 
-    def set_lock_hook(self, callback: Optional[Callable[[Dict[str, Any]], None]]) -> None:
-        """callback(event: dict) is called when a link becomes locked (None removes it).  It
-        runs inside the check that locked the link; calling the store from it is BusyError."""
+    def set_lock_hook(self, callback: Optional[EventCallback]) -> None:
+        """callback(event) is called when a link becomes locked (None removes it), with
+        {"type": "link_locked" or "subscriber_locked" (the subscriber bound was reached:
+        every link of that bill is locked for good), "link", "subscriber", "cycle_start",
+        "scenario", "hard", "until", "failures"} (never the digits).  It runs inside the
+        check that locked the link; calling the store from it is BusyError; an exception it
+        raises is ignored."""
         if callback is not None and not callable(callback):
             raise _type_error("callback", "a callable or None", callback)
-        with _use_self(self) as (s,):
-            if callback is None:
-                _lib.fn("vbill_store_set_lock_hook")(s, _lib.LOCK_FN(), None)
-                self._lock_cb = None
-                return
-
-            def trampoline(_user: Any, event_json: bytes) -> None:
-                try:
-                    callback(json.loads(event_json.decode("utf-8")))
-                except Exception:  # an exception must never unwind through C
-                    pass
-            cb = _lib.LOCK_FN(trampoline)
+        cb = _lib.LOCK_FN() if callback is None else _event_trampoline(callback)
+        with _use_self(Store, self) as (s,):
             _lib.fn("vbill_store_set_lock_hook")(s, cb, None)
-            self._lock_cb = cb
+            self._lock_cb = None if callback is None else cb
+
+
+def _event_trampoline(callback: EventCallback) -> Any:
+    """A C vbill_lock_fn calling callback(event dict); nothing unwinds through C."""
+    def trampoline(_user: Any, event_json: bytes) -> None:
+        try:
+            callback(json.loads(event_json.decode("utf-8")))
+        except Exception:  # an exception must never unwind through C
+            pass
+    return _lib.LOCK_FN(trampoline)
 
 
 class Hooks(_Handle):
@@ -587,7 +682,7 @@ class Hooks(_Handle):
 
     @property
     def errmsg(self) -> str:
-        with _use_self(self) as (h,):
+        with _use_self(Hooks, self) as (h,):
             return _lib.fn("vbill_hooks_errmsg")(h).decode("utf-8", "replace")
 
     def set_callback(self, name: str, callback: Callable[[str, Dict[str, Any]], Optional[int]],
@@ -611,7 +706,7 @@ class Hooks(_Handle):
             except BaseException:  # nothing may unwind through C
                 return -1
         cb = _lib.HOOK_FN(trampoline)
-        with _use_self(self) as (h,):
+        with _use_self(Hooks, self) as (h,):
             _lib.fn("vbill_hooks_set_callback")(h, cname, ev, cb, None)
             self._callbacks[cname.decode("utf-8")] = cb  # alive as long as the C sink may call
 
@@ -621,7 +716,7 @@ class Hooks(_Handle):
         args = (_text(type, "type"), _text(subject, "subject", True),
                 _json_bytes(data, "data", True))
         out = c_void_p()
-        with _use_self(self) as (h,):
+        with _use_self(Hooks, self) as (h,):
             _lib.fn("vbill_hooks_emit")(h, args[0], args[1], args[2], byref(out))
         return _lib.take_string(out)
 
@@ -636,7 +731,7 @@ class Hooks(_Handle):
         args = (_text(type, "type"), _text(subject, "subject", True),
                 _json_bytes(data, "data", True))
         out = c_void_p()
-        with _use_self(self) as (h,):
+        with _use_self(Hooks, self) as (h,):
             _lib.fn("vbill_hooks_emit_still")(h, args[0], args[1], args[2], raw,
                                               len(raw) if raw else 0, byref(out))
         return _lib.take_string(out)
@@ -646,35 +741,35 @@ class Hooks(_Handle):
         deliveries succeeded.  BusyError from inside one of this handle's callbacks."""
         n = c_size_t(0)
         ms = _int(max_ms, "max_ms", "uint")
-        with _use_self(self) as (h,):
+        with _use_self(Hooks, self) as (h,):
             _lib.fn("vbill_hooks_pump")(h, ms, byref(n))
         return n.value
 
     def pending(self) -> Tuple[int, int]:
         """(deliveries pending, Unix ms of the earliest due or 0)."""
         n, due = c_size_t(0), c_int64(0)
-        with _use_self(self) as (h,):
+        with _use_self(Hooks, self) as (h,):
             _lib.fn("vbill_hooks_pending")(h, byref(n), byref(due))
         return n.value, due.value
 
     def start(self) -> None:
         """Starts the library's delivery worker thread (callbacks then run on it)."""
-        with _use_self(self) as (h,):
+        with _use_self(Hooks, self) as (h,):
             _lib.fn("vbill_hooks_start")(h)
 
     def stop(self) -> None:
-        with _use_self(self) as (h,):
+        with _use_self(Hooks, self) as (h,):
             _lib.fn("vbill_hooks_stop")(h)
 
     def status(self) -> Dict[str, Any]:
         out = c_void_p()
-        with _use_self(self) as (h,):
+        with _use_self(Hooks, self) as (h,):
             _lib.fn("vbill_hooks_status")(h, byref(out))
         return json.loads(_lib.take_string(out))
 
     def dead(self) -> List[Dict[str, Any]]:
         out = c_void_p()
-        with _use_self(self) as (h,):
+        with _use_self(Hooks, self) as (h,):
             _lib.fn("vbill_hooks_dead")(h, byref(out))
         return json.loads(_lib.take_string(out))
 
@@ -682,7 +777,7 @@ class Hooks(_Handle):
         """Moves dead letters (of event_id, or all) back to the outbox; returns how many."""
         eid = _text(event_id, "event_id", True)
         n = c_size_t(0)
-        with _use_self(self) as (h,):
+        with _use_self(Hooks, self) as (h,):
             _lib.fn("vbill_hooks_replay")(h, eid, byref(n))
         return n.value
 
@@ -705,7 +800,7 @@ class Context(_Handle):
             self.set_rules(rules)
 
     def _call(self, *others: Tuple[Any, Type[_Handle], str, bool]) -> _Use:
-        return _use_self(self, *others)
+        return _use_self(Context, self, *others)
 
     # ---- context ------------------------------------------------------------------------
     @property
@@ -893,16 +988,47 @@ class Context(_Handle):
         return _lib.take_bytes(out, n.value)
 
     # ---- signed links, the knowledge check, SMS --------------------------------------------
+    # A link is checked against the store wherever a server decides to serve: link_verify
+    # alone cannot see a revocation (link_verify_store, auth_check and session_verify with a
+    # store do).  See include/vbill/auth.h and the README's "Keys, guessing and what a leak
+    # gives away".
+
     def generate_keys(self, existing: Optional[JSONLike] = None) -> str:
-        """A new key file (JSON text holding secrets: store it with mode 0600); with
-        `existing`, its keys are kept for verification (rotation)."""
+        """A new key file (JSON text holding secrets): write it to a new file of mode 0600
+        (os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)); load_keys refuses a
+        key file that group or others may read, a symlink, or another user's file.  With
+        `existing` (a key file, with or without its peppers), its keys are kept for
+        verification and the new key signs (rotation)."""
         e = _json_bytes(existing, "existing", True)
         out = c_void_p()
         with self._call() as (c,):
             _lib.fn("vbill_keys_generate")(c, e and _no_nul(e, "existing"), byref(out))
-        return _lib.take_string(out)
+        return _lib.take_secret(out)
+
+    def split_keys(self, key_file_json: JSONLike,
+                   peppers: Optional[JSONLike] = None) -> Tuple[str, str]:
+        """Moves the peppers out of a key file: returns (key file without any "pepper",
+        pepper set {"vbill_peppers":1,"peppers":{KID: ...}}), the pepper set also holding
+        those of `peppers` (an earlier pepper set, e.g. when rotating).  Keep the two apart
+        (two 0600 files on different disks, a secret manager): the key file alone then
+        reveals no birth date.  KeyFileError when a key has another pepper in `peppers`."""
+        k = _json_bytes(key_file_json, "key_file_json")
+        pp = _json_bytes(peppers, "peppers", True)
+        kout, pout = c_void_p(), c_void_p()
+        with self._call() as (c,):
+            _lib.fn("vbill_keys_split")(c, _no_nul(k, "key_file_json"),
+                                        pp and _no_nul(pp, "peppers"), byref(kout),
+                                        byref(pout))
+        try:
+            key_text = _lib.take_secret(kout)
+        finally:
+            pepper_text = _lib.take_secret(pout)
+        return key_text, pepper_text
 
     def keys_from_json(self, key_file_json: JSONLike) -> Keys:
+        """Keys from key-file JSON text (KeyFileError/JSONError for a malformed one).  A key
+        without its pepper verifies links and sessions; to issue links and check birth dates
+        it needs Keys.add_peppers / Keys.load_peppers."""
         data = _json_bytes(key_file_json, "key_file_json")
         keys = Keys()
         with self._call() as (c,):
@@ -910,6 +1036,9 @@ class Context(_Handle):
         return keys
 
     def load_keys(self, path: PathLike) -> Keys:
+        """Keys from a key file.  KeyFileError (naming the file and the fix) for a missing
+        file, a symlink, a file that is not a regular file, one owned by another user, or one
+        that group or others may read or write (chmod 600 FILE)."""
         p = _path(path, "path")
         keys = Keys()
         with self._call() as (c,):
@@ -926,16 +1055,33 @@ class Context(_Handle):
 
     def open_redis_store(self, host: str = "127.0.0.1", port: int = 6379,
                          prefix: Optional[str] = None) -> Store:
-        """The Redis attempt store (UnsupportedError without the "redis" part)."""
+        """The Redis attempt store over plain TCP, no password, database 0 (open_redis_url
+        for the rest).  UnsupportedError without the "redis" part."""
         h, pt, px = _text(host, "host"), _int(port, "port"), _text(prefix, "prefix", True)
         store = Store()
         with self._call() as (c,):
             _lib.fn("vbill_store_open_redis")(c, h, pt, px, byref(store._ptr))
         return store
 
+    def open_redis_url(self, url: str, prefix: Optional[str] = None) -> Store:
+        """The Redis attempt store named by a URL:
+        redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (plain TCP) or rediss://... (TLS, the
+        server's certificate always verified; ?cacert=FILE&capath=DIR&cert=FILE&key=FILE
+        &sni=NAME).  USER and PASSWORD percent-encoded.  Keys are prefixed with `prefix`
+        (None: "vbill:").  ArgumentError for a malformed URL (the message names the part,
+        never the password), StoreError when the server cannot be reached or refuses AUTH,
+        UnsupportedError without the "redis" part.  Keep a password out of source and
+        command lines (an environment variable such as VBILL_REDIS_URL)."""
+        u, px = _text(url, "url"), _text(prefix, "prefix", True)
+        store = Store()
+        with self._call() as (c,):
+            _lib.fn("vbill_store_open_redis_url")(c, u, px, byref(store._ptr))
+        return store
+
     def link_issue(self, keys: Keys, bill: Bill, ttl_seconds: int, now: int = 0) -> str:
         """A signed link token for a bill made from a record, valid ttl_seconds from now
-        (UnsupportedError for a bill read from JSON: it holds no birth date)."""
+        (UnsupportedError for a bill read from JSON: it holds no birth date; KeyFileError
+        when the signing key's pepper is kept apart and was not loaded)."""
         ttl, n = _int(ttl_seconds, "ttl_seconds", "int64"), _int(now, "now", "int64")
         out = c_void_p()
         with self._call((keys, Keys, "keys", False), (bill, Bill, "bill", False)) as (c, k, b):
@@ -943,17 +1089,36 @@ class Context(_Handle):
         return _lib.take_string(out)
 
     def link_verify(self, keys: Keys, token: str, now: int = 0) -> Dict[str, Any]:
-        """Verifies a token; returns its info (no personal data) or raises a LinkError."""
+        """Checks a token's signature and expiry; returns its info ("link", "kid",
+        "subscriber", "cycle_start", "cycle_end", "scenario", "expires", "expires_unix": no
+        personal data) or raises a LinkError.  Stateless: it cannot see a revocation; a
+        server deciding to serve calls link_verify_store."""
         tok, n = _text(token, "token"), _int(now, "now", "int64")
         out = c_void_p()
         with self._call((keys, Keys, "keys", False)) as (c, k):
             _lib.fn("vbill_link_verify")(c, k, tok, n, byref(out))
         return json.loads(_lib.take_string(out))
 
+    def link_verify_store(self, keys: Keys, store: Optional[Store], token: str,
+                          now: int = 0) -> Dict[str, Any]:
+        """link_verify, and LinkExpiredError (the message says "revoked") for a link revoked
+        in store (re-issued, or link_revoke).  What a server calls before it shows a link's
+        page.  store None: the same as link_verify."""
+        tok, n = _text(token, "token"), _int(now, "now", "int64")
+        out = c_void_p()
+        with self._call((keys, Keys, "keys", False),
+                        (store, Store, "store", True)) as (c, k, s):
+            _lib.fn("vbill_link_verify_store")(c, k, s, tok, n, byref(out))
+        return json.loads(_lib.take_string(out))
+
     def link_reissue(self, keys: Keys, store: Store, old_token: str, bill: Bill,
                      ttl_seconds: int, now: int = 0) -> str:
-        """A new link for the subscriber of old_token (same subscriber and cycle as bill);
-        the old link and its sessions are revoked in store."""
+        """A new link for the subscriber of old_token (valid signature; it may be expired or
+        locked), for the same subscriber and cycle as bill (ArgumentError otherwise), valid
+        ttl_seconds from now; old_token and its sessions are revoked in store.  The new link
+        shares the subscriber's bound of the cycle: re-issuing gives no new guesses.
+        LinkExpiredError when old_token was revoked already (re-issue from the link that
+        replaced it); StoreError when the revocation cannot be recorded (no new link)."""
         old = _text(old_token, "old_token")
         ttl, n = _int(ttl_seconds, "ttl_seconds", "int64"), _int(now, "now", "int64")
         out = c_void_p()
@@ -963,15 +1128,32 @@ class Context(_Handle):
         return _lib.take_string(out)
 
     def link_unlock(self, keys: Keys, store: Store, token: str) -> None:
+        """For the help desk: clears a link's failure count and cooling lock.  It never gives
+        back the subscriber's failures (the subscriber bound holds across unlocks) and never
+        un-revokes a link."""
         tok = _text(token, "token")
         with self._call((keys, Keys, "keys", False),
                         (store, Store, "store", False)) as (c, k, s):
             _lib.fn("vbill_link_unlock")(c, k, s, tok)
 
-    def auth_check(self, keys: Keys, store: Store, token: str, digits: str,
-                   client: str = "", now: int = 0) -> str:
-        """The birth-date check; returns a session token or raises AuthWrongError /
-        AuthLockedError / a LinkError."""
+    def link_revoke(self, keys: Keys, store: Store, token: str) -> None:
+        """Revokes a link and its sessions in store (a phone reported lost, a link sent to
+        the wrong number): auth_check and link_verify_store then raise LinkExpiredError,
+        session_verify with the store SessionError.  The token's signature must verify; it
+        may be expired."""
+        tok = _text(token, "token")
+        with self._call((keys, Keys, "keys", False),
+                        (store, Store, "store", False)) as (c, k, s):
+            _lib.fn("vbill_link_revoke")(c, k, s, tok)
+
+    def auth_check(self, keys: Keys, store: Store, token: str, digits: str, client: str,
+                   now: int = 0) -> str:
+        """The birth-date check; returns a session token.  client (required): the customer's
+        address as the server saw it or as your own proxy verified it, never a header the
+        client controls (None is a TypeError, "" an ArgumentError).  Raises AuthWrongError
+        (how many tries remain), AuthLockedError (the link, the subscriber's cycle or the
+        client is locked or slowed; until when), LinkExpiredError (also a revoked link), a
+        LinkError, KeyFileError (the link's key has no pepper loaded) or StoreError."""
         args = (_text(token, "token"), _text(digits, "digits"), _text(client, "client"),
                 _int(now, "now", "int64"))
         out = c_void_p()
@@ -980,9 +1162,13 @@ class Context(_Handle):
             _lib.fn("vbill_auth_check")(c, k, s, *args, byref(out))
         return _lib.take_string(out)
 
-    def session_verify(self, keys: Keys, session: str, link_token: str, client: str = "",
+    def session_verify(self, keys: Keys, session: str, link_token: str, client: str,
                        store: Optional[Store] = None, now: int = 0) -> None:
-        """Raises SessionError / LinkExpiredError / a LinkError unless the session is valid."""
+        """Raises SessionError (malformed, altered, another link or client) / LinkExpiredError
+        / a LinkError unless the session is valid for this link and client (the client of
+        the check, required: None is a TypeError, "" an ArgumentError).  With a store, a
+        link revoked or locked for good also refuses its sessions; without one neither is
+        seen."""
         args = (_text(session, "session"), _text(link_token, "link_token"),
                 _text(client, "client"), _int(now, "now", "int64"))
         with self._call((keys, Keys, "keys", False),

@@ -160,7 +160,9 @@ class NotFoundError(Error, LookupError):
 
 
 class KeyFileError(Error):
-    """VBILL_ERR_KEY: a key file is missing or malformed."""
+    """VBILL_ERR_KEY: a key or pepper file is missing, malformed, or not private (group or
+    others may read it, another user owns it, or it is reached through a symlink: the message
+    names the fix); or a key's pepper is kept apart and was not loaded (Keys.add_peppers)."""
 
 
 class UnsupportedError(Error, NotImplementedError):

@@ -34,7 +34,7 @@ p_handle = POINTER(c_void_p)  # vbill_x ** results
 
 # vbill_log_fn(void *user, vbill_log_level level, const char *message)
 LOG_FN = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
-# vbill_lock_fn(void *user, const char *event_json)
+# vbill_lock_fn(void *user, const char *event_json): the lock hook and the alarm
 LOCK_FN = CFUNCTYPE(None, c_void_p, c_char_p)
 # int vbill_hook_fn(void *user, const char *type, const char *event_json)
 HOOK_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_char_p)
@@ -170,17 +170,27 @@ _PROTOS: Dict[str, Tuple[Any, List[Any], Any]] = {
     "vbill_keys_free": (None, [P], None),
     "vbill_keys_errmsg": (c_char_p, [P], None),
     "vbill_keys_set_session_ttl": (c_status, [P, c_int64], _check_keys),
+    "vbill_keys_split": (c_status, [P, c_char_p, c_char_p, p_out, p_out], _check_ctx),
+    "vbill_keys_add_peppers": (c_status, [P, c_char_p, c_size_t], _check_keys),
+    "vbill_keys_load_peppers": (c_status, [P, c_char_p], _check_keys),
     "vbill_link_issue": (c_status, [P, P, P, c_int64, c_int64, p_out], _check_ctx),
     "vbill_link_verify": (c_status, [P, P, c_char_p, c_int64, p_out], _check_ctx),
+    "vbill_link_verify_store": (c_status, [P, P, P, c_char_p, c_int64, p_out], _check_ctx),
+    "vbill_link_revoke": (c_status, [P, P, P, c_char_p], _check_ctx),
     "vbill_link_unlock": (c_status, [P, P, P, c_char_p], _check_ctx),
     "vbill_link_reissue": (c_status, [P, P, P, c_char_p, P, c_int64, c_int64, p_out], _check_ctx),
     "vbill_store_open_sqlite": (c_status, [P, c_char_p, p_handle], _check_ctx),
     "vbill_store_open_redis": (c_status, [P, c_char_p, c_int, c_char_p, p_handle], _check_ctx),
+    "vbill_store_open_redis_url": (c_status, [P, c_char_p, c_char_p, p_handle], _check_ctx),
     "vbill_store_free": (None, [P], None),
     "vbill_store_errmsg": (c_char_p, [P], None),
     "vbill_store_set_limits": (c_status, [P, c_int, c_int64, c_int, c_int, c_int64],
                                _check_store),
     "vbill_store_set_lock_hook": (None, [P, LOCK_FN, P], None),
+    "vbill_store_set_subscriber_limit": (c_status, [P, c_int], _check_store),
+    "vbill_store_set_slowdown": (c_status, [P, c_int64], _check_store),
+    "vbill_store_set_alarm": (c_status, [P, c_int64, c_int64, LOCK_FN, P], _check_store),
+    "vbill_store_stats": (c_status, [P, c_int64, p_out], _check_store),
     "vbill_auth_check": (c_status, [P, P, P, c_char_p, c_char_p, c_char_p, c_int64, p_out],
                          _check_ctx),
     "vbill_session_verify": (c_status, [P, P, P, c_char_p, c_char_p, c_char_p, c_int64],
@@ -257,6 +267,20 @@ def take_string(p: c_void_p) -> str:
         lib.vbill_free(p)
 
 
+def take_secret(p: c_void_p) -> str:
+    """take_string for text holding secrets (a key file, a pepper set): the library's copy is
+    overwritten with zeros before it is released.  (The Python str cannot be wiped: drop it
+    as soon as it is written to its 0600 file.)"""
+    if not p.value:
+        return ""
+    try:
+        raw = ctypes.string_at(p.value)
+        ctypes.memset(p.value, 0, len(raw))
+        return raw.decode("utf-8")
+    finally:
+        lib.vbill_free(p)
+
+
 def take_bytes(p: c_void_p, n: int) -> bytes:
     if not p.value:
         return b""
@@ -266,5 +290,5 @@ def take_bytes(p: c_void_p, n: int) -> bytes:
         lib.vbill_free(p)
 
 
-__all__ = ["lib", "fn", "exports", "take_string", "take_bytes", "version", "Error", "LOG_FN",
-           "LOCK_FN", "HOOK_FN", "SONAME"]
+__all__ = ["lib", "fn", "exports", "take_string", "take_secret", "take_bytes", "version",
+           "Error", "LOG_FN", "LOCK_FN", "HOOK_FN", "SONAME"]

@@ -3,12 +3,16 @@
 #   page_need_chromium    exit 77 (skip) when Chromium is missing ($CHROMIUM, else /usr/bin/chromium)
 #   page_npm              `npm ci` of the root package.json/package-lock.json into
 #                         $B/tests/e2e/page/npm (once; under a lock); sets NODE_PATH
-#   page_server           unless PAGE_BASE_URL is set: builds the fixture (cached in the build
-#                         dir), starts a fake help desk and tests/e2e/page/devserver.py, and
-#                         exports PAGE_BASE_URL PAGE_FIXTURE PAGE_EVENTS_LOG PAGE_HELPDESK_LOG
-# Everything specific to the development server is in page_server: to run the browser test
-# against the real `vbill serve`, export PAGE_BASE_URL, PAGE_FIXTURE, PAGE_EVENTS_LOG and
-# PAGE_HELPDESK_LOG yourself (examples/page/README.md, "Testing against vbill serve").
+#   page_server           unless PAGE_BASE_URL is set: makes the bill store with the real
+#                         `vbill batch` (tests/e2e/page/make_store.py, cached in the build
+#                         dir), starts a webhook receiver (tests/servers/hookrecv.py) and the
+#                         real `vbill serve` over a copy of the store with a hooks config
+#                         whose webhook sink is that receiver, and exports PAGE_BASE_URL
+#                         PAGE_FIXTURE PAGE_HOOKS_LOG PAGE_STORE PAGE_SERVE_LOG, and
+#                         PAGE_OVERLAY_URL: a second server over the same store whose page
+#                         config makes overlay mode the default
+# To run the browser test against a server started otherwise, export those yourself
+# (examples/page/README.md, "Testing").
 B=$(cd "${VBILL_BUILDDIR:-.}" && pwd)
 S=$(cd "${VBILL_SRCDIR:-.}" && pwd)
 PAGE_DIR="$B/tests/e2e/page"
@@ -58,41 +62,71 @@ page_wait_file() {
     done
 }
 
-# python3 with this build's libvbill for the Python binding.  A sanitizer build needs its
-# runtime preloaded into python (only there: node and Chromium must not get it).  It execs:
-# call it in a subshell or in the background (then $! is python's own pid).
-page_python() {
-    lib="$B/libvbill/.libs/libvbill.so.1"
-    asan=$(ldd "$lib" 2>/dev/null | awk '/libasan/ {print $3}')
-    exec env ${asan:+LD_PRELOAD="$asan"} ${asan:+ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"} \
-        VBILL_LIBRARY="$lib" VBILL_BUILDDIR="$B" VBILL_SRCDIR="$S" \
-        PYTHONPATH="$S/bindings/python" PYTHONDONTWRITEBYTECODE=1 python3 "$@"
+page_wait_port() { # LOG: the port `vbill serve` says it listens on
+    i=0
+    while ! grep -q 'listening on .*(port [0-9]*)' "$1" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 600 ] && { echo "FAIL: vbill serve did not start"; cat "$1"; exit 1; }
+        sleep 0.1
+    done
+    sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$1" | head -n 1
 }
 
 page_server() {
     [ -n "${PAGE_BASE_URL:-}" ] && return 0
-    command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 is needed for the development server"; exit 77; }
-    command -v ffmpeg >/dev/null 2>&1 || { echo "SKIP: ffmpeg is needed for the page's fixture"; exit 77; }
+    command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 is needed for the test receiver"; exit 77; }
+    "$B/examples/vbill" serve --help >/dev/null 2>&1 ||
+        { echo "SKIP: vbill serve is not built (libmicrohttpd missing)"; exit 77; }
     PAGE_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vbill-page.XXXXXX")
     trap page_cleanup EXIT INT TERM
-    # The fixture: the built-in template, its overlay stream and three bills (cached).
+    # The store: vbill batch over tests/e2e/page/records.jsonl (made once per build).
     (
         flock 9
-        page_python "$S/tests/e2e/page/make_fixture.py" "$PAGE_DIR/fixture" >/dev/null
-    ) 9>"$PAGE_DIR/fixture.lock" || { echo "FAIL: make_fixture.py"; exit 1; }
+        env VBILL_BUILDDIR="$B" VBILL_SRCDIR="$S" python3 "$S/tests/e2e/page/make_store.py" \
+            "$PAGE_DIR/fixture" >/dev/null
+    ) 9>"$PAGE_DIR/fixture.lock" || { echo "FAIL: make_store.py"; exit 1; }
     export PAGE_FIXTURE="$PAGE_DIR/fixture/fixture.json"
-    python3 "$S/tests/servers/hookrecv.py" --kind zendesk --mode ok --token devserver-token \
-        --port-file "$PAGE_TMP/desk.port" --log "$PAGE_TMP/desk.log" 2>"$PAGE_TMP/desk.err" &
+    # the server writes into its store (survey marks, on-demand segments): a copy per run
+    cp -a "$PAGE_DIR/fixture/store" "$PAGE_TMP/store"
+    secret="whsec_$(python3 -c 'import base64,os;print(base64.b64encode(os.urandom(32)).decode())')"
+    : > "$PAGE_TMP/hooks.log"
+    python3 "$S/tests/servers/hookrecv.py" --kind webhook --mode ok --secret "$secret" \
+        --port-file "$PAGE_TMP/hooks.port" --log "$PAGE_TMP/hooks.log" 2>"$PAGE_TMP/hooks.err" &
     PAGE_PIDS="$PAGE_PIDS $!"
-    page_wait_file "$PAGE_TMP/desk.port" "the fake help desk"
-    : > "$PAGE_TMP/events.jsonl"
-    : > "$PAGE_TMP/desk.log"
-    page_python "$S/tests/e2e/page/devserver.py" --fixture "$PAGE_FIXTURE" --page "$S/examples/page" \
-        --port-file "$PAGE_TMP/dev.port" --events-log "$PAGE_TMP/events.jsonl" \
-        --state "$PAGE_TMP/state" --helpdesk-url "http://127.0.0.1:$(cat "$PAGE_TMP/desk.port")" \
-        2>"$PAGE_TMP/dev.err" &
+    page_wait_file "$PAGE_TMP/hooks.port" "the webhook receiver"
+    cat > "$PAGE_TMP/hooks.json" <<JSON
+{"source": "urn:vbill:page-test", "retry_base_ms": 50, "retry_max_ms": 500, "sync": "normal",
+ "sinks": [{"type": "webhook", "name": "desk", "url": "http://127.0.0.1:$(cat "$PAGE_TMP/hooks.port")/hook",
+            "secret": "$secret", "events": ["*"], "timeout_ms": 5000}]}
+JSON
+    cat > "$PAGE_TMP/page.json" <<'JSON'
+{"helpdesk": {"phone": "114", "hours": {"ko-KR": "평일 10:00-19:00", "ja-JP": "平日 10:00〜19:00",
+                                        "en-US": "Weekdays 10:00-19:00 (KST)"}},
+ "actions": [
+  {"id": "pay_now", "label": {"ko-KR": "지금 납부하기", "ja-JP": "今すぐ支払う", "en-US": "Pay now"},
+   "url": "https://carrier.example/pay"},
+  {"id": "change_payment", "label": {"ko-KR": "납부 방법 바꾸기", "ja-JP": "支払い方法を変更", "en-US": "Change payment method"},
+   "url": "https://carrier.example/payment"},
+  {"id": "call_me", "label": {"ko-KR": "전화 상담 요청", "ja-JP": "電話で相談する", "en-US": "Call me back"},
+   "url": "https://carrier.example/callback"}],
+ "overlay_default": false}
+JSON
+    "$B/examples/vbill" serve --store "$PAGE_TMP/store" --listen 127.0.0.1:0 \
+        --key-file "$PAGE_DIR/fixture/keys.json" --state "$PAGE_TMP/state" \
+        --hooks "$PAGE_TMP/hooks.json" --page "$S/examples/page" --page-config "$PAGE_TMP/page.json" \
+        --insecure-cookies --render-workers 2 --idle-timeout 60 2>"$PAGE_TMP/serve.log" &
     PAGE_PIDS="$PAGE_PIDS $!"
-    page_wait_file "$PAGE_TMP/dev.port" "the development server"
-    export PAGE_BASE_URL="http://127.0.0.1:$(cat "$PAGE_TMP/dev.port")"
-    export PAGE_EVENTS_LOG="$PAGE_TMP/events.jsonl" PAGE_HELPDESK_LOG="$PAGE_TMP/desk.log"
+    port=$(page_wait_port "$PAGE_TMP/serve.log") || exit 1
+    # a second server over the same store, for a carrier that makes overlay mode the default
+    sed 's/"overlay_default": false/"overlay_default": true/' "$PAGE_TMP/page.json" > "$PAGE_TMP/page-overlay.json"
+    "$B/examples/vbill" serve --store "$PAGE_TMP/store" --listen 127.0.0.1:0 \
+        --key-file "$PAGE_DIR/fixture/keys.json" --state "$PAGE_TMP/state-overlay" \
+        --hooks "$PAGE_TMP/hooks.json" --page "$S/examples/page" \
+        --page-config "$PAGE_TMP/page-overlay.json" --insecure-cookies --render-workers 2 \
+        --idle-timeout 60 2>"$PAGE_TMP/serve-overlay.log" &
+    PAGE_PIDS="$PAGE_PIDS $!"
+    oport=$(page_wait_port "$PAGE_TMP/serve-overlay.log") || exit 1
+    export PAGE_BASE_URL="http://127.0.0.1:$port" PAGE_HOOKS_LOG="$PAGE_TMP/hooks.log"
+    export PAGE_OVERLAY_URL="http://127.0.0.1:$oport"
+    export PAGE_STORE="$PAGE_TMP/store" PAGE_SERVE_LOG="$PAGE_TMP/serve.log"
 }

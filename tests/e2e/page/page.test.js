@@ -1,10 +1,14 @@
 'use strict';
 /* page.test.js: the customer's page walked in Debian's Chromium (playwright-core), at phone
- * size (390x844) and desktop size (1280x800).  Run by browser.sh, which sets:
- *   PAGE_BASE_URL      the server (the development server, or a real `vbill serve`)
- *   PAGE_FIXTURE       fixture.json: the links, their digits and the bills' expected values
- *   PAGE_EVENTS_LOG    JSON lines of the events/chat POSTs the server received
- *   PAGE_HELPDESK_LOG  JSON lines of the fake help desk (tests/servers/hookrecv.py)
+ * size (390x844) and desktop size (1280x800), against the real `vbill serve` over a store
+ * made by the real `vbill batch`.  Run by browser.sh, which sets (tests/e2e/page/env.sh):
+ *   PAGE_BASE_URL      the server
+ *   PAGE_FIXTURE       fixture.json (make_store.py): the links, their digits, and what the
+ *                      page must show, read from the store (bill.json, the template's slots)
+ *   PAGE_HOOKS_LOG     JSON lines of the webhook receiver the server's hooks deliver to
+ *                      (tests/servers/hookrecv.py: type, subject, data, the still checked)
+ *   PAGE_OVERLAY_URL   a second server over the same store, overlay mode by default
+ *   PAGE_STORE         the store the servers serve (on-demand files are looked for there)
  *   PAGE_SCREENSHOTS   where the screenshots of every step go
  *   CHROMIUM           the browser (default /usr/bin/chromium)
  * Every page is checked by axe-core (WCAG 2.2 AA tags), for Content-Security-Policy
@@ -32,6 +36,7 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', 
   '--mute-audio'];
 const CARRIER = 'https://carrier.example/';
 const BUDGET = 150 * 1024;
+const SLOW = Number(process.env.PAGE_SLOW || 1);  /* a loaded machine: wait longer */
 
 let passed = 0;
 let failed = 0;
@@ -45,8 +50,8 @@ function eq(a, b, msg) {
   }
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(fn, what, ms = 15000) {
-  const end = Date.now() + ms;
+async function until(fn, what, ms = 30000) {
+  const end = Date.now() + ms * SLOW;
   let last;
   while (Date.now() < end) {
     last = await fn();
@@ -65,27 +70,63 @@ async function step(name, fn) {
     console.log('not ok - ' + name + '\n    ' + String(e && e.stack || e).split('\n').slice(0, 4).join('\n    '));
   }
 }
-async function shot(page, name) {
+/* A screenshot of the step: the whole page, or (at) what the customer sees with that
+ * element scrolled into view. */
+async function shot(page, name, at) {
   shotNo++;
   const f = path.join(SHOTS, String(shotNo).padStart(2, '0') + '-' + name + '.png');
-  await page.screenshot({ path: f, fullPage: true });
+  if (at) {
+    await page.locator(at).evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    await page.waitForTimeout(100);
+  }
+  await page.screenshot({ path: f, fullPage: !at });
   return f;
 }
 
-/* ---- what the server received ------------------------------------------------------- */
+/* ---- what the page sent, what the help desk received ------------------------------------ */
 function jsonLines(file) {
   if (!file || !fs.existsSync(file)) return [];
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
-/* The page's POSTs as the development server logged them ({route, link, status, body}).
- * Against a real server, PAGE_EVENTS_LOG is whatever log gives the same shape. */
-function received(linkId, route) {
-  return jsonLines(process.env.PAGE_EVENTS_LOG).filter((e) => e.link === linkId && e.route === route);
+/* The page's POSTs to B T/event and B T/chat with the server's answers: [{route, status,
+ * body}], recorded per page by track(). */
+function track(page) {
+  const posts = [];
+  page.on('response', (r) => {
+    const q = r.request();
+    if (q.method() !== 'POST') return;
+    const m = /\/(event|chat)$/.exec(new URL(q.url()).pathname);
+    if (!m) return;
+    let body = null;
+    try { body = JSON.parse(q.postData() || 'null'); } catch (e) { /* not JSON */ }
+    posts.push({ route: m[1], status: r.status(), body });
+  });
+  return posts;
+}
+/* The events the webhook receiver got for a subscriber: [{type, id, data, sig_ok, ...}].
+ * Every one must carry a valid signature and no problem the receiver found. */
+function received(subject, type) {
+  const all = jsonLines(process.env.PAGE_HOOKS_LOG).filter((e) => e.kind === 'webhook' && e.subject === subject);
+  for (const e of all) {
+    assert(e.sig_ok && !(e.problems || []).length, 'the receiver found problems: ' + JSON.stringify(e));
+  }
+  return type ? all.filter((e) => e.type === type) : all;
+}
+async function receivedSoon(subject, type, pred, what) {
+  return until(() => received(subject, type).filter(pred).length ? received(subject, type).filter(pred) : null,
+    what + ' at the webhook receiver', 30000);
+}
+const ids = (evs) => [...new Set(evs.map((e) => e.id))];
+async function metric(name, base) {
+  const r = await fetch((base || BASE) + '/metrics');
+  const m = new RegExp('^' + name.replace(/[{}"]/g, '\\$&') + ' (\\d+)', 'm').exec(await r.text());
+  return m ? Number(m[1]) : NaN;
 }
 
 /* ---- per-page guards: axe, CSP, foreign requests ------------------------------------- */
-function guard(page) {
+function guard(page, origin) {
   const g = { csp: [], foreign: [], errors: [] };
+  const ours = origin || ORIGIN;
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) g.csp.push(m.text());
   });
@@ -93,7 +134,7 @@ function guard(page) {
   page.on('request', (r) => {
     const u = r.url();
     if (/^(data|blob):/.test(u)) return;
-    if (new URL(u).origin !== ORIGIN && !u.startsWith(CARRIER)) g.foreign.push(u);
+    if (new URL(u).origin !== ours && !u.startsWith(CARRIER)) g.foreign.push(u);
   });
   return g;
 }
@@ -174,8 +215,9 @@ async function playFor(page, seconds) {
   await until(async () => {
     const s = await playerState(page);
     return !s.paused && s.t > t0 + seconds ? s : null;
-  }, 'the video to advance ' + seconds + ' s', 30000);
+  }, 'the video to advance ' + seconds + ' s', 60000);
 }
+async function pause(page) { await page.evaluate(() => document.getElementById('video').pause()); }
 async function seek(page, t) {
   await page.evaluate((t) => new Promise((res) => {
     const v = document.getElementById('video');
@@ -184,11 +226,11 @@ async function seek(page, t) {
     v.currentTime = t;
   }), t);
   /* until the frame there is decoded (no spinner in the screenshots) */
-  await until(() => page.evaluate(() => document.getElementById('video').readyState >= 3), 'the frame after the seek', 10000);
-  await page.waitForTimeout(150);
+  await until(() => page.evaluate(() => document.getElementById('video').readyState >= 3), 'the frame after the seek', 30000);
+  await page.waitForTimeout(200);
 }
-/* The bounding box of the white text pixels inside rect of a PNG screenshot (decoded by the
- * browser itself). */
+/* Decodes PNG screenshots in the page itself: the bounding box of the white text pixels
+ * inside rect, and two images side by side (written to file). */
 async function inkBox(page, png, rect) {
   return page.evaluate(async ({ b64, rect }) => {
     const img = new Image();
@@ -211,16 +253,35 @@ async function inkBox(page, png, rect) {
     return x1 < 0 ? null : { x0, y0, x1, y1 };
   }, { b64: png.toString('base64'), rect });
 }
-async function pause(page) { await page.evaluate(() => document.getElementById('video').pause()); }
+async function sideBySide(page, left, right, labels, file) {
+  const url = await page.evaluate(async ({ a, b, labels }) => {
+    const load = async (b64) => { const i = new Image(); i.src = 'data:image/png;base64,' + b64; await i.decode(); return i; };
+    const ia = await load(a), ib = await load(b);
+    const c = document.createElement('canvas');
+    const head = 36;
+    c.width = ia.width + ib.width + 8; c.height = Math.max(ia.height, ib.height) + head;
+    const g = c.getContext('2d');
+    g.fillStyle = '#ffffff'; g.fillRect(0, 0, c.width, c.height);
+    g.fillStyle = '#000000'; g.font = '22px sans-serif'; g.textBaseline = 'middle';
+    g.fillText(labels[0], 8, head / 2); g.fillText(labels[1], ia.width + 16, head / 2);
+    g.drawImage(ia, 0, head); g.drawImage(ib, ia.width + 8, head);
+    return c.toDataURL('image/png');
+  }, { a: left.toString('base64'), b: right.toString('base64'), labels });
+  fs.writeFileSync(file, Buffer.from(url.split(',')[1], 'base64'));
+}
 
 async function unlock(page, tok, digits) {
   await page.goto(BASE + linkPath(tok));
   await page.fill('#digits', digits);
   await Promise.all([page.waitForURL(/\/watch$/), page.click('button[type=submit]')]);
+  await page.waitForSelector('#controls:not([hidden])');
 }
 
-/* The written bill: every value the bill has, where the page says it is. */
-async function checkBill(page, bill) {
+/* The written bill: every value bill.json has, where the page says it is; the amounts'
+ * digits are bill.json's integers (minor units: won, yen, cents). */
+const digitsOf = (t) => String(t || '').replace(/[^0-9]/g, '');
+async function checkBill(page, link) {
+  const bill = link.bill;
   const got = await page.evaluate(() => {
     const f = (root, name) => { const e = root.querySelector('[data-field="' + name + '"]'); return e ? e.textContent.trim() : null; };
     const s = document.getElementById('bill');
@@ -230,8 +291,9 @@ async function checkBill(page, bill) {
       this_month_text: f(s, 'this_month_text'), next_month_text: f(s, 'next_month_text'),
       payment_text: f(s, 'payment_text'),
       lines: [...s.querySelectorAll('[data-line]')].map((li) => ({
-        id: li.getAttribute('data-line'), prorated_text: f(li, 'prorated_text'), next_month_text: f(li, 'next_month_text') })),
-      bundle: b ? { prorated_text: f(b, 'prorated_text'), discount_text: f(b, 'discount_text') } : null,
+        id: li.getAttribute('data-line'), product: li.querySelector('.product').firstChild.textContent.trim(),
+        prorated_text: f(li, 'prorated_text'), next_month_text: f(li, 'next_month_text') })),
+      bundle: b ? { name: b.querySelector('.product').textContent.trim(), prorated_text: f(b, 'prorated_text'), discount_text: f(b, 'discount_text') } : null,
       other: [...s.querySelectorAll('[data-other] [data-field="amount_text"]')].map((e) => e.textContent.trim()),
     };
   });
@@ -240,20 +302,52 @@ async function checkBill(page, bill) {
   eq(got.next_month_text, bill.next_month_text, 'next month');
   eq(got.payment_text, bill.payment_text, 'payment');
   eq(got.name_masked, bill.name_masked, 'masked name');
-  eq(got.lines, bill.lines.map((l) => ({ id: l.id, prorated_text: l.prorated_text, next_month_text: l.next_month_text })), 'lines');
-  eq(got.bundle, bill.bundle ? { prorated_text: bill.bundle.prorated_text, discount_text: bill.bundle.discount_text } : null, 'bundle');
+  eq(got.lines, bill.lines.map((l) => ({ id: l.id, product: l.product, prorated_text: l.prorated_text, next_month_text: l.next_month_text })), 'lines');
+  eq(got.bundle, bill.bundle, 'bundle');
   eq(got.other, bill.other_charges.map((o) => o.amount_text), 'other charges');
+  eq(digitsOf(got.this_month_text), String(link.amounts.this_month), 'this month = bill.json amounts.this_month');
+  eq(digitsOf(got.next_month_text), String(link.amounts.next_month), 'next month = bill.json amounts.next_month');
 }
 
-/* Page weight before the video: every response but the media, gzipped (level 9). */
+/* Page weight before the video: every response but the media, gzipped (level 9), and as
+ * the server sent it (Content-Length: vbill serve gzips its static files). */
 function weigh(page) {
   const seen = [];
   page.on('response', async (r) => {
     const u = r.url();
     if (!/^https?:/.test(u) || /\.(m3u8|ts|mp4|vtt)(\?|$)/.test(u) || r.status() >= 300) return;
-    try { seen.push({ u, gz: zlib.gzipSync(await r.body(), { level: 9 }).length }); } catch (e) { /* redirects */ }
+    try {
+      seen.push({ u, gz: zlib.gzipSync(await r.body(), { level: 9 }).length,
+        sent: Number((await r.allHeaders())['content-length']) });
+    } catch (e) { /* redirects */ }
   });
-  return () => seen.reduce((a, x) => a + x.gz, 0);
+  return () => ({ gz: seen.reduce((a, x) => a + x.gz, 0), sent: seen.reduce((a, x) => a + x.sent, 0) });
+}
+
+/* The slots of overlay mode: each drawn in its box, visible only inside its window. */
+async function checkOverlaySlots(page, link, label, slots) {
+  const W = link.template.width;
+  for (const slot of slots) {
+    await seek(page, slot.from + 1.5);
+    const box = await page.evaluate((name) => {
+      const v = document.getElementById('video').getBoundingClientRect();
+      const el = document.querySelector('.slot[data-slot="' + name + '"]');
+      const r = el.getBoundingClientRect();
+      return { vis: getComputedStyle(el).visibility, text: el.textContent, x: r.left - v.left, y: r.top - v.top, w: r.width, h: r.height, vw: v.width,
+        overflow: el.querySelector('.slot-text').scrollWidth > el.clientWidth + 1 };
+    }, slot.name);
+    eq(box.vis, 'visible', slot.name + ' visible at ' + (slot.from + 1.5));
+    eq(box.text, slot.text, slot.name + ' text (the template\'s, over bill.json)');
+    const k = box.vw / W;
+    assert(Math.abs(box.x - slot.box[0] * k) < 2 && Math.abs(box.y - slot.box[1] * k) < 2 &&
+           Math.abs(box.w - slot.box[2] * k) < 2 && Math.abs(box.h - slot.box[3] * k) < 2, slot.name + ' in its box: ' + JSON.stringify(box));
+    assert(!box.overflow, slot.name + ' fits its box');
+    await shot(page, label + '-overlay-' + slot.name, 'main');
+    for (const t of [slot.from - 1, slot.to + 1]) {
+      await seek(page, t);
+      eq(await page.$eval('.slot[data-slot="' + slot.name + '"]', (e) => getComputedStyle(e).visibility), 'hidden', slot.name + ' hidden at ' + t);
+    }
+  }
 }
 
 /* ===================================================================================== */
@@ -261,6 +355,7 @@ async function phone() {
   const ctx = await newContext('phone');
   const page = await ctx.newPage();
   const g = guard(page);
+  const posts = track(page);
   const senior = ROLE('senior');
   let watchUrl;
 
@@ -311,6 +406,7 @@ async function phone() {
     ]);
     eq(resp.status(), 401, 'status');
     const left = resp.headers()['x-tries-left'];
+    eq(left, '4', 'X-Tries-Left after one wrong entry');
     await page.waitForSelector('.tries-left');
     eq((await page.textContent('.tries-left')).trim(), left, 'tries left on the page = X-Tries-Left');
     assert(/맞지 않습니다/.test(await page.textContent('#digits-error')), 'kind wording');
@@ -318,6 +414,7 @@ async function phone() {
     assert((await page.getAttribute('#digits', 'aria-describedby')).includes('digits-error'), 'error described');
     await shot(page, 'phone-check-wrong');
     await axe(page, 'wrong-digits page');
+    await checkGuards(page, g, 'wrong-digits page');
   });
 
   await step('phone: right digits -> the watch page', async () => {
@@ -326,7 +423,7 @@ async function phone() {
     watchUrl = page.url();
     eq(await page.getAttribute('html', 'lang'), 'ko', 'lang');
     await page.waitForSelector('#controls:not([hidden])');
-    await shot(page, 'phone-watch');
+    await shot(page, 'phone-watch', 'main');
     await axe(page, 'watch page');
     await checkGuards(page, g, 'watch page');
   });
@@ -338,18 +435,28 @@ async function phone() {
     eq(s.rate, 0.8, 'playbackRate');
     eq(s.pitch, true, 'preservesPitch');
     assert(s.mode === 'native' || s.mode === 'hlsjs', 'HLS playback (' + s.mode + ')');
+    assert(s.src.includes(linkPath(senior.token)) || s.src.startsWith('blob:'), 'the bill\'s own stream: ' + s.src);
     eq(await page.$eval('input[name=speed]:checked', (e) => e.value), '0.8', 'the 0.8 button is on');
     const f = await frameStats(page);
     assert(f.mean > 20 && f.sd > 3, 'frame not black: mean ' + f.mean.toFixed(1) + ' sd ' + f.sd.toFixed(1));
-    await shot(page, 'phone-playing');
+    await page.locator('#stage').scrollIntoViewIfNeeded();
+    await shot(page, 'phone-playing', 'main');
   });
 
   await step('phone: captions show (a cue is active) and chapters are listed', async () => {
+    const first = await until(() => page.evaluate(() => {
+      const t = document.getElementById('captions-track').track;
+      return t.cues && t.cues.length ? t.cues[0].startTime : null;
+    }), 'the captions\' cues');
+    await seek(page, first + 0.5);
+    await page.evaluate(() => document.getElementById('video').play());
     const s = await until(async () => { const x = await playerState(page); return x.activeCue ? x : null; }, 'an active caption cue');
     eq(s.captions, 'showing', 'captions mode');
     eq(await page.getAttribute('#captions', 'aria-pressed'), 'true', 'captions button');
     await until(() => page.$$eval('#chapters button', (b) => b.length), 'the chapter list');
-    await shot(page, 'phone-captions');
+    await pause(page);
+    await page.locator('#stage').scrollIntoViewIfNeeded();
+    await shot(page, 'phone-captions', 'main');
   });
 
   await step('phone: tapping a chapter seeks to it', async () => {
@@ -358,26 +465,25 @@ async function phone() {
     await page.tap('#chapters li:nth-child(3) button');
     await until(async () => { const s = await playerState(page); return Math.abs(s.t - cues[2]) < 2 ? s : null; }, 'the seek to chapter 3');
     await until(() => page.$eval('#chapters li:nth-child(3) button', (b) => b.getAttribute('aria-current') === 'true'), 'chapter 3 marked current');
-    await shot(page, 'phone-chapter');
+    await shot(page, 'phone-chapter', '#stage');
   });
 
-  await step('phone: the written bill equals the bill', async () => {
-    await checkBill(page, senior.bill);
-    await page.locator('#bill').scrollIntoViewIfNeeded();
-    await shot(page, 'phone-bill');
+  await step('phone: the written bill equals bill.json', async () => {
+    await checkBill(page, senior);
+    await shot(page, 'phone-bill', '#bill');
   });
 
-  await step('phone: speed and captions changes are events', async () => {
+  await step('phone: speed and captions changes are events at the receiver', async () => {
     await page.click('input[name=speed][value="1.25"]');
     eq((await playerState(page)).rate, 1.25, 'rate 1.25');
     await page.click('#captions');
     eq((await playerState(page)).captions, 'hidden', 'captions off');
     await page.click('#captions');
     await page.click('input[name=speed][value="0.8"]');
-    await until(() => received(senior.id, 'event').filter((e) => e.body.type === 'captions').length >= 2, 'captions events');
-    const ev = received(senior.id, 'event');
-    assert(ev.some((e) => e.body.type === 'speed' && e.body.rate === 1.25 && e.status === 204), 'speed 1.25 event');
-    assert(ev.some((e) => e.body.type === 'captions' && e.body.on === false && e.status === 204), 'captions off event');
+    await until(() => posts.filter((e) => e.body && e.body.type === 'captions').length >= 2, 'the captions POSTs');
+    assert(posts.filter((e) => e.route === 'event').every((e) => e.status === 204), 'the server took every event: ' + JSON.stringify(posts));
+    await receivedSoon(senior.id, 'bill.speed_changed', (e) => e.data.rate === 1.25, 'bill.speed_changed 1.25');
+    await receivedSoon(senior.id, 'bill.captions_changed', (e) => e.data.captions === false, 'bill.captions_changed off');
   });
 
   await step('phone: a question about this moment is answered', async () => {
@@ -394,23 +500,23 @@ async function phone() {
     await until(() => page.$eval('#ask-answer', (e) => e.getAttribute('data-kind') === 'answer'), 'the answer');
     const text = await page.textContent('#ask-answer');
     assert(text.includes(senior.bill.next_month_text), 'the answer has next month\'s amount: ' + text);
-    const posts = received(senior.id, 'chat');
-    const last = posts[posts.length - 1];
-    assert(last && Math.abs(last.body.position - s.t) < 0.6, 'the position was sent: ' + JSON.stringify(last && last.body));
-    await shot(page, 'phone-ask-answered');
+    const asked = posts.filter((e) => e.route === 'chat');
+    const last = asked[asked.length - 1];
+    assert(last && last.status === 200 && Math.abs(last.body.position - s.t) < 0.6, 'the position was sent: ' + JSON.stringify(last));
+    await shot(page, 'phone-ask-answered', '#ask');
   });
 
-  await step('phone: an escalation says what happens next and reaches the help desk with the still', async () => {
+  await step('phone: an escalation says what happens next and reaches the receiver with the still', async () => {
+    const at = (await playerState(page)).t;
     await page.fill('#ask-question', '상담원 연결해 주세요');
     await page.click('#ask-form button[type=submit]');
     await until(() => page.$eval('#ask-answer', (e) => e.getAttribute('data-kind') === 'escalate'), 'the escalation reply');
     assert((await page.textContent('#ask-answer')).trim().length > 5, 'a reply is shown');
-    await shot(page, 'phone-ask-escalated');
-    await until(() => {
-      const log = jsonLines(process.env.PAGE_HELPDESK_LOG);
-      return log.some((e) => e.kind === 'upload' && e.status === 201 && e.bytes > 1000) &&
-        log.some((e) => e.kind === 'ticket' && e.status === 201 && e.upload === true && !(e.problems || []).length);
-    }, 'a help-desk ticket with the still', 20000);
+    assert(['chat', 'callback'].includes(await page.getAttribute('#ask-answer', 'data-mode')), 'chat now or a call-back');
+    await shot(page, 'phone-ask-escalated', '#ask');
+    const [ev] = await receivedSoon(senior.id, 'chat.requested', (e) => e.data.question === '상담원 연결해 주세요', 'chat.requested');
+    assert(ev.data.still && ev.data.still.jpeg && ev.data.still.bytes > 2000, 'the still of the frame: ' + JSON.stringify(ev.data.still));
+    assert(Math.abs(Number(ev.data.position) - at) < 0.6, 'the still\'s moment: ' + ev.data.position + ' vs ' + at);
   });
 
   await step('phone: an action button emits its event and opens the carrier\'s page in a new tab (noopener)', async () => {
@@ -423,17 +529,17 @@ async function phone() {
     assert(popup.url().startsWith(CARRIER + 'pay'), 'opened ' + popup.url());
     eq(await popup.evaluate(() => window.opener), null, 'no opener');
     await popup.close();
-    await until(() => received(senior.id, 'event').some((e) => e.body.type === 'action' && e.body.id === 'pay_now' && e.status === 204), 'the action event');
-    await shot(page, 'phone-actions');
+    await receivedSoon(senior.id, 'bill.action', (e) => e.data.action === 'pay_now' && e.data.url === CARRIER + 'pay', 'bill.action pay_now');
+    await shot(page, 'phone-actions', '#actions');
   });
 
   await step('phone: progress quartiles, the end, replay and the survey, sent once', async () => {
     const d = await page.evaluate(() => document.getElementById('video').duration);
     await seek(page, d - 1.5);
     await page.evaluate(() => document.getElementById('video').play());
-    await page.waitForSelector('#survey:not([hidden])', { timeout: 20000 });
+    await page.waitForSelector('#survey:not([hidden])', { timeout: 60000 });
     await page.locator('#survey').scrollIntoViewIfNeeded();
-    await shot(page, 'phone-survey');
+    await shot(page, 'phone-survey', '#survey');
     await axe(page, 'survey');
     await page.click('#survey-form button[type=submit]');
     assert(/골라/.test(await page.textContent('#survey-status')), 'asks for a score first');
@@ -441,13 +547,17 @@ async function phone() {
     await page.fill('#survey-comment', '잘 봤습니다');
     await page.click('#survey-form button[type=submit]');
     await until(() => page.$eval('#survey-status', (e) => e.className === 'thanks' && e.textContent.length > 0), 'the thank-you');
-    await shot(page, 'phone-survey-thanks');
+    await shot(page, 'phone-survey-thanks', '#survey');
     const again = await page.evaluate(() => fetch('event', { method: 'POST', headers: { 'Content-Type': 'application/json',
       'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content }, body: '{"type":"survey","score":5}' }).then((r) => r.status));
     eq(again, 409, 'a second survey');
-    const surveys = received(senior.id, 'event').filter((e) => e.body.type === 'survey' && e.status === 204);
-    eq(surveys.map((e) => [e.body.score, e.body.comment]), [[4, '잘 봤습니다']], 'the survey arrived once');
-    const q = received(senior.id, 'event').filter((e) => e.body.type === 'progress').map((e) => e.body.quartile);
+    await receivedSoon(senior.id, 'survey.answered', () => true, 'survey.answered');
+    await page.waitForTimeout(1500);  /* a second delivery would have come by now */
+    const surveys = received(senior.id, 'survey.answered');
+    eq(surveys.map((e) => [e.data.score, e.data.comment]), [[4, '잘 봤습니다']], 'the survey arrived once');
+    const views = await receivedSoon(senior.id, 'bill.viewed', (e) => e.data.quartile === 100, 'bill.viewed 100%');
+    assert(views.length === 1, 'the end once');
+    const q = received(senior.id, 'bill.viewed').map((e) => e.data.quartile);
     for (const want of [25, 50, 75, 100]) assert(q.includes(want), 'quartile ' + want + ' (got ' + q + ')');
     eq(q.length, new Set(q).size, 'each quartile once');
     await page.click('#replay');
@@ -466,9 +576,10 @@ async function phone() {
     }));
     await seek(page, d - 1);
     await page.evaluate(() => document.getElementById('video').play());
-    await page.waitForSelector('#survey:not([hidden])', { timeout: 20000 });
+    await page.waitForSelector('#survey:not([hidden])', { timeout: 60000 });
     assert(await page.$eval('#survey-form', (f) => f.hidden), 'no form the second time');
     assert((await page.textContent('#survey-status')).length > 0, 'thanks shown');
+    eq(received(senior.id, 'survey.answered').length, 1, 'still one survey at the receiver');
   });
 
   await step('phone: overlay mode draws each slot in its box, only inside its window', async () => {
@@ -476,29 +587,10 @@ async function phone() {
     await page.waitForSelector('#controls:not([hidden])');
     await until(async () => (await playerState(page)).ready >= 2, 'the overlay stream');
     const st = await playerState(page);
-    assert(st.src.includes('/overlay/'), 'plays the shared overlay stream: ' + st.src);
+    const hash = senior.template.hash;
+    assert(st.src.includes('/s/' + hash + '/overlay/') || st.src.startsWith('blob:'), 'plays the shared overlay rendition: ' + st.src);
     await page.locator('#stage').scrollIntoViewIfNeeded();
-    for (const slot of senior.overlay_slots.slice(0, 3)) {
-      await seek(page, slot.from + 1.5);
-      const box = await page.evaluate((name) => {
-        const v = document.getElementById('video').getBoundingClientRect();
-        const el = document.querySelector('.slot[data-slot="' + name + '"]');
-        const r = el.getBoundingClientRect();
-        return { vis: getComputedStyle(el).visibility, text: el.textContent, x: r.left - v.left, y: r.top - v.top, w: r.width, h: r.height, vw: v.width,
-          overflow: el.querySelector('.slot-text').scrollWidth > el.clientWidth + 1 };
-      }, slot.name);
-      eq(box.vis, 'visible', slot.name + ' visible at ' + (slot.from + 1.5));
-      eq(box.text, slot.text, slot.name + ' text');
-      const k = box.vw / 1280;
-      assert(Math.abs(box.x - slot.box[0] * k) < 2 && Math.abs(box.y - slot.box[1] * k) < 2 &&
-             Math.abs(box.w - slot.box[2] * k) < 2 && Math.abs(box.h - slot.box[3] * k) < 2, slot.name + ' in its box: ' + JSON.stringify(box));
-      assert(!box.overflow, slot.name + ' fits its box');
-      await shot(page, 'phone-overlay-' + slot.name);
-      for (const t of [slot.from - 1, slot.to + 1]) {
-        await seek(page, t);
-        eq(await page.$eval('.slot[data-slot="' + slot.name + '"]', (e) => getComputedStyle(e).visibility), 'hidden', slot.name + ' hidden at ' + t);
-      }
-    }
+    await checkOverlaySlots(page, senior, 'phone', senior.overlay_slots.slice(0, 3));
     await checkGuards(page, g, 'overlay');
   });
 
@@ -506,12 +598,58 @@ async function phone() {
     await seek(page, 40);
     await page.click('h1');  /* a user gesture, so that requestFullscreen is allowed */
     await page.evaluate(() => document.getElementById('video').requestFullscreen());
-    await until(async () => { const s = await playerState(page); return s.src.includes('/index.m3u8') && !s.src.includes('/overlay/') && s.ready >= 1 ? s : null; }, 'the burned-in stream');
+    await until(async () => { const s = await playerState(page); return !s.src.includes('/overlay/') && s.ready >= 1 ? s : null; }, 'the burned-in stream');
     const s = await until(async () => { const x = await playerState(page); return Math.abs(x.t - 40) < 1.5 ? x : null; }, 'the position kept');
     eq(await page.$eval('#overlay', (e) => e.hidden), true, 'the overlay is off');
     await page.evaluate(() => document.exitFullscreen());
-    await until(async () => (await playerState(page)).src.includes('/overlay/'), 'back to the overlay after fullscreen');
+    await until(async () => (await playerState(page)).src.includes('/overlay/') || (await page.$eval('#overlay', (e) => !e.hidden)), 'back to the overlay after fullscreen');
     assert(s.rate === 0.8, 'the rate is kept: ' + s.rate);
+  });
+
+  await step('phone: on demand, a bill watched in overlay mode (the carrier\'s default) is never rendered; the burned-in stream is', async () => {
+    /* the second server: the same store, a page config with "overlay_default": true */
+    const OB = process.env.PAGE_OVERLAY_URL;
+    assert(OB, 'PAGE_OVERLAY_URL (a server with overlay mode by default)');
+    const od = ROLE('ondemand');
+    const p = await ctx.newPage();
+    const g2 = guard(p, new URL(OB).origin);
+    const asked = [];
+    p.on('request', (r) => asked.push(new URL(r.url()).pathname));
+    const dir = path.join(process.env.PAGE_STORE, od.cycle, od.dir);
+    const personal = () => fs.readdirSync(dir).filter((f) => /^p\d{5}\.ts$/.test(f));
+    const renders = async () => await metric('vbill_renders_total{result="ok"}', OB) + await metric('vbill_renders_total{result="failed"}', OB);
+    const before = await renders();
+    await p.goto(OB + linkPath(od.token));
+    await p.fill('#digits', od.digits);
+    await Promise.all([p.waitForURL(/\/watch$/), p.click('button[type=submit]')]);
+    await p.waitForSelector('#controls:not([hidden])');
+    await until(async () => (await playerState(p)).ready >= 2, 'the overlay stream');
+    assert(await p.$eval('#overlay', (e) => !e.hidden), 'overlay mode without asking for it');
+    await p.locator('#stage').scrollIntoViewIfNeeded();
+    for (const slot of od.overlay_slots) {  /* through every window, playing */
+      await seek(p, slot.from + 0.5);
+      await p.evaluate(() => document.getElementById('video').play());
+      await until(async () => (await playerState(p)).t > slot.from + 1.5, 'playing through ' + slot.name, 60000);
+      await pause(p);
+      eq(await p.$eval('.slot[data-slot="' + slot.name + '"]', (e) => e.textContent), slot.text, slot.name + ' text');
+    }
+    await shot(p, 'phone-ondemand-overlay', 'main');
+    eq(asked.filter((u) => u.startsWith(linkPath(od.token) + '/') && /(index\.m3u8|p\d{5}\.ts)$/.test(u)), [], 'requests of the bill\'s own stream');
+    eq(await renders() - before, 0, 'renders during the overlay viewing');
+    eq(personal(), [], 'personal segments in the bill\'s folder');
+    await checkGuards(p, g2, 'on-demand overlay');
+    /* the control: the burned-in stream of the same bill is rendered at its first view */
+    await p.goto(p.url().split('?')[0] + '?overlay=0');
+    await p.waitForSelector('#controls:not([hidden])');
+    const first = od.overlay_slots[0];
+    await seek(p, first.from + 1);
+    await p.evaluate(() => document.getElementById('video').play());
+    await until(async () => (await playerState(p)).t > first.from + 2, 'the burned-in window playing', 90000);
+    await pause(p);
+    await shot(p, 'phone-ondemand-burned', 'main');
+    assert(personal().length > 0, 'the first view of the burned-in stream rendered its segments');
+    assert(await renders() - before > 0, 'renders counted');
+    await p.close();
   });
 
   await step('phone: locked after too many wrong entries: a kind page with the help desk', async () => {
@@ -519,14 +657,19 @@ async function phone() {
     const p2 = await ctx.newPage();
     const g2 = guard(p2);
     await p2.goto(BASE + linkPath(lock.token));
-    let status = 0;
+    const seen = [];
+    let status = 0, retry = 0;
     for (let i = 0; i < 12 && status !== 429; i++) {
       await p2.fill('#digits', '000000');
       const [r] = await Promise.all([p2.waitForResponse((x) => x.request().method() === 'POST'), p2.click('button[type=submit]')]);
       status = r.status();
-      if (status === 429) assert(Number(r.headers()['retry-after']) > 0, 'Retry-After');
+      seen.push([status, r.headers()['x-tries-left'] || null]);
+      if (status === 401) eq((await p2.textContent('.tries-left')).trim(), r.headers()['x-tries-left'], 'tries left shown');
+      if (status === 429) retry = Number(r.headers()['retry-after']);
     }
-    eq(status, 429, 'locked');
+    eq(seen, [[401, '4'], [401, '3'], [401, '2'], [401, '1'], [429, null]], 'four tries left one by one, then the lock');
+    assert(retry > 0 && retry <= 900, 'Retry-After the cooling period: ' + retry);
+    assert((await p2.textContent('main')).includes(String(Math.ceil(retry / 60))), 'the minutes to wait are said');
     assert(await p2.$('a[href^="tel:"]'), 'help-desk phone link');
     eq(await p2.$('#digits'), null, 'no form when locked');
     await shot(p2, 'phone-locked');
@@ -537,6 +680,7 @@ async function phone() {
 
   await step('phone: an expired link and an unknown one: kind pages with the help desk', async () => {
     const p3 = await ctx.newPage();
+    const g3 = guard(p3);
     let r = await p3.goto(BASE + linkPath(FIX.expired));
     eq(r.status(), 410, 'expired status');
     assert(await p3.$('a[href^="tel:"]'), 'help-desk phone link');
@@ -547,6 +691,7 @@ async function phone() {
     assert(await p3.$('a[href^="tel:"]'), 'help-desk phone link');
     await shot(p3, 'phone-not-found');
     await axe(p3, 'not-found page');
+    await checkGuards(p3, g3, 'expired and unknown pages');
     await p3.close();
   });
 
@@ -570,13 +715,17 @@ async function desktop() {
     await page.click('button[type=submit]');
     await page.waitForSelector('.tries-left');
     assert(/残り/.test(await page.textContent('#digits-error')), 'Japanese tries-left wording');
+    await shot(page, 'desktop-check-ja-wrong');
+    await axe(page, 'ja wrong-digits page');
     await page.fill('#digits', plain.digits);
     await Promise.all([page.waitForURL(/\/watch$/), page.click('button[type=submit]')]);
     await page.waitForSelector('#controls:not([hidden])');
     await playFor(page, 1);
     const s = await playerState(page);
     eq(s.rate, 1, 'playbackRate');
-    await checkBill(page, plain.bill);
+    const f = await frameStats(page);
+    assert(f.mean > 20 && f.sd > 3, 'frame not black: ' + JSON.stringify(f));
+    await checkBill(page, plain);
     await shot(page, 'desktop-watch-ja');
     await axe(page, 'ja watch page');
     await checkGuards(page, g, 'ja watch page');
@@ -584,8 +733,7 @@ async function desktop() {
 
   await step('desktop: hls.js (vendored, loaded only when asked for) plays the stream', async () => {
     const scripts = [];
-    page.on('pageerror', (e) => g.errors.push(String(e && e.message || e)));
-  page.on('request', (r) => { if (r.url().includes('hls.light')) scripts.push(r.url()); });
+    page.on('request', (r) => { if (r.url().includes('hls.light')) scripts.push(r.url()); });
     await page.reload();
     await page.waitForSelector('#controls:not([hidden])');
     const native = (await playerState(page)).mode;
@@ -617,22 +765,28 @@ async function desktop() {
 
   await step('desktop: overlay and burned-in frames side by side at each slot time: the text in the same place', async () => {
     const base = page.url().split('?')[0];
+    const W = senior.template.width;
     for (const slot of senior.overlay_slots) {
       const t = (slot.from + slot.to) / 2;
-      const ink = {};
+      const ink = {}, png = {};
       for (const m of ['overlay', 'burned']) {
         await page.goto(base + '?overlay=' + (m === 'overlay' ? 1 : 0));
         await until(async () => (await playerState(page)).ready >= 2, 'ready');
-        /* captions off for the comparison (no event: the track itself) */
-        await page.evaluate(() => { document.getElementById('captions-track').track.mode = 'hidden'; });
+        /* captions and the browser's controls off for the comparison (no event) */
+        await page.evaluate(() => {
+          document.getElementById('captions-track').track.mode = 'hidden';
+          document.getElementById('video').controls = false;
+        });
         await seek(page, t);
-        shotNo++;
-        const png = await page.locator('#stage').screenshot({ path: path.join(SHOTS, String(shotNo).padStart(2, '0') + '-desktop-' + slot.name + '-' + m + '.png') });
-        const k = await page.evaluate(() => document.getElementById('video').getBoundingClientRect().width / 1280);
+        png[m] = await page.locator('#stage').screenshot();
+        const k = await page.evaluate(() => document.getElementById('video').getBoundingClientRect().width) / W;
         const b = slot.box;
-        ink[m] = await inkBox(page, png, { x: Math.round(b[0] * k), y: Math.round(b[1] * k), w: Math.round(b[2] * k), h: Math.round(b[3] * k) });
+        ink[m] = await inkBox(page, png[m], { x: Math.round(b[0] * k), y: Math.round(b[1] * k), w: Math.round(b[2] * k), h: Math.round(b[3] * k) });
         assert(ink[m], slot.name + ': no text in the box (' + m + ')');
       }
+      shotNo++;
+      await sideBySide(page, png.overlay, png.burned, ['overlay mode (the page draws "' + slot.name + '") at ' + t + ' s',
+        'burned-in (rendered) at ' + t + ' s'], path.join(SHOTS, String(shotNo).padStart(2, '0') + '-desktop-' + slot.name + '-overlay-vs-burned.png'));
       const o = ink.overlay, r = ink.burned;
       const cy = (q) => (q.y0 + q.y1) / 2;
       assert(Math.abs(o.x0 - r.x0) <= 4, slot.name + ': left edges differ ' + JSON.stringify(ink));
@@ -649,10 +803,14 @@ async function desktop() {
       const total = weigh(p);
       await p.goto(base + '?' + q);
       await until(async () => p.evaluate(() => performance.getEntriesByName('vbill:first-frame').length > 0), 'the first frame');
+      const ms = await p.evaluate(() => performance.getEntriesByName('vbill:first-frame')[0].startTime);
       await p.waitForTimeout(300);
       const bytes = total();
-      figures.push('page weight before the video, ' + q.split('=')[1] + ': ' + (bytes / 1024).toFixed(1) + ' KB gzipped');
-      assert(bytes < BUDGET, q + ': ' + bytes + ' bytes gzipped');
+      figures.push('page weight before the video, ' + q.split('=')[1] + ': ' + (bytes.gz / 1024).toFixed(1) +
+        ' KB gzipped, ' + (bytes.sent / 1024).toFixed(1) + ' KB as the server sent it; first frame ' +
+        ms.toFixed(0) + ' ms after navigation start');
+      assert(bytes.gz < BUDGET, q + ': ' + bytes.gz + ' bytes gzipped');
+      assert(bytes.sent < BUDGET, q + ': ' + bytes.sent + ' bytes sent');
       await p.close();
     }
   });
@@ -665,9 +823,10 @@ async function desktop() {
     await page.fill('#digits', en.digits);
     await Promise.all([page.waitForURL(/\/watch$/), page.click('button[type=submit]')]);
     await page.waitForSelector('#controls:not([hidden])');
-    await checkBill(page, en.bill);
+    await checkBill(page, en);
     await shot(page, 'desktop-watch-en');
     await axe(page, 'en watch page');
+    await checkGuards(page, g, 'en watch page');
   });
 
   await closeContext(ctx);
@@ -679,14 +838,14 @@ async function desktop() {
     await p.goto(BASE + linkPath(en.token));
     await p.fill('#digits', en.digits);
     await Promise.all([p.waitForURL(/\/watch$/), p.click('button[type=submit]')]);
-    await checkBill(p, en.bill);
+    await checkBill(p, en);
     await shot(p, 'desktop-nojs-watch');
     await closeContext(c2);
   });
 }
 
 /* A hung browser must not hang make check. */
-const WATCHDOG_MS = Number(process.env.PAGE_TIMEOUT_S || 900) * 1000;
+const WATCHDOG_MS = Number(process.env.PAGE_TIMEOUT_S || 1800) * 1000;
 setTimeout(() => {
   console.log('not ok - the run took longer than ' + WATCHDOG_MS / 1000 + ' s');
   console.log(passed + ' passed, ' + (failed + 1) + ' failed');
@@ -703,6 +862,7 @@ setTimeout(() => {
     console.log('not ok - the run stopped: ' + (e && e.stack || e));
   }
   for (const f of figures) console.log('# ' + f);
+  console.log('# screenshots of every step: ' + SHOTS);
   console.log(passed + ' passed, ' + failed + ' failed');
   process.exit(failed ? 1 : 0);
 })();
