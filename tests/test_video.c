@@ -727,6 +727,65 @@ START_TEST(segment_cache)
 }
 END_TEST
 
+/* The segment cache with a voice (issue 18): two bills whose windows draw the same pixels
+ * but whose spoken sentences differ get segments of their own (the key holds the samples of
+ * the voice spliced into the segment); the first bill again takes its own from the cache. */
+START_TEST(segment_cache_voice)
+{
+    char dir[600], p[700], cache[600], a[600], b[600], a2[600];
+    snprintf(dir, sizeof dir, "%s/voiced", tmp);
+    make_template(dir,
+                  "-f lavfi -i testsrc2=s=320x240:r=25:d=6 -f lavfi -i sine=f=440:d=6 "
+                  "-c:v libx264 -preset ultrafast -c:a aac -shortest",
+                  "{\"scenario\":\"mobile_new_home_new\",\"video\":\"base.mp4\",\"slots\":["
+                  "{\"name\":\"amount\",\"text\":\"Your bill\",\"from\":1.0,\"to\":4.5,"
+                  "\"box\":[20,20,200,40],\"size\":24,\"color\":\"#FFFF00\"}]}");
+    snprintf(p, sizeof p, "%s/narration.json", dir);
+    write_text(p, "{\"scenario\":\"mobile_new_home_new\",\"scenes\":[{\"scene\":\"amount\","
+                  "\"start\":1.0,\"end\":4.5,\"personal\":true,"
+                  "\"text\":\"{{{this_month_spoken}}}\"}]}");
+    vbill_template *t = open_prepared(dir);
+    vbill_ctx *ctx;
+    ck_assert_int_eq(vbill_ctx_new(&ctx), VBILL_OK);
+    snprintf(cache, sizeof cache, "%s/segcache-voice", tmp);
+    snprintf(a, sizeof a, "%s/scv-a", tmp);
+    snprintf(b, sizeof b, "%s/scv-b", tmp);
+    snprintf(a2, sizeof a2, "%s/scv-a2", tmp);
+    ck_assert_int_eq(vbill_ctx_set_segment_cache(ctx, cache), VBILL_OK);
+    uint64_t hits, misses;
+    /* the young and the senior customer: the same texts, amounts 7,700 won apart */
+    ck_assert_int_eq(render_hls_rec(ctx, t, rec_young, (size_t)-1, 1.0, a, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &hits, &misses);
+    ck_assert(hits == 0 && misses > 0);
+    uint64_t n = misses;
+    ck_assert_int_eq(render_hls_rec(ctx, t, rec_senior, (size_t)-1, 1.0, b, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &hits, &misses);
+    ck_assert_msg(hits == 0 && misses == 2 * n, "hits %llu misses %llu of %llu segments",
+                  (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)n);
+    struct dirent **names;
+    ck_assert_int_eq(scandir(a, &names, personal_ts, alphasort), (int)n);
+    bool differ = false;
+    for (uint64_t k = 0; k < n; k++) {
+        size_t la, lb;
+        ino_t ia, ib;
+        char *sa = slurp_seg(a, names[k]->d_name, &la, &ia);
+        char *sb = slurp_seg(b, names[k]->d_name, &lb, &ib);
+        ck_assert(ia != ib);
+        differ = differ || la != lb || memcmp(sa, sb, la) != 0;
+        free(sa);
+        free(sb);
+        free(names[k]);
+    }
+    free(names);
+    ck_assert_msg(differ, "two spoken sentences, the same segments");
+    ck_assert_int_eq(render_hls_rec(ctx, t, rec_young, (size_t)-1, 1.0, a2, NULL), VBILL_OK);
+    vbill_ctx_segment_cache_stats(ctx, &hits, &misses);
+    ck_assert(hits == n && misses == 2 * n);
+    vbill_ctx_free(ctx);
+    vbill_template_free(t);
+}
+END_TEST
+
 /* ---- threads -------------------------------------------------------------------- */
 
 typedef struct job { const char *rec; char out[600]; vbill_status st; } job;
@@ -1074,6 +1133,7 @@ static Suite *suite(void)
     tcase_add_test(tc, render_slow_auto);
     tcase_add_test(tc, render_hls);
     tcase_add_test(tc, segment_cache);
+    tcase_add_test(tc, segment_cache_voice);
     tcase_add_test(tc, render_two_threads);
     tcase_add_test(tc, shape_odd_noaudio_bframes_2997);
     tcase_add_test(tc, shape_vfr_mpeg4);

@@ -57,13 +57,15 @@ VBILL_API void vbill_ctx_segment_cache_stats(const vbill_ctx *ctx, uint64_t *hit
 }
 
 /* The cache file of personal segment k of the job: DIR/KK/KEY.ts, KEY the SHA-256 of
- * everything the segment's bytes depend on.  NULL when there is no cache (or no memory). */
+ * everything the segment's bytes depend on: the texts drawn and, when the template speaks,
+ * the samples of the voice spliced into the segment's audio.  NULL when there is no cache
+ * (or no memory). */
 static char *cache_path(const vb_job *j, int k)
 {
     const vb_segment *sg = &j->t->segments[k];
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     char head[256];
-    snprintf(head, sizeof head, "vbill-segment-1\n%s\n%s %u\n%s\n%d %d %" PRId64 " %" PRId64 "\n",
+    snprintf(head, sizeof head, "vbill-segment-2\n%s\n%s %u\n%s\n%d %d %" PRId64 " %" PRId64 "\n",
              vbill_version(), LIBAVCODEC_IDENT, avcodec_version(), j->t->hash, j->variant, k,
              sg->f0, sg->f1);
     bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
@@ -78,6 +80,7 @@ static char *cache_path(const vb_job *j, int k)
         ok = EVP_DigestUpdate(md, head, strlen(head)) &&
              EVP_DigestUpdate(md, o->Y, (size_t)o->w * (size_t)o->h * 4);
     }
+    ok = ok && vb_voiceover_digest(j, k, md);
     unsigned char dg[EVP_MAX_MD_SIZE];
     unsigned dl = 0;
     ok = ok && EVP_DigestFinal_ex(md, dg, &dl) && dl == 32;
@@ -130,7 +133,7 @@ static void cache_add(vb_job *j, const char *path, const char *cpath)
 vbill_status vb_segment_write(vb_job *j, int k, const char *path)
 {
     char *cpath = NULL;
-    if (j->t->segments[k].personal && j->ctx->segment_cache && !j->no_images) {
+    if (j->t->segments[k].personal && j->ctx->segment_cache && !j->no_images && !j->copy) {
         cpath = cache_path(j, k);
         if (cpath && link_as(cpath, path)) {
             j->ctx->segcache_hits++;

@@ -7,7 +7,9 @@
 #include "voice/narration.h"
 #include "voice/voice.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -419,6 +421,25 @@ static vbill_status splice_group(vb_job *j, struct vb_voiceover *vo, int k)
     if (st)
         free_packets(vo);
     return st;
+}
+
+bool vb_voiceover_digest(const vb_job *j, int k, EVP_MD_CTX *md)
+{
+    const struct vb_voiceover *vo = j->vo;
+    if (!vo || !vo->nsp || k < 0 || k >= j->t->nsegments || !j->t->segments[k].personal)
+        return true;
+    int g = group_of(j, k);
+    bool ok = true;
+    for (int i = 0; ok && i < vo->nsp; i++) {
+        const speech *s = &vo->sp[i];
+        if (s->seg != g)
+            continue;
+        char head[96];
+        snprintf(head, sizeof head, "voice %d %" PRId64 " %zu\n", g, s->at, s->n);
+        ok = EVP_DigestUpdate(md, head, strlen(head)) &&
+             EVP_DigestUpdate(md, s->pcm, s->n * sizeof *s->pcm);
+    }
+    return ok;
 }
 
 vbill_status vb_voiceover_apply(vb_job *j, AVPacket *pkt)

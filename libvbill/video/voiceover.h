@@ -12,6 +12,8 @@
 
 #include "video/job.h"
 
+#include <openssl/evp.h>
+
 /* Speaks the bill's personal sentences for the job's variant (the slow one at its speed,
  * pitch kept), each fitted into its window (at most 1.15x faster), and keeps the script
  * for captions.  Nothing when the template has no narration or no voice.  Call after
@@ -23,6 +25,11 @@ vbill_status vb_voiceover_apply(vb_job *j, AVPacket *pkt);
 /* The script's scenes spoken in this video (JSON array of {"start","end","text"} in seconds
  * of the job's variant), or NULL. */
 const cJSON *vb_voiceover_script(const vb_job *j);
+/* Adds to md what the voice puts into personal segment k (the segment cache's key): the
+ * samples and places of every sentence of its run of personal segments, whose re-encoded
+ * audio the segment holds.  Nothing when the voice says nothing there.  False on a digest
+ * failure. */
+bool vb_voiceover_digest(const vb_job *j, int k, EVP_MD_CTX *md);
 void vb_voiceover_free(vb_job *j);
 
 #endif
