@@ -13,6 +13,9 @@ import tempfile
 BUILD = os.environ.get("VBILL_BUILDDIR", ".")
 SRC = os.environ.get("VBILL_SRCDIR", ".")
 VBILL = os.path.join(BUILD, "examples", "vbill")
+sys.path.insert(0, os.path.join(SRC, "tests"))
+import say_model  # noqa: E402  (the sample records with their scenarios)
+
 failures = []
 
 
@@ -25,20 +28,6 @@ def run(args, stdin=None):
 def check(what, cond, detail=""):
     if not cond:
         failures.append("%s %s" % (what, detail))
-
-
-def samples():
-    path = os.path.join(SRC, "examples", "data", "subscribers.jsonl")
-    _, out, _ = run(["classify", path])
-    scen = {c["id"]: c["scenario"] for c in map(json.loads, out.splitlines())}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict) and rec.get("id") in scen:
-                yield rec, scen[rec["id"]]
 
 
 def main():
@@ -73,7 +62,7 @@ def contract(tmp):
 
     # every sample record with a scenario, in every locale: the script's shape
     n, targets = 0, 0
-    for rec, scenario in samples():
+    for rec, scenario in say_model.sample_records():
         targets += scenario is not None
         for loc, cur in (("ko-KR", "KRW"), ("ja-JP", "JPY"), ("en-US", "USD")):
             r = dict(rec, locale=loc, currency=cur)

@@ -876,21 +876,25 @@ def payment_day(loc, t):
     return READERS["dom"][loc](m.group(1)) if m else None
 
 
-def check_narrations(n_random):
-    bad, count = [], 0
-    # the sample records that vbill classify accepts and that have a scenario
+def sample_records():
+    """The sample records that vbill classify accepts, each with its scenario (None when it
+    has none)."""
     path = os.path.join(SRC, "examples", "data", "subscribers.jsonl")
     p = subprocess.run([VBILL, "classify", path], capture_output=True, timeout=60)
-    targets = {c["id"] for c in map(json.loads, p.stdout.decode().splitlines()) if c["scenario"]}
-    samples = []
+    scen = {c["id"]: c["scenario"] for c in map(json.loads, p.stdout.decode().splitlines())}
     with open(path, encoding="utf-8") as f:
         for line in f:
             try:
                 rec = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(rec, dict) and rec.get("id") in targets:
-                samples.append(rec)
+            if isinstance(rec, dict) and rec.get("id") in scen:
+                yield rec, scen[rec["id"]]
+
+
+def check_narrations(n_random):
+    bad, count = [], 0
+    samples = [rec for rec, scenario in sample_records() if scenario]
     variants = [("ko-KR", "KRW"), ("ja-JP", "JPY"), ("en-US", "USD"), ("en-US", "KRW"), ("ko-KR", "USD"),
                 ("ja-JP", "USD")]
     recs = []
