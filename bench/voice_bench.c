@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 
 #include "vbill.h"
+#include "slurp.h"
 
 static double cpu_now(void)
 {
@@ -26,25 +27,6 @@ static double cpu_now(void)
     return (double)self.ru_utime.tv_sec + self.ru_utime.tv_usec / 1e6 + self.ru_stime.tv_sec +
            self.ru_stime.tv_usec / 1e6 + kids.ru_utime.tv_sec + kids.ru_utime.tv_usec / 1e6 +
            kids.ru_stime.tv_sec + kids.ru_stime.tv_usec / 1e6;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = '\0';
-    fclose(f);
-    return b;
 }
 
 typedef struct stat_acc {

@@ -7,6 +7,7 @@
  * all, windows, distinct texts and the hit rate.
  *   usage: window_texts TEMPLATES RECORDS.jsonl */
 #include <vbill.h>
+#include "slurp.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -53,25 +54,6 @@ static int set_add(uint64_t h)
             return 1;
         }
     }
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = '\0';
-    fclose(f);
-    return b;
 }
 
 int main(int argc, char **argv)
