@@ -98,7 +98,7 @@ print(json.dumps(r, ensure_ascii=False))" >"$T/r.json"
       hls) label="HLS personal segments"; col=3 ;;
       slow) label="MP4 (0.8, pitch kept)"; col=0 ;;
     esac
-    bytes=$(awk -v c="$col" 'c > 0 {s += $c - $(c + 1)} END {printf "%d", c > 0 ? s / NR : 0}' "$T/sizes.$L")
+    bytes=$(awk -v c="$col" 'c > 0 {s += $c - $(c + 1)} END {printf "%d", (c > 0 ? s / NR : 0)}' "$T/sizes.$L")
     awk -v v="$v" -v s="$s" -v n="$N" -v l="$L" -v w="$label" -v b="$bytes" 'BEGIN {
       printf "%-6s %-22s %8.3fs %8.3fs %8.3fs %11s %11s\n", l, w, s / n, v / n, (v - s) / n, "", b }'
   done
@@ -143,8 +143,8 @@ for w in win scene; do
 done
 echo "item 5, the value's picture (HLS personal segments over a still scene, no voice):"
 for w in win scene; do
-  awk -v c="$(cpu "$T/item5.$w")" -v n="$N" -v w="$w" 'BEGIN {
-    printf "  %-44s %6.3f s per bill", (w == "win" ? "label, panel and value in the 6.5 s window" :
-    "value for the whole 15.5 s scene"), c / n }'
+  if [ "$w" = win ]; then what="label, panel and value in the 6.5 s window"; else what="value for the whole 15.5 s scene"; fi
+  awk -v c="$(cpu "$T/item5.$w")" -v n="$N" -v w="$what" 'BEGIN {
+    printf "  %-44s %6.3f s per bill", w, c / n }'
   awk '{s += $1} END {printf ", %d bytes of personal segments\n", s / NR}' "$T/bytes5.$w"
 done
