@@ -38,7 +38,7 @@ static const char USAGE[] =
     "                          [:PORT][/DB][?cacert=FILE&...] or $VBILL_REDIS_URL (servers\n"
     "                          sharing one Redis share the tries left)\n"
     "  --hooks FILE            help-desk sinks for the page's events (vbill hooks); the outbox\n"
-    "                          is in --state DIR\n"
+    "                          is in --state DIR (with --redis and no --state: the store's folder)\n"
     "  --faq FILE              the carrier's chat FAQ (see vbill_chat_answer)\n"
     "  --page-config FILE      {\"helpdesk\":{\"phone\",\"hours\"},\"actions\":[{\"id\",\"label\",\"url\"}],\n"
     "                          \"overlay_default\":false}\n"
