@@ -537,6 +537,7 @@ static vbill_status keys_from_cjson(vbill_ctx *ctx, const cJSON *root, const cha
 VBILL_API vbill_status vbill_keys_from_json(vbill_ctx *ctx, const char *json, size_t len,
                                             vbill_keys **out)
 {
+    vb_clear_error(ctx);
     if (!out)
         return vb_error(ctx, VBILL_ERR_ARG, "no keys to return");
     *out = NULL;
@@ -552,6 +553,7 @@ VBILL_API vbill_status vbill_keys_from_json(vbill_ctx *ctx, const char *json, si
 
 VBILL_API vbill_status vbill_keys_load(vbill_ctx *ctx, const char *path, vbill_keys **out)
 {
+    vb_clear_error(ctx);
     if (!out)
         return vb_error(ctx, VBILL_ERR_ARG, "no keys to return");
     *out = NULL;
@@ -745,6 +747,7 @@ static void put_key_entry(sbuf *b, const cJSON *e, bool with_pepper)
 VBILL_API vbill_status vbill_keys_generate(vbill_ctx *ctx, const char *existing_json,
                                            char **out_json)
 {
+    vb_clear_error(ctx);
     if (!out_json)
         return vb_error(ctx, VBILL_ERR_ARG, "no key file to return");
     *out_json = NULL;
@@ -1178,6 +1181,7 @@ static char *link_info_json(const link_info *li)
 VBILL_API vbill_status vbill_link_verify(vbill_ctx *ctx, const vbill_keys *keys,
                                          const char *token, int64_t now, char **out_info_json)
 {
+    vb_clear_error(ctx);
     if (out_info_json)
         *out_info_json = NULL;
     link_info li;
@@ -1610,6 +1614,7 @@ VBILL_API vbill_status vbill_auth_check(vbill_ctx *ctx, const vbill_keys *keys,
                                         const char *digits, const char *client, int64_t now,
                                         char **out_session)
 {
+    vb_clear_error(ctx);
     if (out_session)
         *out_session = NULL;
     char bucket[128];
@@ -1773,6 +1778,7 @@ store_error:
 VBILL_API vbill_status vbill_link_unlock(vbill_ctx *ctx, const vbill_keys *keys,
                                          vbill_store *store, const char *token)
 {
+    vb_clear_error(ctx);
     if (!store)
         return vb_error(ctx, VBILL_ERR_ARG, "link unlock: no store");
     link_info li;
@@ -1794,6 +1800,7 @@ VBILL_API vbill_status vbill_session_verify(vbill_ctx *ctx, const vbill_keys *ke
                                             const char *link_token, const char *client,
                                             int64_t now)
 {
+    vb_clear_error(ctx);
     if (!keys)
         return vb_error(ctx, VBILL_ERR_ARG, "no keys to verify the session with");
     char bucket[128];

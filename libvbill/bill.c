@@ -54,8 +54,11 @@ static int strip_birth(cJSON *v, vb_date birth, int depth)
     int removed = 0;
     for (cJSON *c = v->child, *next; c; c = next) {
         next = c->next;
+        /* The subscriber id stays even when it spells the date (a carrier's numbering):
+         * the bill is known by it, and it is in the bill's "id" anyway. */
+        bool is_id = depth == 0 && c->string && strcmp(c->string, "id") == 0;
         bool bad = (cJSON_IsObject(v) && name_has_birth(c->string)) ||
-                   (cJSON_IsString(c) && text_has_date(c->valuestring, birth));
+                   (cJSON_IsString(c) && !is_id && text_has_date(c->valuestring, birth));
         if (bad) {
             cJSON_Delete(cJSON_DetachItemViaPointer(v, c));
             removed++;

@@ -4,6 +4,7 @@ batch: the contract of SPEC.md section 7 and the viewer issue, one customer's se
 against another's files, hostile requests, X-Forwarded-For, draining on SIGTERM, and the
 ten-tries bound across two servers sharing one Redis.
 """
+import base64
 import glob
 import gzip
 import http.client
@@ -384,6 +385,47 @@ def main():
               'vbill_http_request_duration_seconds_bucket{route="check"' in mt and
               "vbill_http_open_connections" in mt and "vbill_renders_total" in mt and
               "vbill_render_queue" in mt and "vbill_locks_total" in mt, mt[:500])
+
+        # ---- a link locked on the page: an auth.locked event for the help desk ----
+        recv_log, recv_port = tmp + "/hooks.log", tmp + "/hooks.port"
+        secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+        recv = subprocess.Popen([sys.executable, os.path.join(S, "tests", "servers", "hookrecv.py"),
+                                 "--kind", "webhook", "--port-file", recv_port, "--log", recv_log,
+                                 "--secret", secret], stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                if os.path.exists(recv_port) and open(recv_port).read().strip():
+                    break
+                time.sleep(0.05)
+            with open(tmp + "/hooks.json", "w") as f:
+                json.dump({"source": "urn:vbill:serve-test", "retry_base_ms": 50,
+                           "retry_max_ms": 500, "sinks": [{
+                               "type": "webhook", "name": "desk", "insecure": True,
+                               "url": "http://127.0.0.1:%s/hook" % open(recv_port).read().strip(),
+                               "secret": secret, "events": ["auth.locked"]}]}, f)
+            hk = Server(["--store", store_a, "--key-file", keys, "--state", tmp + "/state-h",
+                         "--page", PAGE, "--hooks", tmp + "/hooks.json", "--quiet"],
+                        tmp + "/h.log")
+            servers.append(hk)
+            lid = ids[-1]
+            wrong = "000101" if digits_of(by_id[lid]) != "000101" else "000102"
+            sts = [hk.post_form(la[lid], wrong)[0] for _ in range(5)]
+            got = []
+            for _ in range(100):
+                if os.path.exists(recv_log):
+                    got = [json.loads(l) for l in open(recv_log) if l.strip()]
+                if got:
+                    break
+                time.sleep(0.1)
+            check("five wrong entries on the page: the last one locks (429)",
+                  sts[-1] == 429 and all(x == 401 for x in sts[:-1]), sts)
+            check("the lock reaches the help desk as auth.locked, subject the subscriber, "
+                  "signed, without the digits",
+                  len(got) == 1 and got[0].get("subject") == lid and got[0].get("sig_ok") and
+                  digits_of(by_id[lid]) not in json.dumps(got), got)
+        finally:
+            recv.kill()
+            recv.wait()
 
         # ---- on demand: first view renders once, whatever the number of requests ----
         redis = shutil.which("redis-server")

@@ -1042,6 +1042,46 @@ START_TEST(attempts_walk_to_the_lock)
 }
 END_TEST
 
+/* A success leaves no message of an earlier failure (every ctx-taking call clears it). */
+static void fail_once(void)
+{
+    char *j = NULL;
+    ck_assert_int_ne(vbill_link_verify(ctx, keys, "garbage", T0, &j), VBILL_OK);
+    ck_assert_str_ne(vbill_ctx_errmsg(ctx), "");
+}
+
+START_TEST(success_clears_the_message)
+{
+    char *tok = issue(keys, REC_A, T0), *info = NULL, *session = NULL, *kj = NULL;
+    fail_once();
+    ck_assert_int_eq(vbill_link_verify(ctx, keys, tok, T0, &info), VBILL_OK);
+    ck_assert_str_eq(vbill_ctx_errmsg(ctx), "");
+    fail_once();
+    ck_assert_int_eq(vbill_auth_check(ctx, keys, store, tok, DIGITS_A, "10.1.0.1", T0, &session),
+                     VBILL_OK);
+    ck_assert_str_eq(vbill_ctx_errmsg(ctx), "");
+    fail_once();
+    ck_assert_int_eq(vbill_session_verify(ctx, keys, store, session, tok, "10.1.0.1", T0 + 1),
+                     VBILL_OK);
+    ck_assert_str_eq(vbill_ctx_errmsg(ctx), "");
+    fail_once();
+    ck_assert_int_eq(vbill_link_unlock(ctx, keys, store, tok), VBILL_OK);
+    ck_assert_str_eq(vbill_ctx_errmsg(ctx), "");
+    fail_once();
+    ck_assert_int_eq(vbill_keys_generate(ctx, NULL, &kj), VBILL_OK);
+    ck_assert_str_eq(vbill_ctx_errmsg(ctx), "");
+    vbill_keys *k2 = NULL;
+    fail_once();
+    ck_assert_int_eq(vbill_keys_from_json(ctx, kj, strlen(kj), &k2), VBILL_OK);
+    ck_assert_str_eq(vbill_ctx_errmsg(ctx), "");
+    vbill_keys_free(k2);
+    vbill_free(kj);
+    vbill_free(session);
+    vbill_free(info);
+    vbill_free(tok);
+}
+END_TEST
+
 /* Item 3: after a re-issue the old link still verified and still passed the check. */
 START_TEST(reissue_revokes_the_old_link)
 {
@@ -1598,6 +1638,7 @@ int main(void)
     tcase_add_test(tc, attack_alarm_and_stats);
     tcase_add_test(tc, slowdown_turns);
     tcase_add_test(tc, attempts_walk_to_the_lock);
+    tcase_add_test(tc, success_clears_the_message);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -182,6 +182,18 @@ START_TEST(the_birth_date_stays_out_under_any_name)
     vbill_free(json);
     vbill_bill_free(b);
     free(r1);
+    /* A subscriber id that spells the date (a carrier's numbering) stays: the bill is known by
+     * it, and the bill reads back from its JSON (found by record_fuzzer). */
+    char *r2 = edit(TU_SPEC_EXAMPLE, "\"id\":\"S-000123\"", "\"id\":\"S-19580314\"");
+    b = tu_bill(ctx, r2);
+    json = to_json(b);
+    vbill_bill *back = NULL;
+    ck_assert_int_eq(vbill_bill_from_json(ctx, json, (size_t)-1, &back), VBILL_OK);
+    ck_assert_str_eq(vbill_bill_id(back), "S-19580314");
+    vbill_bill_free(back);
+    vbill_free(json);
+    vbill_bill_free(b);
+    free(r2);
 }
 END_TEST
 

@@ -1546,6 +1546,26 @@ static int ctx_link_verify_store(lua_State *L)
     return push_result(L, out, 0);
 }
 
+/* ctx:link_attempts(keys, store, token [, now]) -> {state=, tries_left=, locked_until=}: where
+ * a link stands, read from store without counting a try */
+static int ctx_link_attempts(lua_State *L)
+{
+    lctx *c = check_ctx(L, 1);
+    lkeys *k = check_keys(L, 2);
+    lstore *s = check_store(L, 3);
+    const char *token = check_text(L, 4);
+    lua_Integer now = luaL_optinteger(L, 5, 0);
+    if (s->in_callback)
+        return store_busy(L);
+    char *out = NULL;
+    HOLD(c), HOLD(k), HOLD(s);
+    vbill_status st = vbill_link_attempts(c->ctx, k->keys, s->store, token, (int64_t)now, &out);
+    UNHOLD(c), UNHOLD(k), UNHOLD(s);
+    if (st != VBILL_OK)
+        return ctx_error(L, c, st);
+    return push_result(L, out, 0);
+}
+
 /* ctx:link_reissue(keys, store, old_token, bill, ttl_seconds [, now]) -> token; old_token and
  * its sessions are revoked in store */
 static int ctx_link_reissue(lua_State *L)
@@ -2111,6 +2131,7 @@ static const luaL_Reg ctx_methods[] = {
     {"link_issue", ctx_link_issue},
     {"link_verify", ctx_link_verify},
     {"link_verify_store", ctx_link_verify_store},
+    {"link_attempts", ctx_link_attempts},
     {"link_reissue", ctx_link_reissue},
     {"link_unlock", ctx_link_unlock},
     {"link_revoke", ctx_link_revoke},

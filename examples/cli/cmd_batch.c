@@ -67,7 +67,8 @@ static const char USAGE[] =
     "  --jobs N                bills rendered at once (default: the cores)\n"
     "  --hooks FILE            queue a bill.generated event per bill (vbill hooks); the outbox\n"
     "                          is in --state DIR (default $VBILL_STATE_DIR, else DIR/_batch/outbox)\n"
-    "  --progress bar|json|none    default: a bar on a terminal, else a JSON line every 5 s\n\n"
+    "  --progress bar|json|none    default: a bar on a terminal, else a JSON line every 5 s\n"
+    "                              (the progress file in _batch/ is kept fresh whatever it is)\n\n"
     "Exit status: 0 done; 3 done, some records rejected; 75 retry later (disk full, the shard\n"
     "is running elsewhere, stopped by a signal); 1 some bills failed; 2 usage.\n";
 
@@ -951,7 +952,7 @@ static void enqueue(batch *b, job *j)
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         pthread_cond_timedwait(&b->has_room, &b->lock, &ts);
-        if (b->queued >= b->capacity && b->progress && now_s() - b->last_progress >= b->interval) {
+        if (b->queued >= b->capacity && now_s() - b->last_progress >= b->interval) {
             b->last_progress = now_s();
             pthread_mutex_unlock(&b->lock);
             progress(b, "running", false);
@@ -1226,7 +1227,7 @@ static int run_batch(batch *b)
             snprintf(j->dir, sizeof j->dir, "%s", dir);
             enqueue(b, j);
         }
-        if (b->progress && now_s() - b->last_progress >= b->interval) {
+        if (now_s() - b->last_progress >= b->interval) {
             b->last_progress = now_s();
             progress(b, "running", false);
         }

@@ -38,7 +38,7 @@ static const char USAGE[] =
     "                          [:PORT][/DB][?cacert=FILE&...] or $VBILL_REDIS_URL (servers\n"
     "                          sharing one Redis share the tries left)\n"
     "  --hooks FILE            help-desk sinks for the page's events (vbill hooks); the outbox\n"
-    "                          is in --state DIR\n"
+    "                          is in --state DIR (with --redis and no --state: the store's folder)\n"
     "  --faq FILE              the carrier's chat FAQ (see vbill_chat_answer)\n"
     "  --page-config FILE      {\"helpdesk\":{\"phone\",\"hours\"},\"actions\":[{\"id\",\"label\",\"url\"}],\n"
     "                          \"overlay_default\":false}\n"
@@ -112,6 +112,9 @@ vbill_store *sv_store(server *s)
         sv_log(s, "attempt store: %s", vbill_ctx_errmsg(ctx));
         return NULL;
     }
+    /* a link locked on the page: an auth.locked event for the help desk */
+    if (s->hooks)
+        vbill_store_set_lock_hook(st, vbill_hooks_auth_locked, s->hooks);
     pthread_setspecific(store_key, st);
     return st;
 }
@@ -799,6 +802,8 @@ int cmd_serve(int argc, char **argv)
             goto out;
         }
         free(cfg);
+        /* this thread's store was opened before the hooks (the others open theirs later) */
+        vbill_store_set_lock_hook(sv_store(s), vbill_hooks_auth_locked, s->hooks);
     }
     s->od = od_new(s, s->render_workers);
     if (!s->od) {

@@ -140,7 +140,8 @@ typedef struct bill_ref {
     char cycle[8];
     char dir[80];
     char *path;               /* STORE/<cycle>/<dir> */
-    vbill_bill *bill;
+    vbill_bill *bill;         /* the thread's cached bill, or one of its own when owned */
+    bool owned;
 } bill_ref;
 
 struct ondemand *od_new(server *s, int workers);

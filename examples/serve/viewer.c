@@ -314,6 +314,100 @@ static void csrf_of(const char *session, char out[33])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* Bills read from bill.json, kept per HTTP thread: every request of a link (the check page,
+ * each segment) needs its bill, and reading and checking bill.json every time was most of a
+ * request's CPU.  A bill is immutable; a file changed since (another inode, size or mtime: a
+ * re-run of vbill batch renames a new folder into place) is read again. */
+#define BILL_CACHE 32
+typedef struct cached_bill {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    vbill_bill *bill;
+} cached_bill;
+typedef struct bill_cache {
+    int next;
+    cached_bill e[BILL_CACHE];
+} bill_cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *p)
+{
+    bill_cache *c = p;
+    for (int i = 0; i < BILL_CACHE; i++) {
+        free(c->e[i].path);
+        vbill_bill_free(c->e[i].bill);
+    }
+    free(c);
+}
+
+static void cache_make(void) { pthread_key_create(&cache_key, cache_free); }
+
+static bill_cache *thread_cache(void)
+{
+    pthread_once(&cache_once, cache_make);
+    bill_cache *c = pthread_getspecific(cache_key);
+    if (!c && (c = calloc(1, sizeof *c)) && pthread_setspecific(cache_key, c) != 0) {
+        free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+static bool same_file(const cached_bill *e, const char *path, const struct stat *st)
+{
+    return e->path && e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+           e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+           strcmp(e->path, path) == 0;
+}
+
+/* The bill in file bj (cached or read now); NULL when unreadable or not a bill.  *owned: the
+ * caller frees it (no cache for this thread). */
+static vbill_bill *bill_at(server *s, const char *bj, bool *owned)
+{
+    *owned = false;
+    struct stat st;
+    int fd = open(bj, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        st.st_size >= (1 << 20)) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    bill_cache *c = thread_cache();
+    for (int i = 0; c && i < BILL_CACHE; i++)
+        if (same_file(&c->e[i], bj, &st)) {
+            close(fd);
+            return c->e[i].bill;
+        }
+    char *text = malloc((size_t)st.st_size + 1);
+    ssize_t len = text ? read(fd, text, (size_t)st.st_size) : -1;
+    close(fd);
+    vbill_bill *bill = NULL;
+    if (len == st.st_size) {
+        text[len] = '\0';
+        vbill_ctx *ctx = sv_ctx();
+        if (vbill_bill_from_json(ctx, text, (size_t)len, &bill) != VBILL_OK)
+            sv_log(s, "%s: %s", bj, vbill_ctx_errmsg(ctx));
+    }
+    free(text);
+    char *path = bill && c ? strdup(bj) : NULL;
+    if (!path) {
+        *owned = bill != NULL;
+        return bill;
+    }
+    cached_bill *e = &c->e[c->next];
+    c->next = (c->next + 1) % BILL_CACHE;
+    free(e->path);
+    vbill_bill_free(e->bill);
+    *e = (cached_bill){.path = path, .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
+                       .mtime = st.st_mtim, .bill = bill};
+    return bill;
+}
+
 /* Reads the bill of a verified link: STORE/<cycle>/<dir>/bill.json. */
 static int load_bill(server *s, const char *info_json, bill_ref *b, char *link_hex)
 {
@@ -330,24 +424,9 @@ static int load_bill(server *s, const char *info_json, bill_ref *b, char *link_h
         snprintf(b->cycle, sizeof b->cycle, "%.7s", cs->valuestring);
         b->path = store_path("%s/%s/%s", s->store, b->cycle, b->dir);
         char *bj = b->path ? store_path("%s/bill.json", b->path) : NULL;
-        size_t len = 0;
-        FILE *f = bj ? fopen(bj, "rb") : NULL;
-        char *text = NULL;
-        if (f) {
-            text = malloc(1 << 20);
-            len = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
-            fclose(f);
-        }
-        if (text && len > 0) {
-            text[len] = '\0';
-            vbill_ctx *ctx = sv_ctx();
-            if (vbill_bill_from_json(ctx, text, len, &b->bill) == VBILL_OK &&
-                strcmp(vbill_bill_id(b->bill), sub->valuestring) == 0)
-                rc = 0;
-            else if (b->bill)
-                sv_log(s, "bill %s/%s: %s", b->cycle, b->dir, vbill_ctx_errmsg(ctx));
-        }
-        free(text);
+        b->bill = bj ? bill_at(s, bj, &b->owned) : NULL;
+        if (b->bill && strcmp(vbill_bill_id(b->bill), sub->valuestring) == 0)
+            rc = 0;
         free(bj);
     }
     cJSON_Delete(info);
@@ -356,10 +435,10 @@ static int load_bill(server *s, const char *info_json, bill_ref *b, char *link_h
 
 static void bill_ref_free(bill_ref *b)
 {
-    vbill_bill_free(b->bill);
+    if (b->owned)
+        vbill_bill_free(b->bill);
     free(b->path);
 }
-
 
 static const char *cookie_path(server *s, const char *token, char *buf, size_t size)
 {

@@ -1,6 +1,5 @@
 /* hls.c: a bill's HLS stream: its playlist (shared segments by reference, personal ones by
- * name) and its personal segments (segment.c), all at once or one at a time on demand; and
- * the template's overlay rendition (prepare). */
+ * name) and its personal segments (segment.c), all at once or one at a time on demand. */
 #include "config.h"
 #include "video/segment.h"
 #include "video/voiceover.h"
@@ -41,21 +40,6 @@ static char *relpath(const char *from, const char *to)
     return vb_buf_take(&out);
 }
 
-/* A VOD playlist's header: the longest segment of the template in whole seconds. */
-static void playlist_head(vb_buf *pl, const vbill_template *t, AVRational ftb)
-{
-    double maxd = 0;
-    for (int k = 0; k < t->nsegments; k++) {
-        double d = (double)(t->segments[k].f1 - t->segments[k].f0) * av_q2d(ftb);
-        if (d > maxd)
-            maxd = d;
-    }
-    vb_buf_printf(pl, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n"
-                      "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n"
-                      "#EXT-X-INDEPENDENT-SEGMENTS\n",
-                  (int)ceil(maxd - 1e-9));
-}
-
 /* The playlist of the job's variant; with write_personal, its personal segments too. */
 static vbill_status render_hls(vb_job *j, const char *out_dir, const char *shared_url,
                                bool write_personal)
@@ -75,7 +59,7 @@ static vbill_status render_hls(vb_job *j, const char *out_dir, const char *share
         s = vb_error(ctx, VBILL_ERR_IO, "cannot resolve the shared segments of '%s'", t->dir);
         goto out;
     }
-    playlist_head(&pl, t, j->ftb);
+    vb_playlist_head(&pl, t, j->ftb);
     size_t bl = strlen(base);
     const char *sep = (bl && base[bl - 1] == '/') ? "" : "/";
     for (int k = 0; k < t->nsegments && !s; k++) {
@@ -194,48 +178,6 @@ VBILL_API vbill_status vbill_render_segment(vbill_ctx *ctx, const vbill_template
     if (!s)
         s = vb_segment_write(j, segment, out_path);
     vb_voiceover_free(j);
-    vb_job_free(j);
-    return s;
-}
-
-vbill_status vb_hls_write_overlay(vbill_ctx *ctx, const vbill_template *t, const char *mp4,
-                                  const char *shared_dir, const char *out_dir)
-{
-    vb_job J = {.ctx = ctx, .t = t, .cur = -1, .copy = true}, *j = &J;
-    vb_buf pl = {0};
-    vbill_status s = vb_job_open_input_path(j, mp4);
-    if (!s && vb_mkdirs(out_dir) != 0)
-        s = vb_error(ctx, VBILL_ERR_IO, "cannot create '%s': %s", out_dir, strerror(errno));
-    if (!s)
-        playlist_head(&pl, t, j->ftb);
-    for (int k = 0; !s && k < t->nsegments; k++) {
-        const vb_segment *sg = &t->segments[k];
-        char name[32];
-        snprintf(name, sizeof name, "s%05d.ts", k);
-        char *to = vb_path_join(out_dir, name), *from = vb_path_join(shared_dir, name);
-        if (!to || !from) {
-            s = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
-        } else if (sg->personal || link(from, to) != 0) {
-            /* a slot window: the base's own packets, without text; a shared segment the file
-             * system cannot link (another device, no hard links): the same packets again */
-            s = vb_segment_write(j, k, to);
-        }
-        free(to);
-        free(from);
-        vb_buf_printf(&pl, "#EXTINF:%.6f,\n%s\n", (double)(sg->f1 - sg->f0) * av_q2d(j->ftb),
-                      name);
-    }
-    vb_buf_puts(&pl, "#EXT-X-ENDLIST\n");
-    if (!s && pl.failed)
-        s = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
-    if (!s) {
-        char *pp = vb_path_join(out_dir, "index.m3u8");
-        if (!pp || vb_write_file_atomic(pp, pl.data, pl.len) != 0)
-            s = vb_error(ctx, VBILL_ERR_IO, "cannot write '%s/index.m3u8': %s", out_dir,
-                         strerror(errno));
-        free(pp);
-    }
-    vb_buf_free(&pl);
     vb_job_free(j);
     return s;
 }

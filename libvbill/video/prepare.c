@@ -486,13 +486,57 @@ static vbill_status write_meta(prep *p, const char *dir)
     return VBILL_OK;
 }
 
+/* The overlay rendition of a prepared MP4 (normal speed) into out_dir: the shared segments
+ * linked from shared_dir, the slot windows' own packets without text. */
+static vbill_status overlay_rendition(vbill_ctx *ctx, const vbill_template *t, const char *mp4,
+                                      const char *shared_dir, const char *out_dir)
+{
+    vb_job J = {.ctx = ctx, .t = t, .cur = -1, .copy = true}, *j = &J;
+    vb_buf pl = {0};
+    vbill_status s = vb_job_open_input_path(j, mp4);
+    if (!s && vb_mkdirs(out_dir) != 0)
+        s = vb_error(ctx, VBILL_ERR_IO, "cannot create '%s': %s", out_dir, strerror(errno));
+    if (!s)
+        vb_playlist_head(&pl, t, j->ftb);
+    for (int k = 0; !s && k < t->nsegments; k++) {
+        const vb_segment *sg = &t->segments[k];
+        char name[32];
+        snprintf(name, sizeof name, "s%05d.ts", k);
+        char *to = vb_path_join(out_dir, name), *from = vb_path_join(shared_dir, name);
+        if (!to || !from) {
+            s = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+        } else if (sg->personal || link(from, to) != 0) {
+            /* a slot window: the base's own packets, without text; a shared segment the file
+             * system cannot link (another device, no hard links): the same packets again */
+            s = vb_segment_write(j, k, to);
+        }
+        free(to);
+        free(from);
+        vb_buf_printf(&pl, "#EXTINF:%.6f,\n%s\n", (double)(sg->f1 - sg->f0) * av_q2d(j->ftb),
+                      name);
+    }
+    vb_buf_puts(&pl, "#EXT-X-ENDLIST\n");
+    if (!s && pl.failed)
+        s = vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    if (!s) {
+        char *pp = vb_path_join(out_dir, "index.m3u8");
+        if (!pp || vb_write_file_atomic(pp, pl.data, pl.len) != 0)
+            s = vb_error(ctx, VBILL_ERR_IO, "cannot write '%s/index.m3u8': %s", out_dir,
+                         strerror(errno));
+        free(pp);
+    }
+    vb_buf_free(&pl);
+    vb_job_free(j);
+    return s;
+}
+
 /* The overlay rendition into dir/hls-overlay (see video.h), from dir's normal.mp4 and
  * hls-normal/. */
 static vbill_status write_overlay(vbill_ctx *ctx, const vbill_template *t, const char *dir)
 {
     char *mp4 = vb_path_join(dir, "normal.mp4"), *shared = vb_path_join(dir, "hls-normal");
     char *out = vb_path_join(dir, "hls-overlay");
-    vbill_status s = mp4 && shared && out ? vb_hls_write_overlay(ctx, t, mp4, shared, out)
+    vbill_status s = mp4 && shared && out ? overlay_rendition(ctx, t, mp4, shared, out)
                                           : vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
     free(mp4);
     free(shared);
@@ -528,7 +572,7 @@ static void add_overlay(vbill_ctx *ctx, vbill_template *t)
     chmod(tmp, 0755);
     char *mp4 = vb_path_join(t->cache_dir, "normal.mp4");
     char *shared = vb_path_join(t->cache_dir, "hls-normal");
-    vbill_status s = mp4 && shared ? vb_hls_write_overlay(ctx, t, mp4, shared, tmp)
+    vbill_status s = mp4 && shared ? overlay_rendition(ctx, t, mp4, shared, tmp)
                                    : vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
     if (s == VBILL_OK && rename(tmp, dst) != 0 && errno != ENOTEMPTY && errno != EEXIST)
         s = vb_error(ctx, VBILL_ERR_IO, "cannot rename '%s': %s", tmp, strerror(errno));

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,4 +299,19 @@ vbill_status vb_segment_write_shared(vbill_ctx *ctx, const vbill_template *t, in
     }
     vb_job_free(j);
     return s;
+}
+
+/* A VOD playlist's header: the longest segment of the template in whole seconds. */
+void vb_playlist_head(vb_buf *pl, const vbill_template *t, AVRational ftb)
+{
+    double maxd = 0;
+    for (int k = 0; k < t->nsegments; k++) {
+        double d = (double)(t->segments[k].f1 - t->segments[k].f0) * av_q2d(ftb);
+        if (d > maxd)
+            maxd = d;
+    }
+    vb_buf_printf(pl, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n"
+                      "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+                      "#EXT-X-INDEPENDENT-SEGMENTS\n",
+                  (int)ceil(maxd - 1e-9));
 }

@@ -10,5 +10,7 @@
 vbill_status vb_segment_write(vb_job *j, int k, const char *path);
 vbill_status vb_segment_write_shared(vbill_ctx *ctx, const vbill_template *t, int variant,
                                      const char *mp4, const char *outdir);
+/* A VOD playlist's header for the template (the longest segment in whole seconds). */
+void vb_playlist_head(vb_buf *pl, const vbill_template *t, AVRational ftb);
 
 #endif

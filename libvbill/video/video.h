@@ -97,10 +97,6 @@ vbill_status vb_template_plan(vbill_ctx *ctx, vbill_template *t, AVRational fps,
 /* prepare.c */
 vbill_status vb_prepare_run(vbill_ctx *ctx, vbill_template *t, const char *tmpdir);
 
-/* hls.c: the overlay rendition of a prepared MP4 (normal speed) into out_dir (see above);
- * shared_dir holds the shared segments to link. */
-vbill_status vb_hls_write_overlay(vbill_ctx *ctx, const vbill_template *t, const char *mp4,
-                                  const char *shared_dir, const char *out_dir);
 
 
 #endif

@@ -163,9 +163,18 @@ def k8s_cases(tmp, yaml):
     check(action_for(2) == "FailJob", "k8s: exit 2 (usage) must fail the Job, is %s" % action_for(2))
     check(action_for(75) in ("Count", "Ignore"), "k8s: exit 75 must be retried, is %s" % action_for(75))
     check(action_for(3) not in ("FailJob", "FailIndex"), "k8s: exit 3 must not fail the Job")
-    check(any(r.get("action") == "Ignore" and any(c.get("type") == "DisruptionTarget"
-                                                   for c in r.get("onPodConditions", []))
-              for r in rules), "k8s: disruptions (DisruptionTarget) should not count")
+    # A drained pod gets SIGTERM and vbill batch exits 75: the first rule that matches decides,
+    # so the disruption rule must come before any rule that would match 75.
+    first = None
+    for r in rules:
+        oc = r.get("onExitCodes")
+        if any(c.get("type") == "DisruptionTarget" for c in r.get("onPodConditions", [])) or \
+                (oc and (oc.get("operator") == "In") == (75 in oc.get("values", []))):
+            first = r
+            break
+    check(first is not None and first.get("action") == "Ignore" and "onPodConditions" in first,
+          "k8s: a drained pod (DisruptionTarget, exit 75) must be ignored, not counted: the "
+          "DisruptionTarget rule first; first match is %r" % first)
 
     c = containers[0]
     env, jobs_env = {}, None

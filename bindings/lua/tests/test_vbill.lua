@@ -361,6 +361,11 @@ do
      "the lock hook says subscriber_locked", vbill.to_json(events))
   r, err, code = ctx:auth_check(keys, st, b, "580314", "10.0.2.9", NOW)
   is(code, vbill.ERR_AUTH_LOCKED, "the other link is locked too")
+  local att = assert(ctx:link_attempts(keys, st, b, NOW))
+  ok(att.state == "subscriber" and att.tries_left == 0 and att.locked_until == 0,
+     "link_attempts: locked by the subscriber's bound", vbill.to_json(att))
+  raises("vbill.Store expected", "link_attempts without a store raises",
+         ctx.link_attempts, ctx, keys, nil, b)
   ok(ctx:link_unlock(keys, st, a), "help-desk unlock")
   r, err, code = ctx:auth_check(keys, st, a, "580314", "10.0.2.9", NOW)
   is(code, vbill.ERR_AUTH_LOCKED, "an unlock gives no guess back")

@@ -592,6 +592,11 @@ class TestLinks(unittest.TestCase):
         with self.assertRaises(vbill.AuthLockedError):
             self.ctx.auth_check(self.keys, self.store, tok, "580314", "10.0.1.9", now=self.NOW)
         self.assertEqual([e["type"] for e in events], ["link_locked"])
+        att = self.ctx.link_attempts(self.keys, self.store, tok, now=self.NOW + 1)
+        self.assertEqual(att, {"state": "cooling", "tries_left": 1,
+                               "locked_until": self.NOW + 60})
+        with self.assertRaises(TypeError):
+            self.ctx.link_attempts(self.keys, None, tok)
         self.assertEqual(events[0]["subscriber"], "S-000123")
         self.assertNotIn("580314", json.dumps(events))
         self.ctx.link_unlock(self.keys, self.store, tok)

@@ -1111,6 +1111,20 @@ class Context(_Handle):
             _lib.fn("vbill_link_verify_store")(c, k, s, tok, n, byref(out))
         return json.loads(_lib.take_string(out))
 
+    def link_attempts(self, keys: Keys, store: Store, token: str,
+                      now: int = 0) -> Dict[str, Any]:
+        """Where a link stands, read from store without counting a try: {"state": "open",
+        "cooling" (locked until "locked_until"), "link" or "subscriber" (locked for good by the
+        link's or the subscriber's bound), or "revoked"; "tries_left"; "locked_until"}.  What a
+        page says after a wrong entry.  An expired link still answers (the page says expired
+        itself); a forged one raises like link_verify."""
+        tok, n = _text(token, "token"), _int(now, "now", "int64")
+        out = c_void_p()
+        with self._call((keys, Keys, "keys", False),
+                        (store, Store, "store", False)) as (c, k, s):
+            _lib.fn("vbill_link_attempts")(c, k, s, tok, n, byref(out))
+        return json.loads(_lib.take_string(out))
+
     def link_reissue(self, keys: Keys, store: Store, old_token: str, bill: Bill,
                      ttl_seconds: int, now: int = 0) -> str:
         """A new link for the subscriber of old_token (valid signature; it may be expired or

@@ -176,6 +176,7 @@ _PROTOS: Dict[str, Tuple[Any, List[Any], Any]] = {
     "vbill_link_issue": (c_status, [P, P, P, c_int64, c_int64, p_out], _check_ctx),
     "vbill_link_verify": (c_status, [P, P, c_char_p, c_int64, p_out], _check_ctx),
     "vbill_link_verify_store": (c_status, [P, P, P, c_char_p, c_int64, p_out], _check_ctx),
+    "vbill_link_attempts": (c_status, [P, P, P, c_char_p, c_int64, p_out], _check_ctx),
     "vbill_link_revoke": (c_status, [P, P, P, c_char_p], _check_ctx),
     "vbill_link_unlock": (c_status, [P, P, P, c_char_p], _check_ctx),
     "vbill_link_reissue": (c_status, [P, P, P, c_char_p, P, c_int64, c_int64, p_out], _check_ctx),
