@@ -21,8 +21,8 @@ CORE = ["util", "jdoc", "jparse", "context", "mustache", "record", "classify", "
         "slots", "fill", "bill"]
 CONCERNS = {
     "video": ["video/text", "video/template", "video/encode", "video/job", "video/voiceover",
-              "video/segment",
-              "video/hls", "video/prepare", "video/render", "video/still", "video/builtin",
+              "video/segment", "video/prepare", "video/render", "video/hls", "video/still",
+              "video/builtin",
               "video/none"],
     "auth": ["store", "store_redis", "auth"],
     "hooks": ["hooks/outbox", "hooks/sink", "hooks/ticket", "hooks/sink_webhook",
