@@ -4,8 +4,9 @@
 #   2. the ABI of the built library against the baseline in abi/ (libabigail abidiff);
 #   3. the tests again under AddressSanitizer + UndefinedBehaviorSanitizer, all but the
 #      end-to-end ones in tests/e2e/ that render minutes of video, drive a browser or a Slurm
-#      cluster (they ran in stage 1; the library, vbill batch and vbill serve run under the
-#      sanitizers in the lighter tests);
+#      cluster, and say_model.py's 39,000 spoken values (they ran in stage 1; the library,
+#      vbill batch and vbill serve run under the sanitizers in the lighter tests, the number
+#      reader in test_say and the narration fuzzer);
 #   4. each libFuzzer harness for VBILL_FUZZ_SECONDS (default 20) under ASan/UBSan;
 #   5. the RT help-desk sink against a real Request Tracker 5 on loopback (Debian's
 #      request-tracker5, installed for this stage by `scripts/deps.sh --rt`);
@@ -43,7 +44,7 @@ show_failures() { # print the logs of failed tests
   done
 }
 
-heavy='tests/e2e/'
+heavy='tests/e2e/|tests/say_model.py'
 light_tests() { # build dir: its test list without the heavy ones
   make -s -C "$1" list-tests | tr ' ' '\n' | grep -Ev "$heavy" | tr '\n' ' '
 }
