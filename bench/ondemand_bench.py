@@ -3,7 +3,7 @@
 no personal segment late for its play time (issue 16, item 4).  Figures, never pass/fail.
 
     BUILDDIR=build BENCH_STORE=build/odbench-store python3 bench/ondemand_bench.py \
-        [--rates 36,72,108,144] [--arrivals 50] [--lead 10] [--records 400] [--render-workers N]
+        [--rates 72,144,216,288] [--arrivals 50] [--lead 10] [--records 400] [--render-workers N]
 
 The store: `vbill batch RECORDS --render on-demand` on the built-in templates (generated and
 prepared into the store once: about 500 CPU-s) from --records records of bench/make_month.py
@@ -388,7 +388,8 @@ def run_rate(rate, args, vbill, d, page, bills, ready, tmp):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rates", default="36,72,108,144", help="new viewers a minute, comma-separated")
+    ap.add_argument("--rates", default="72,144,216,288",
+                    help="new viewers a minute, comma-separated")
     ap.add_argument("--arrivals", type=float, default=50,
                     help="seconds of arrivals per rate (each viewer then plays its bill)")
     ap.add_argument("--lead", type=float, default=10,
