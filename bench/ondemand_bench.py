@@ -82,7 +82,8 @@ def make_store(d, vbill, n, seed):
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     c1 = os.times()
     if r.returncode not in (0, 3):
-        die("vbill batch failed (%d): %s" % (r.returncode, r.stderr.decode(errors="replace")[-2000:]))
+        die("vbill batch failed (%d): %s" % (r.returncode,
+                                              r.stderr.decode(errors="replace")[-2000:]))
     out("# store made in %.0f s wall, %.0f CPU-s" % (
         time.monotonic() - t0, c1.children_user + c1.children_system - c0.children_user -
         c0.children_system))
@@ -415,7 +416,8 @@ def main():
     try:
         out("# %s" % " ".join(
             ["BUILDDIR=%s" % os.environ.get("BUILDDIR", ".")] +
-            (["BENCH_STORE=%s" % os.environ["BENCH_STORE"]] if os.environ.get("BENCH_STORE") else [])
+            (["BENCH_STORE=%s" % os.environ["BENCH_STORE"]]
+             if os.environ.get("BENCH_STORE") else [])
             + ["python3"] + sys.argv))
         out("# %s, %d cores, load average %s" % (
             time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), os.cpu_count(),
