@@ -78,6 +78,7 @@ for l in open(sys.argv[1]):
         print(l, end=""); break' "$W/month.jsonl")
 echo "$first" >"$W/one.json"
 sc=$("$V" classify "$W/one.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["scenario"] or "")')
+[ -d "$W/s1/templates/$sc.ko-KR" ] && sc="$sc.ko-KR" # the store names built-ins SCENARIO.LOCALE
 if [ -n "$sc" ] && [ -d "$W/s1/templates/$sc" ]; then
   /usr/bin/time -f "%U %S %e" -o "$W/render.time" "$V" render --template "$W/s1/templates/$sc" \
     "$W/one.json" --hls "$W/one-hls" --speed 1 >/dev/null 2>"$W/render.err" || true

@@ -1,10 +1,10 @@
 /* bench/window_texts.c: how often a personal window's texts repeat across a month's bills,
  * without rendering: the segment cache's hit rate projected to any number of records.
- * For each record, the texts of its scenario's template slots (TEMPLATES/<scenario>/
- * template.json, as vbill template info lists them) are rendered over the bill's fill
- * context, exactly as the renderer renders them; a window is a hit when an earlier bill of
- * the run had the same text in the same slot of the same template.  Prints, per slot and in
- * all, windows, distinct texts and the hit rate.
+ * For each record, the texts of its scenario's template slots (TEMPLATES/<scenario>.<locale>/
+ * or TEMPLATES/<scenario>/ template.json, as vbill template info lists them) are rendered
+ * over the bill's fill context, exactly as the renderer renders them; a window is a hit when
+ * an earlier bill of the run had the same text in the same slot of the same template.
+ * Prints, per slot and in all, windows, distinct texts and the hit rate.
  *   usage: window_texts TEMPLATES RECORDS.jsonl */
 #include <vbill.h>
 #include "slurp.h"
@@ -85,12 +85,19 @@ int main(int argc, char **argv)
             vbill_bill_free(bill);
             continue;
         }
-        const char *sc = vbill_bill_scenario(bill);
+        /* the store names built-in templates SCENARIO.LOCALE, a carrier's SCENARIO */
+        char sc[160];
+        snprintf(sc, sizeof sc, "%s.%s", vbill_bill_scenario(bill), vbill_bill_locale(bill));
         cJSON *t = cJSON_GetObjectItemCaseSensitive(tmpls, sc);
         if (!t) {
             char path[4096];
             snprintf(path, sizeof path, "%s/%s/template.json", argv[1], sc);
             char *text = slurp(path);
+            if (!text) {
+                snprintf(path, sizeof path, "%s/%s/template.json", argv[1],
+                         vbill_bill_scenario(bill));
+                text = slurp(path);
+            }
             t = text ? cJSON_Parse(text) : NULL;
             free(text);
             if (!t) {
