@@ -49,7 +49,7 @@ run() {
   /usr/bin/time -f "%U %S %e" -o "$W/$label.time" "$V" batch "$W/month.jsonl" --store "$store" \
     --key-file "$W/keys.json" --jobs "$JOBS" --progress json "$@" >"$W/$label.progress" 2>"$W/$label.err" || {
     rc=$?; [ $rc -eq 3 ] || { echo "batch_bench: $label exited $rc: $(tail -n 3 "$W/$label.err")" >&2; exit 1; }; }
-  tail -n 1 "$W/$label.progress" >"$W/$label.last"
+  grep '^{' "$W/$label.err" | tail -n 1 >"$W/$label.last" # JSON progress goes to stderr
 }
 
 echo "batch_bench: generating and preparing the built-in templates (once per store)" >&2
