@@ -1592,18 +1592,19 @@ VBILL_API vbill_status vbill_link_attempts(vbill_ctx *ctx, const vbill_keys *key
     if (store->ops.get(im, kf, now, &f) || store->ops.get(im, ks, now, &sf) ||
         store->ops.get(im, ku, now, &until) || store->ops.get(im, kr, now, &gone))
         return store_fail(ctx, store, "reading the counters");
+    bool for_good = gone || sf >= store->sub_max || f >= store->hard;
+    bool cooling = !for_good && until > now;
     const char *state = gone              ? "revoked"
                         : sf >= store->sub_max ? "subscriber"
                         : f >= store->hard     ? "link"
-                        : until > now          ? "cooling"
+                        : cooling              ? "cooling"
                                                : "open";
-    int64_t left = min3(store->soft - f % store->soft, store->hard - f, store->sub_max - sf);
-    if (strcmp(state, "open") != 0 && strcmp(state, "cooling") != 0)
-        left = 0;
+    int64_t left = for_good ? 0
+                            : min3(store->soft - f % store->soft, store->hard - f,
+                                   store->sub_max - sf);
     vb_buf b = {0};
     vb_buf_printf(&b, "{\"state\":\"%s\",\"tries_left\":%lld,\"locked_until\":%lld}", state,
-                  (long long)(left > 0 ? left : 0),
-                  (long long)(strcmp(state, "cooling") == 0 ? until : 0));
+                  (long long)(left > 0 ? left : 0), (long long)(cooling ? until : 0));
     if (!(*out_json = vb_buf_take(&b)))
         return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
     return VBILL_OK;
