@@ -65,7 +65,7 @@ def pcm(path, rate=RATE):
 
 def durations(path):
     rc, out, err = run(["ffprobe", "-v", "error", "-show_entries",
-                        "stream=codec_type,codec_name,duration:stream_tags=language", "-of",
+                        "stream=codec_type,codec_name,duration,channels:stream_tags=language", "-of",
                         "json", path])
     return json.loads(out)["streams"]
 
@@ -126,15 +126,15 @@ def vtt_cues(text):
     return cues
 
 
-def small_template(tmp, name, narration):
+def small_template(tmp, name, narration, layout):
     """A carrier's template, small and quick to prepare: 24 s of 320x240 with a bed of a
-    soft tone and pink noise, two slot windows."""
+    soft tone and pink noise (mono or stereo: the prepared audio keeps it), two slot windows."""
     d = os.path.join(tmp, name)
     os.makedirs(d)
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=24", "-f", "lavfi",
            "-i", "sine=f=196:r=48000:d=24,volume=0.2", "-f", "lavfi", "-i",
            "anoisesrc=color=pink:amplitude=0.02:r=48000:d=24:seed=7", "-filter_complex",
-           "[1][2]amix=inputs=2,aformat=channel_layouts=stereo[a]", "-map", "0:v", "-map", "[a]",
+           "[1][2]amix=inputs=2,aformat=channel_layouts=%s[a]" % layout, "-map", "0:v", "-map", "[a]",
            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
            os.path.join(d, "base.mp4"))
     box = [10, 180, 300, 40]
@@ -158,9 +158,13 @@ def small_template(tmp, name, narration):
     return d
 
 
-def spliced(tmp, record):
-    voiced = small_template(tmp, "voiced", True)
-    plain = small_template(tmp, "plain", False)
+def spliced(tmp, record, layout):
+    """The voice spliced into a template whose bed is mono or stereo."""
+    def check(what, cond, detail=""):
+        globals()["check"]("%s bed: %s" % (layout, what), cond, detail)
+    tmp = os.path.join(tmp, layout)
+    voiced = small_template(tmp, "voiced", True, layout)
+    plain = small_template(tmp, "plain", False, layout)
     info = json.loads(vbill("template", "info", voiced))
     check("the template speaks with espeak-ng", info.get("voice") == "espeak-ng", info.get("voice"))
     check("a template without narration.json is silent", json.loads(
@@ -177,6 +181,8 @@ def spliced(tmp, record):
         vbill("render", "--template", plain, record, "-o", out_p, "--speed", speed)
         streams = durations(out_v)
         kinds = {s["codec_type"]: s for s in streams}
+        check("speed %s: the audio is %s as its bed" % (speed, layout),
+              kinds["audio"].get("channels") == (1 if layout == "mono" else 2), kinds["audio"])
         dv, da = float(kinds["video"]["duration"]), float(kinds["audio"]["duration"])
         check("speed %s: audio as long as the video" % speed, abs(dv - da) <= 0.0215, (dv, da))
         check("speed %s: as long as the silent render" % speed,
@@ -312,7 +318,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="vbill-voice.")
     try:
         record = os.path.join(SRC, "tests", "vectors", "spec_example.json")
-        spliced(tmp, record)
+        for layout in ("stereo", "mono"):
+            spliced(tmp, record, layout)
         builtin(tmp, record)
     except (RuntimeError, subprocess.TimeoutExpired, KeyError, ValueError) as e:
         failures.append("error: %s" % e)

@@ -424,16 +424,14 @@ static vbill_status pump_audio(gen *g, double until)
             r = avcodec_send_frame(g->aenc, NULL);
         } else if (r >= 0) {
             g->aframe->pts = g->apts;
-            /* the fixed sentences over the bed, in both channels */
+            /* the fixed sentences over the bed (mono) */
             for (int k = 0; k < g->aframe->nb_samples && g->speech; k++) {
                 size_t at = (size_t)g->apts + (size_t)k;
                 if (at >= g->nspeech)
                     break;
-                for (int ch = 0; ch < 2; ch++) {
-                    float *d = (float *)g->aframe->extended_data[ch] + k;
-                    float v = *d + g->speech[at];
-                    *d = v > 1 ? 1 : v < -1 ? -1 : v;
-                }
+                float *d = (float *)g->aframe->extended_data[0] + k;
+                float v = *d + g->speech[at];
+                *d = v > 1 ? 1 : v < -1 ? -1 : v;
             }
             g->apts += g->aframe->nb_samples;
             r = avcodec_send_frame(g->aenc, g->aframe);
@@ -458,8 +456,10 @@ static vbill_status open_audio(gen *g)
         return VBILL_ERR_NOMEM;
     g->aenc->sample_fmt = AV_SAMPLE_FMT_FLTP;
     g->aenc->sample_rate = 48000;
-    av_channel_layout_default(&g->aenc->ch_layout, 2);
-    g->aenc->bit_rate = 96000;
+    /* mono: a voice over a soft chord needs no more, and a bill's voice then re-encodes one
+     * channel (voiceover.c) */
+    av_channel_layout_default(&g->aenc->ch_layout, 1);
+    g->aenc->bit_rate = 64000;
     g->aenc->time_base = (AVRational){1, 48000};
     if (g->oc->oformat->flags & AVFMT_GLOBALHEADER)
         g->aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
@@ -490,7 +490,7 @@ static vbill_status open_audio(gen *g)
              "sine=f=493.88:r=48000:d=%d[e];"
              "[a][b][c][d][e]amix=inputs=5,volume=0.6,tremolo=f=0.2:d=0.4,lowpass=f=1200,"
              "afade=t=in:d=2,afade=t=out:st=%d:d=3,"
-             "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo",
+             "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=mono",
              TOTAL_S, TOTAL_S, TOTAL_S, TOTAL_S, TOTAL_S, TOTAL_S - 3);
     AVFilterInOut *in = avfilter_inout_alloc();
     if (!in)

@@ -145,6 +145,18 @@ static vbill_status setup_video(prep *p)
     return build_graph(p, &p->vgraph, &p->vsrc, &p->vsink, "buffer", args, "buffersink", chain);
 }
 
+/* The prepared audio is mono when the source is (or has no audio): a voice over a mono bed
+ * re-encodes one channel per bill instead of two (voiceover.c); stereo otherwise. */
+static int audio_channels(const prep *p)
+{
+    return p->ai >= 0 && p->adec && p->adec->ch_layout.nb_channels > 1 ? 2 : 1;
+}
+
+static const char *audio_layout(const prep *p)
+{
+    return audio_channels(p) == 2 ? "stereo" : "mono";
+}
+
 static vbill_status setup_audio(prep *p, int v)
 {
     int64_t samples = av_rescale_q(p->nframes, av_inv_q(p->fps), (AVRational){1, AUDIO_RATE});
@@ -178,14 +190,14 @@ static vbill_status setup_audio(prep *p, int v)
                  av_get_sample_fmt_name(p->adec->sample_fmt), layout);
         snprintf(chain, sizeof chain,
                  "aresample=%d:async=1:first_pts=0,%sapad,atrim=end_sample=%lld,"
-                 "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo",
-                 AUDIO_RATE, tempo, (long long)samples);
+                 "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=%s",
+                 AUDIO_RATE, tempo, (long long)samples, audio_layout(p));
         return build_graph(p, &p->agraph[v], &p->asrc[v], &p->asink[v], "abuffer", args,
                            "abuffersink", chain);
     }
-    /* No audio: a silent track, so every output has the same shape. */
-    snprintf(args, sizeof args, "r=%d:cl=stereo", AUDIO_RATE);
-    snprintf(chain, sizeof chain, "aformat=sample_fmts=fltp:channel_layouts=stereo,atrim=end_sample=%lld",
+    /* No audio: a silent mono track, so every output has the same shape. */
+    snprintf(args, sizeof args, "r=%d:cl=mono", AUDIO_RATE);
+    snprintf(chain, sizeof chain, "aformat=sample_fmts=fltp:channel_layouts=mono,atrim=end_sample=%lld",
              (long long)samples);
     return build_graph(p, &p->agraph[v], &p->asrc[v], &p->asink[v], "anullsrc", args,
                        "abuffersink", chain);
@@ -201,8 +213,8 @@ static vbill_status open_aac(prep *p, int v)
         return vb_error(p->ctx, VBILL_ERR_NOMEM, "out of memory");
     c->sample_rate = AUDIO_RATE;
     c->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    av_channel_layout_default(&c->ch_layout, 2);
-    c->bit_rate = 128000;
+    av_channel_layout_default(&c->ch_layout, audio_channels(p));
+    c->bit_rate = VB_AAC_RATE_PER_CHANNEL * audio_channels(p);
     c->time_base = (AVRational){1, AUDIO_RATE};
     c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     int r = avcodec_open2(c, codec, NULL);

@@ -5,7 +5,8 @@
  * The prepared form of a template lives in DIR/.vbill-prepared/<sha256>/ :
  *   normal.mp4   H.264 High yuv420p (fixed x264 settings, no B-frames, closed GOPs with an
  *                IDR at every slot window's start and end and about every 4 s elsewhere)
- *                + AAC stereo 48 kHz (silent when the base has none); constant frame rate
+ *                + AAC 48 kHz, mono when the base's audio is mono or missing (silent then),
+ *                stereo otherwise, 64 kb/s a channel; constant frame rate
  *   slow.mp4     the same video packets with timestamps stretched by 1/speed (same frame
  *                count) + the audio time-stretched with pitch kept (atempo), re-encoded
  *   hls-normal/, hls-slow/   MPEG-TS segments of the GOPs that hold no slot (shared)
@@ -25,7 +26,9 @@
 #include <libavutil/rational.h>
 
 /* Bumped whenever prepared output would change (encoder settings, layout). */
-#define VB_PREPARE_VERSION "vbill-prepare-6"
+#define VB_PREPARE_VERSION "vbill-prepare-7"
+/* AAC bits a second per channel, in the prepared files and in the re-encoded voice */
+#define VB_AAC_RATE_PER_CHANNEL 64000
 #define VB_PREPARED_DIR ".vbill-prepared"
 #define VB_MAX_SLOTS 64
 #define VB_GOP_SECONDS 4.0

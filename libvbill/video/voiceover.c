@@ -37,6 +37,7 @@ struct vb_voiceover {
     /* the bed: the prepared file opened again, decoded around the speech */
     AVFormatContext *in;
     int ai;
+    int nch;                 /* its channels: 1 or 2 */
     int64_t grid;            /* packet timestamps are grid + k * AFRAME */
     /* the replacement packets of one run of personal segments (seg: its first), pts r0,
      * r0 + AFRAME, ... < r1 */
@@ -118,11 +119,12 @@ static vbill_status open_bed(vb_job *j, struct vb_voiceover *vo)
         return vb_job_media(j, "the voice: opening the prepared audio", r);
     vo->ai = j->ai;
     AVStream *st = vo->in->streams[vo->ai];
+    vo->nch = st->codecpar->ch_layout.nb_channels;
     if (st->time_base.num != 1 || st->time_base.den != RATE ||
-        st->codecpar->codec_id != AV_CODEC_ID_AAC)
+        st->codecpar->codec_id != AV_CODEC_ID_AAC || vo->nch < 1 || vo->nch > 2)
         return vb_error(j->ctx, VBILL_ERR_MEDIA,
-                        "template '%s': the prepared audio is not AAC at 48 kHz: prepare it "
-                        "again", j->t->dir);
+                        "template '%s': the prepared audio is not mono or stereo AAC at "
+                        "48 kHz: prepare it again", j->t->dir);
     AVPacket *pkt = av_packet_alloc();
     if (!pkt)
         return vb_error(j->ctx, VBILL_ERR_NOMEM, "out of memory");
@@ -240,7 +242,7 @@ vbill_status vb_voiceover_prepare(vb_job *j, const vbill_bill *bill)
     return st;
 }
 
-/* The bed over [e0, e1) (planar stereo, zero where the file has none), decoded from a little
+/* The bed over [e0, e1) (planar, its channels, zero where the file has none), decoded from a little
  * before e0 so the decoder's first, overlap-less frame is not used. */
 static vbill_status decode_bed(vb_job *j, struct vb_voiceover *vo, int64_t e0, int64_t e1,
                                float *bed[2])
@@ -281,7 +283,7 @@ static vbill_status decode_bed(vb_job *j, struct vb_voiceover *vo, int64_t e0, i
             if ((r = k) < 0)
                 break;
             int64_t at = f->pts;
-            for (int c = 0; c < 2 && at != AV_NOPTS_VALUE; c++) {
+            for (int c = 0; c < vo->nch && at != AV_NOPTS_VALUE; c++) {
                 int ch = c < f->ch_layout.nb_channels ? c : 0;
                 const float *src = (const float *)f->extended_data[ch];
                 for (int i = 0; i < f->nb_samples; i++)
@@ -312,8 +314,8 @@ static vbill_status encode_run(vb_job *j, struct vb_voiceover *vo, int64_t e0, i
     if (r >= 0) {
         enc->sample_rate = RATE;
         enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
-        av_channel_layout_default(&enc->ch_layout, 2);
-        enc->bit_rate = 128000;
+        av_channel_layout_default(&enc->ch_layout, vo->nch);
+        enc->bit_rate = VB_AAC_RATE_PER_CHANNEL * vo->nch;
         enc->time_base = (AVRational){1, RATE};
         enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
         AVDictionary *opt = NULL;
@@ -331,10 +333,10 @@ static vbill_status encode_run(vb_job *j, struct vb_voiceover *vo, int64_t e0, i
             f->format = AV_SAMPLE_FMT_FLTP;
             f->sample_rate = RATE;
             f->nb_samples = AFRAME;
-            av_channel_layout_default(&f->ch_layout, 2);
+            av_channel_layout_default(&f->ch_layout, vo->nch);
             if ((r = av_frame_get_buffer(f, 0)) < 0)
                 break;
-            for (int c = 0; c < 2; c++)
+            for (int c = 0; c < vo->nch; c++)
                 memcpy(f->extended_data[c], bed[c] + (at - e0), AFRAME * sizeof(float));
             f->pts = at;
             r = avcodec_send_frame(enc, f);
@@ -397,8 +399,8 @@ static vbill_status splice_group(vb_job *j, struct vb_voiceover *vo, int k)
     vo->r1 = vo->r1 > s1 ? s1 : vo->r1;
     int64_t e0 = vo->r0 - GUARD, e1 = vo->r1 + GUARD;
     size_t len = (size_t)(e1 - e0);
-    float *bed[2] = {calloc(len, sizeof(float)), calloc(len, sizeof(float))};
-    vbill_status st = bed[0] && bed[1] ? decode_bed(j, vo, e0, e1, bed)
+    float *bed[2] = {calloc(len, sizeof(float)), vo->nch > 1 ? calloc(len, sizeof(float)) : NULL};
+    vbill_status st = bed[0] && (bed[1] || vo->nch == 1) ? decode_bed(j, vo, e0, e1, bed)
                                        : vb_error(j->ctx, VBILL_ERR_NOMEM, "out of memory");
     for (int i = 0; i < vo->nsp && !st; i++) {
         const speech *s = &vo->sp[i];
@@ -408,7 +410,7 @@ static vbill_status splice_group(vb_job *j, struct vb_voiceover *vo, int k)
             int64_t at = s->at + (int64_t)q - e0;
             if (at < 0 || at >= (int64_t)len)
                 continue;
-            for (int c = 0; c < 2; c++) {
+            for (int c = 0; c < vo->nch; c++) {
                 float v = bed[c][at] + s->pcm[q];
                 bed[c][at] = v > 1 ? 1 : v < -1 ? -1 : v;
             }
