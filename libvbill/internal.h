@@ -104,6 +104,10 @@ bool vb_valid_scenario_id(const char *s);
 /* Reads a whole file of at most max bytes (NUL-terminated).  NULL with errno on failure;
  * EFBIG when it is larger than max. */
 char *vb_read_file(const char *path, size_t max, size_t *len);
+/* The same for a file a template brings (recorded clips): a regular file named directly,
+ * never through a symbolic link (errno ELOOP) nor a device or FIFO (EINVAL), so a
+ * template cannot read a file from elsewhere on the machine into every customer's video. */
+char *vb_read_regular_file(const char *path, size_t max, size_t *len);
 /* Writes data to path atomically: a temporary file in the same directory, fsync, rename.
  * On failure nothing is left behind and errno tells why. */
 int vb_write_file_atomic(const char *path, const void *data, size_t len);

@@ -179,11 +179,8 @@ void vb_buf_json_string(vb_buf *b, const char *s)
 
 /* ---- files ---- */
 
-char *vb_read_file(const char *path, size_t max, size_t *len)
+static char *read_stream(FILE *f, size_t max, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
     vb_buf b = {0};
     char chunk[65536];
     size_t n;
@@ -206,6 +203,31 @@ char *vb_read_file(const char *path, size_t max, size_t *len)
     if (len)
         *len = b.len;
     return vb_buf_take(&b);
+}
+
+char *vb_read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    return f ? read_stream(f, max, len) : NULL;
+}
+
+char *vb_read_regular_file(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    struct stat sb;
+    if (fd < 0)
+        return NULL; /* ELOOP for a symbolic link */
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return NULL;
+    }
+    return read_stream(f, max, len);
 }
 
 char *vb_temp_path_for(const char *path)

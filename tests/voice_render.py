@@ -8,6 +8,9 @@
 - captions: a mov_text track in the MP4 and captions.vtt beside the HLS playlist, with the
   words of `vbill narration` at its times (divided by the speed for the slow one);
 - a segment rendered on its own (the viewer's on-demand path) sounds as in the whole render;
+- a template folder with clips/ speaks with the carrier's recorded clips (here made with
+  espeak-ng, one per phrase), in `vbill render` and in `vbill batch` (which copies them into
+  its store); a clip or a clips folder that is a symbolic link is refused;
 - the built-in templates: the label and its panel only inside the slot window, the fixed
   sentences spoken in the base video (espeak-ng), the captions in the locale's language.
 
@@ -15,6 +18,7 @@ Exits 1 with one line per fault; prints 'N passed, N failed'."""
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -262,6 +266,82 @@ def spliced(tmp, record, layout):
           (rms(v, a, b), rms(v, b + 1, b + 3)))
 
 
+def clipped(tmp, record):
+    """A carrier's recorded clips in the template folder: the template's voice everywhere."""
+    tmp = os.path.join(tmp, "clips")
+    d = small_template(tmp, "clipped", True, "mono")
+    plain = small_template(tmp, "plain", False, "mono")
+    script = json.loads(vbill("narration", record, "--template", d))
+    personal = [sc for sc in script["scenes"] if sc["personal"]]
+    out_e = os.path.join(tmp, "espeak.mp4")  # before the clips: espeak-ng's voice
+    vbill("render", "--template", d, record, "-o", out_e, "--speed", "1")
+    folder = os.path.join(d, "clips", "ko-KR")
+    os.makedirs(folder)
+    for sc in personal:  # one clip per phrase, as a voice actor would record a whole phrase;
+        # another voice than the template's espeak-ng (pitch 85, not 50), to tell them apart
+        for phrase in filter(None, (x.strip() for x in re.split(r"[,.!?]", sc["text"]))):
+            rc, out, err = run(["espeak-ng", "-v", "ko", "-p", "85", "-w",
+                                os.path.join(folder, phrase + ".wav"), phrase])
+            check("espeak-ng made the clip '%s'" % phrase, rc == 0, err)
+    info = json.loads(vbill("template", "info", d))
+    check("a template with clips/ speaks with them", info.get("voice") == "clips", info)
+    out_c, out_p = os.path.join(tmp, "clips.mp4"), os.path.join(tmp, "plain.mp4")
+    vbill("render", "--template", d, record, "-o", out_c, "--speed", "1")
+    vbill("render", "--template", plain, record, "-o", out_p, "--speed", "1")
+    v, p = pcm(out_c), pcm(out_p)
+    v8, e8 = pcm(out_c, 8000), pcm(out_e, 8000)
+    for sc in personal:
+        a, b = sc["start"], sc["end"]
+        check("clips: speech in the window %.2f-%.2f s" % (a, b), rms(v, a, b) > 2 * rms(p, a, b),
+              (rms(v, a, b), rms(p, a, b)))
+        check("clips: the recorded voice, not espeak-ng's, at %.2f s" % a,
+              f0(v8, a, b) > 1.2 * f0(e8, a, b) > 60, (f0(v8, a, b), f0(e8, a, b)))
+
+    # vbill batch copies the clips into its store and its bills speak with them
+    root = os.path.join(tmp, "templates")
+    os.makedirs(root)
+    shutil.copytree(d, os.path.join(root, "mobile_new_bundle"),
+                    ignore=shutil.ignore_patterns(".vbill-prepared"))
+    keys = os.path.join(tmp, "keys.json")
+    with open(keys, "w") as f:
+        f.write(vbill("keygen"))
+    os.chmod(keys, 0o600)
+    recs = os.path.join(tmp, "records.jsonl")
+    with open(record, encoding="utf-8") as f, open(recs, "w", encoding="utf-8") as g:
+        g.write(json.dumps(json.load(f), ensure_ascii=False) + "\n")
+    store = os.path.join(tmp, "store")
+    vbill("batch", recs, "--store", store, "--templates", root, "--key-file", keys,
+          "--progress", "none", "--jobs", "1")
+    copied = os.path.join(store, "templates", "mobile_new_bundle", "clips", "ko-KR")
+    check("batch: the clips copied into the store",
+          sorted(os.listdir(copied)) == sorted(os.listdir(folder)) if os.path.isdir(copied)
+          else False, copied)
+    playlists = [os.path.join(r, "index.m3u8") for r, _, fs in os.walk(os.path.join(store))
+                 if "index.m3u8" in fs and "bill.json" in fs]
+    check("batch: one bill", len(playlists) == 1, playlists)
+    if playlists:
+        h = pcm(playlists[0], 8000)
+        a, b = personal[0]["start"], personal[0]["end"]
+        check("batch: the bill speaks with the clips", f0(h, a, b) > 1.2 * f0(e8, a, b) > 60,
+              (f0(h, a, b), f0(e8, a, b)))
+
+    # a clip that is a symbolic link (to a WAV elsewhere on the machine) is refused, and so is
+    # a clips folder that is one
+    outside = os.path.join(tmp, "elsewhere.wav")
+    shutil.copy(os.path.join(folder, sorted(os.listdir(folder))[0]), outside)
+    link = os.path.join(folder, "링크.wav")
+    os.symlink(outside, link)
+    rc, out, err = run([VBILL, "template", "info", d])
+    check("a clip that is a symbolic link is refused", rc != 0 and "symbolic link" in err and
+          "링크.wav" in err, (rc, err))
+    os.unlink(link)
+    os.rename(os.path.join(d, "clips"), os.path.join(tmp, "clips-real"))
+    os.symlink(os.path.join(tmp, "clips-real"), os.path.join(d, "clips"))
+    rc, out, err = run([VBILL, "template", "info", d])
+    check("a clips folder that is a symbolic link is refused", rc != 0 and "clips/" in err and
+          "symbolic link" in err, (rc, err))
+
+
 def builtin(tmp, record):
     """The built-in Korean template: pictures and the fixed sentences (no prepare: slow)."""
     d = os.path.join(tmp, "builtin")
@@ -320,6 +400,7 @@ def main():
         record = os.path.join(SRC, "tests", "vectors", "spec_example.json")
         for layout in ("stereo", "mono"):
             spliced(tmp, record, layout)
+        clipped(tmp, record)
         builtin(tmp, record)
     except (RuntimeError, subprocess.TimeoutExpired, KeyError, ValueError) as e:
         failures.append("error: %s" % e)

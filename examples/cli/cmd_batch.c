@@ -382,8 +382,90 @@ static bool same_file(const char *a, const char *b)
     return same;
 }
 
+/* The files of one folder of recorded clips (clips/LOCALE: WAV files and clips.json)
+ * copied into the store's copy when they differ, and the store's files the carrier no
+ * longer has removed.  Symbolic links are not followed (the library refuses them). */
+static int sync_clip_folder(const char *src, const char *dst)
+{
+    DIR *d = opendir(src);
+    int rc = d ? store_mkdirs(dst, 0755) : -1;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        struct stat sb;
+        char *sf = store_path("%s/%s", src, e->d_name), *df = store_path("%s/%s", dst, e->d_name);
+        if (!sf || !df)
+            rc = -1;
+        else if (e->d_name[0] != '.' && lstat(sf, &sb) == 0 && S_ISREG(sb.st_mode) &&
+                 !same_file(sf, df))
+            rc = copy_file(sf, df);
+        free(sf);
+        free(df);
+    }
+    if (d)
+        closedir(d);
+    d = rc == 0 ? opendir(dst) : NULL;
+    while (d && rc == 0 && (e = readdir(d))) {
+        struct stat sb;
+        char *sf = store_path("%s/%s", src, e->d_name), *df = store_path("%s/%s", dst, e->d_name);
+        if (!sf || !df)
+            rc = -1;
+        else if (e->d_name[0] != '.' && lstat(sf, &sb) != 0 && errno == ENOENT)
+            rc = unlink(df);
+        free(sf);
+        free(df);
+    }
+    if (d)
+        closedir(d);
+    return rc;
+}
+
+/* A store's folder of clips the carrier's template no longer has: its files, then it. */
+static int remove_clip_folder(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int rc = d ? 0 : -1;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        char *f = e->d_name[0] == '.' ? NULL : store_path("%s/%s", dir, e->d_name);
+        if (f && unlink(f) != 0 && errno != ENOENT)
+            rc = -1;
+        free(f);
+    }
+    if (d)
+        closedir(d);
+    return rc == 0 ? rmdir(dir) : rc;
+}
+
+/* A template's clips/ folder (its recorded voice), per locale, mirrored into the store; the
+ * store's removed when the carrier's template has none. */
+static int sync_clips(const char *src, const char *dst)
+{
+    static const char *const locales[] = {"ko-KR", "ja-JP", "en-US"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof locales / sizeof *locales && rc == 0; i++) {
+        char *sd = store_path("%s/clips/%s", src, locales[i]);
+        char *dd = store_path("%s/clips/%s", dst, locales[i]);
+        struct stat sb;
+        if (!sd || !dd)
+            rc = -1;
+        else if (lstat(sd, &sb) == 0)
+            rc = sync_clip_folder(sd, dd);
+        else if (lstat(dd, &sb) == 0)
+            rc = remove_clip_folder(dd);
+        free(sd);
+        free(dd);
+    }
+    char *sc = store_path("%s/clips", src), *dc = store_path("%s/clips", dst);
+    struct stat sb;
+    if (rc == 0 && sc && dc && lstat(sc, &sb) != 0)
+        (void)rmdir(dc); /* empty by now, or never made */
+    free(sc);
+    free(dc);
+    return rc;
+}
+
 /* Copies a carrier's template folder (template.json and the base video it names, a plain
- * file name) into the store, when it differs. */
+ * file name, narration.json and the recorded clips) into the store, when it differs. */
 static int import_template(const char *src, const char *dst, char *err, size_t errlen)
 {
     char *sj = store_path("%s/template.json", src), *dj = store_path("%s/template.json", dst);
@@ -406,7 +488,7 @@ static int import_template(const char *src, const char *dst, char *err, size_t e
     if (store_mkdirs(dst, 0755) == 0 && sv && dv && sn && dn &&
         (same_file(sv, dv) || copy_file(sv, dv) == 0) &&
         (narr ? same_file(sn, dn) || copy_file(sn, dn) == 0 : unlink(dn) == 0 || errno == ENOENT) &&
-        (same_file(sj, dj) || copy_file(sj, dj) == 0))
+        sync_clips(src, dst) == 0 && (same_file(sj, dj) || copy_file(sj, dj) == 0))
         rc = 0;
     else
         snprintf(err, errlen, "cannot copy the template %s into %s: %s", src, dst,

@@ -92,8 +92,9 @@ VBILL_API VBILL_NODISCARD vbill_status vbill_template_prepare(vbill_template *t)
  * The fixed sentences are the base video's own audio (the built-in templates speak them
  * when they are made).  A template without narration.json renders as before.
  *
- * The voice is espeak-ng when installed, else silence (a warning is logged at open);
- * vbill_template_set_voice sets another (a carrier's clips).  The voice must outlive the
+ * The voice is the carrier's recorded clips when the folder holds DIR/clips/ (a folder of
+ * regular files, no symbolic links: vbill_voice_open_clips), else espeak-ng when installed,
+ * else silence (a warning is logged at open); vbill_template_set_voice sets another.  The voice must outlive the
  * template; NULL restores the default.  Not thread-safe: set it before rendering.
  */
 VBILL_API VBILL_NODISCARD vbill_status vbill_template_set_voice(vbill_template *t,

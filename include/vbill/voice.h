@@ -143,7 +143,10 @@ VBILL_API VBILL_NODISCARD vbill_status vbill_voice_open_espeak(vbill_ctx *ctx,
 
 /* A carrier's recorded clips in dir (see above); every WAV is read and checked now.
  * VBILL_ERR_NOT_FOUND when dir holds no locale folder with clips, VBILL_ERR_MEDIA for a WAV
- * that does not parse (the message names the file), VBILL_ERR_IO, VBILL_ERR_JSON. */
+ * that does not parse (the message names the file), VBILL_ERR_IO (also for a clip, a
+ * clips.json or a locale folder that is a symbolic link or not a regular file: clips are
+ * read from the folder itself only), VBILL_ERR_JSON.  A template folder's clips/ is opened
+ * so as the template's voice (vbill/video.h). */
 VBILL_API VBILL_NODISCARD vbill_status vbill_voice_open_clips(vbill_ctx *ctx, const char *dir,
                                                               vbill_voice **out);
 

@@ -556,8 +556,33 @@ static void quiet_ffmpeg(void)
         av_log_set_level(AV_LOG_QUIET);
 }
 
+/* The template's own voice: the carrier's recorded clips when the folder has DIR/clips/ (a
+ * folder, not a symbolic link; its clips are regular files: vb_clips), else espeak-ng when
+ * installed, else none (the template stays silent). */
+static vbill_status open_voice(vbill_ctx *ctx, vbill_template *t)
+{
+    char *p = vb_path_join(t->dir, VB_CLIPS_DIR);
+    if (!p)
+        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    struct stat sb;
+    vbill_status st;
+    if (lstat(p, &sb) != 0 && errno == ENOENT) {
+        st = vbill_voice_open_default(ctx, &t->own_voice);
+        if (st == VBILL_ERR_NOT_FOUND || st == VBILL_ERR_UNSUPPORTED)
+            st = VBILL_OK; /* no voice at all: the template stays silent */
+    } else if (!S_ISDIR(sb.st_mode)) {
+        st = vb_error(ctx, VBILL_ERR_TEMPLATE, "template '%s': %s/ must be a folder of recorded "
+                      "clips inside the template folder (not a symbolic link)", t->dir,
+                      VB_CLIPS_DIR);
+    } else {
+        st = vbill_voice_open_clips(ctx, p, &t->own_voice); /* its messages name the files */
+    }
+    free(p);
+    return st;
+}
+
 /* DIR/narration.json, checked now: a render speaks its personal sentences in their windows
- * with the template's voice (the default one until vbill_template_set_voice). */
+ * with the template's voice (open_voice's, until vbill_template_set_voice). */
 static vbill_status load_narration(vbill_ctx *ctx, vbill_template *t)
 {
     char *p = vb_path_join(t->dir, VB_NARRATION_FILE);
@@ -572,9 +597,7 @@ static vbill_status load_narration(vbill_ctx *ctx, vbill_template *t)
     if (!st)
         st = vb_narration_check(ctx, VB_NARRATION_FILE, t->narration);
     if (!st && !t->voice)
-        st = vbill_voice_open_default(t->ctx, &t->own_voice);
-    if (st == VBILL_ERR_NOT_FOUND || st == VBILL_ERR_UNSUPPORTED)
-        st = VBILL_OK; /* no voice at all: the template stays silent */
+        st = open_voice(ctx, t);
     t->voice = t->own_voice;
     return st;
 }

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_CLIP_FILE ((size_t)32 << 20)
 #define MAX_TOTAL_SAMPLES ((size_t)VB_VOICE_RATE * 3600) /* an hour of clips per voice */
@@ -309,6 +310,15 @@ void vb_pcm_trim(float *pcm, size_t *n)
 }
 
 /* Adds (or with replace, replaces) the clip for text from the WAV file path. */
+/* Why a clip or clips.json could not be read (vb_read_regular_file's errno). */
+static const char *read_failure(int e)
+{
+    return e == EFBIG    ? "larger than 32 MiB"
+           : e == ELOOP  ? "a symbolic link: clips are read from regular files only"
+           : e == EINVAL ? "not a regular file"
+                         : strerror(e);
+}
+
 static vbill_status add_clip(vbill_ctx *ctx, vb_clips *cs, clip_set *set, const char *text,
                              const char *path, bool replace)
 {
@@ -330,12 +340,12 @@ static vbill_status add_clip(vbill_ctx *ctx, vb_clips *cs, clip_set *set, const 
         return VBILL_OK;
     }
     size_t len = 0;
-    uint8_t *buf = (uint8_t *)vb_read_file(path, MAX_CLIP_FILE, &len);
+    uint8_t *buf = (uint8_t *)vb_read_regular_file(path, MAX_CLIP_FILE, &len);
     if (!buf) {
         int e = errno;
         free(key);
         return vb_error(ctx, e == ENOENT ? VBILL_ERR_NOT_FOUND : VBILL_ERR_IO, "%s: %s", path,
-                        e == EFBIG ? "larger than 32 MiB" : strerror(e));
+                        read_failure(e));
     }
     clip c = {0};
     vbill_status st = vb_wav_decode(ctx, path, buf, len, &c.pcm, &c.n);
@@ -410,12 +420,12 @@ static vbill_status load_mapping(vbill_ctx *ctx, vb_clips *cs, clip_set *set)
     vb_buf path = {0};
     vb_buf_printf(&path, "%s/clips.json", set->dir);
     size_t len = 0;
-    char *text = path.failed ? NULL : vb_read_file(path.data, (size_t)4 << 20, &len);
+    char *text = path.failed ? NULL : vb_read_regular_file(path.data, (size_t)4 << 20, &len);
     vbill_status st = VBILL_OK;
     if (!text) {
         if (errno != ENOENT)
             st = vb_error(ctx, VBILL_ERR_IO, "%s: %s", path.data ? path.data : "clips.json",
-                          strerror(errno));
+                          read_failure(errno));
         vb_buf_free(&path);
         return st;
     }
@@ -450,10 +460,20 @@ static vbill_status load_set(vbill_ctx *ctx, vb_clips *cs, clip_set *set, const 
     vb_buf_printf(&d, "%s/%s", dir, locale);
     if (d.failed)
         return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
-    DIR *dh = opendir(d.data);
-    if (!dh) {
+    struct stat sb;
+    if (lstat(d.data, &sb) != 0) {
         vb_buf_free(&d);
         return VBILL_OK; /* the locale is not recorded */
+    }
+    DIR *dh = S_ISDIR(sb.st_mode) ? opendir(d.data) : NULL;
+    if (!dh) {
+        vbill_status st = vb_error(ctx, VBILL_ERR_IO, "%s: %s", d.data,
+                                   S_ISLNK(sb.st_mode) ? "a symbolic link: clips are read from "
+                                                         "a folder inside the clips folder"
+                                   : S_ISDIR(sb.st_mode) ? strerror(errno)
+                                                         : "not a folder");
+        vb_buf_free(&d);
+        return st;
     }
     set->present = true;
     set->dir = vb_buf_take(&d);

@@ -10,6 +10,8 @@
 #include "internal.h"
 
 #define VB_NARRATION_FILE "narration.json"
+/* A template folder's recorded clips (its voice instead of espeak-ng) */
+#define VB_CLIPS_DIR "clips"
 #define VB_NARRATION_MAX_SCENES 64
 #define VB_NARRATION_MAX_SECONDS 3600.0
 #define VB_NARRATION_MAX_TEXT 4096  /* bytes of one scene's template */
