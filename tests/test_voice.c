@@ -452,6 +452,28 @@ START_TEST(clips_folder_faults)
     write_bytes(path, missing, strlen(missing));
     ck_assert_int_eq(vbill_voice_open_clips(ctx, dir, &v), VBILL_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "none.wav"));
+    unlink(path);
+    /* a clip that is a symbolic link (to a sound elsewhere), a FIFO, a locale folder that is
+     * a link: refused, naming it */
+    char target[4096], other[4096];
+    snprintf(target, sizeof target, "%s/일.wav", ko);
+    snprintf(path, sizeof path, "%s/이.wav", ko);
+    ck_assert_int_eq(symlink(target, path), 0);
+    ck_assert_int_eq(vbill_voice_open_clips(ctx, dir, &v), VBILL_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "이.wav: a symbolic link"));
+    unlink(path);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(vbill_voice_open_clips(ctx, dir, &v), VBILL_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "이.wav: not a regular file"));
+    unlink(path);
+    ck_assert_int_eq(vbill_voice_open_clips(ctx, dir, &v), VBILL_OK);
+    vbill_voice_free(v);
+    v = NULL;
+    snprintf(other, sizeof other, "%s/en-US", dir);
+    ck_assert_int_eq(symlink(ko, other), 0);
+    ck_assert_int_eq(vbill_voice_open_clips(ctx, dir, &v), VBILL_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(vbill_ctx_errmsg(ctx), "en-US: a symbolic link"));
+    unlink(other);
     ck_assert_ptr_null(v);
     free(ko);
     free(dir);
@@ -671,6 +693,43 @@ START_TEST(espeak_faults)
 }
 END_TEST
 
+/* A sentence said again is recalled, not said by espeak-ng again: the same samples, one run
+ * of the program (a wrapper counts them); another text or speed runs it again. */
+START_TEST(espeak_recalls_a_sentence)
+{
+    char counter[512], body[1024];
+    snprintf(counter, sizeof counter, "%s/espeak-runs", tmp);
+    snprintf(body, sizeof body, "echo run >>'%s'; exec espeak-ng \"$@\"", counter);
+    char *prog = fake_program("counting-espeak", body);
+    vbill_voice *v = NULL;
+    ck_assert_int_eq(vbill_voice_open_espeak(ctx, prog, &v), VBILL_OK);
+    float *a, *b, *c;
+    size_t na, nb, nc;
+    ck_assert_int_eq(vbill_voice_say(ctx, v, "ko-KR", KO_TEXT, &a, &na), VBILL_OK);
+    ck_assert_int_eq(vbill_voice_say(ctx, v, "ko-KR", KO_TEXT, &b, &nb), VBILL_OK);
+    ck_assert_msg(na > RATE && na == nb && !memcmp(a, b, na * sizeof *a),
+                  "recalled: %zu samples, said: %zu", nb, na);
+    ck_assert_ptr_ne(a, b); /* each caller owns its copy */
+    ck_assert_int_eq(vbill_voice_say(ctx, v, "ko-KR", "다음 달 예상 금액은 십삼만 구천 원입니다.",
+                                     &c, &nc), VBILL_OK);
+    vbill_free(c);
+    ck_assert_int_eq(vbill_voice_set_rate(v, 1.5), VBILL_OK);
+    ck_assert_int_eq(vbill_voice_say(ctx, v, "ko-KR", KO_TEXT, &c, &nc), VBILL_OK);
+    ck_assert_msg(nc < na, "rate 1.5 recalled the rate 1 sentence");
+    size_t len = 0;
+    char *runs = vb_read_file(counter, 4096, &len);
+    ck_assert_ptr_nonnull(runs);
+    ck_assert_msg(len == 3 * strlen("run\n"), "espeak-ng ran %zu times, not 3",
+                  len / strlen("run\n"));
+    free(runs);
+    vbill_free(a);
+    vbill_free(b);
+    vbill_free(c);
+    vbill_voice_free(v);
+    free(prog);
+}
+END_TEST
+
 /* ---- the silent voice, the default voice, a script on its timeline ---- */
 
 static int warnings;
@@ -776,6 +835,7 @@ static Suite *suite(void)
     tcase_add_test(tc, clip_list_covers_every_script);
     tcase_add_test(tc, espeak_speaks);
     tcase_add_test(tc, espeak_faults);
+    tcase_add_test(tc, espeak_recalls_a_sentence);
     tcase_add_test(tc, silent_voice);
     tcase_add_test(tc, script_on_its_timeline);
     suite_add_tcase(s, tc);

@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +23,29 @@
 #define ESPEAK_WPM 175          /* espeak-ng's own default rate */
 #define DEFAULT_TIMEOUT_MS 20000
 #define EDGE_FADE (VB_VOICE_RATE / 200)
+/* espeak-ng's sentences kept per voice, the least recently used dropped first: a month's
+ * bills say the same period, payment day or plan price again and again (about 80 sentences
+ * of 4 s) */
+#define SPEECH_CACHE_BYTES ((size_t)64 << 20)
 
 typedef enum { V_ESPEAK, V_CLIPS, V_SILENT } voice_kind;
+
+/* One sentence espeak-ng said: its voice, speed and text (key), the samples. */
+typedef struct spoken {
+    char *key;
+    float *pcm;
+    size_t n;
+    uint64_t used;
+} spoken;
+
+/* The sentences a voice said lately (espeak-ng): any thread may say at once, hence the
+ * lock.  Apart from the voice, whose options are fixed once it speaks. */
+typedef struct memory {
+    pthread_mutex_t lock;
+    spoken *said;
+    size_t nsaid, said_bytes;
+    uint64_t tick;
+} memory;
 
 struct vbill_voice {
     voice_kind kind;
@@ -30,16 +53,22 @@ struct vbill_voice {
     int timeout_ms;
     char *program;   /* espeak-ng's path */
     vb_clips *clips;
+    memory *mem;
 };
 
 static vbill_voice *voice_new(voice_kind kind)
 {
     vbill_voice *v = calloc(1, sizeof *v);
-    if (v) {
-        v->kind = kind;
-        v->rate = 1.0;
-        v->timeout_ms = DEFAULT_TIMEOUT_MS;
+    memory *m = calloc(1, sizeof *m);
+    if (!v || !m || pthread_mutex_init(&m->lock, NULL) != 0) {
+        free(v);
+        free(m);
+        return NULL;
     }
+    v->kind = kind;
+    v->rate = 1.0;
+    v->timeout_ms = DEFAULT_TIMEOUT_MS;
+    v->mem = m;
     return v;
 }
 
@@ -47,6 +76,13 @@ VBILL_API void vbill_voice_free(vbill_voice *v)
 {
     if (!v)
         return;
+    for (size_t i = 0; i < v->mem->nsaid; i++) {
+        free(v->mem->said[i].key);
+        free(v->mem->said[i].pcm);
+    }
+    free(v->mem->said);
+    pthread_mutex_destroy(&v->mem->lock);
+    free(v->mem);
     free(v->program);
     vb_clips_free(v->clips);
     free(v);
@@ -301,6 +337,64 @@ void vb_pcm_level(float *pcm, size_t n)
         pcm[i] *= g;
 }
 
+/* A copy of the samples said for key, when they are kept. */
+static bool recall(memory *v, const char *key, float **pcm, size_t *n)
+{
+    bool found = false;
+    pthread_mutex_lock(&v->lock);
+    for (size_t i = 0; i < v->nsaid && !found; i++) {
+        spoken *s = &v->said[i];
+        if (strcmp(s->key, key) != 0)
+            continue;
+        found = (*pcm = malloc(s->n * sizeof **pcm)) != NULL;
+        if (found) {
+            memcpy(*pcm, s->pcm, s->n * sizeof **pcm);
+            *n = s->n;
+            s->used = ++v->tick;
+        }
+    }
+    pthread_mutex_unlock(&v->lock);
+    return found;
+}
+
+/* Keeps a copy of what was said for key, dropping the least recently used beyond the
+ * budget.  Out of memory, it is simply not kept. */
+static void remember(memory *v, const char *key, const float *pcm, size_t n)
+{
+    size_t bytes = n * sizeof *pcm;
+    if (bytes > SPEECH_CACHE_BYTES / 4)
+        return;
+    spoken e = {strdup(key), malloc(bytes ? bytes : 1), n, 0};
+    if (!e.key || !e.pcm) {
+        free(e.key);
+        free(e.pcm);
+        return;
+    }
+    memcpy(e.pcm, pcm, bytes);
+    pthread_mutex_lock(&v->lock);
+    while (v->nsaid && v->said_bytes + bytes > SPEECH_CACHE_BYTES) {
+        size_t old = 0;
+        for (size_t i = 1; i < v->nsaid; i++)
+            old = v->said[i].used < v->said[old].used ? i : old;
+        v->said_bytes -= v->said[old].n * sizeof *pcm;
+        free(v->said[old].key);
+        free(v->said[old].pcm);
+        v->said[old] = v->said[--v->nsaid];
+    }
+    spoken *grown = realloc(v->said, (v->nsaid + 1) * sizeof *grown);
+    if (grown) {
+        v->said = grown;
+        e.used = ++v->tick;
+        v->said[v->nsaid++] = e;
+        v->said_bytes += bytes;
+        e.key = NULL;
+        e.pcm = NULL;
+    }
+    pthread_mutex_unlock(&v->lock);
+    free(e.key);
+    free(e.pcm);
+}
+
 static vbill_status say_espeak(vbill_ctx *ctx, const vbill_voice *v, vb_lang l,
                                const char *text, double rate, float **pcm, size_t *n)
 {
@@ -308,6 +402,15 @@ static vbill_status say_espeak(vbill_ctx *ctx, const vbill_voice *v, vb_lang l,
     uint8_t *wav = NULL;
     size_t len = 0;
     int wpm = (int)lround(ESPEAK_WPM * rate);
+    size_t klen = strlen(text) + 32;
+    char *key = malloc(klen);
+    if (!key)
+        return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
+    snprintf(key, klen, "%s %d\n%s", voices[l], wpm, text);
+    if (recall(v->mem, key, pcm, n)) {
+        free(key);
+        return VBILL_OK;
+    }
     vbill_status st = vb_espeak_run(ctx, v->program, voices[l], wpm, text, v->timeout_ms, &wav,
                                     &len);
     if (!st)
@@ -317,6 +420,9 @@ static vbill_status say_espeak(vbill_ctx *ctx, const vbill_voice *v, vb_lang l,
         vb_pcm_trim(*pcm, n);
         vb_pcm_fade_ends(*pcm, *n, EDGE_FADE);
     }
+    if (!st)
+        remember(v->mem, key, *pcm, *n);
+    free(key);
     return st;
 }
 
