@@ -33,7 +33,7 @@ typedef struct speech {
 struct vb_voiceover {
     int nsp;
     speech sp[VB_MAX_SLOTS];
-    cJSON *captions;         /* [{"start","end","text"}] in seconds of the variant */
+    cJSON *captions;         /* vb_narration_cues: in seconds of the variant */
     /* the bed: the prepared file opened again, decoded around the speech */
     AVFormatContext *in;
     int ai;
@@ -214,8 +214,7 @@ vbill_status vb_voiceover_prepare(vb_job *j, const vbill_bill *bill)
         return st;
     double sp = j->variant ? av_q2d(t->slow_speed) : 1.0;
     const char *locale = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(script, "locale"));
-    vo->captions = cJSON_CreateArray();
-    if (!vo->captions)
+    if (!(vo->captions = vb_narration_cues(script, sp)))
         st = vb_error(j->ctx, VBILL_ERR_NOMEM, "out of memory");
     if (!st)
         st = open_bed(j, vo);
@@ -224,17 +223,6 @@ vbill_status vb_voiceover_prepare(vb_job *j, const vbill_bill *bill)
     {
         if (st)
             break;
-        cJSON *c = cJSON_CreateObject();
-        double a = cJSON_GetNumberValue(cJSON_GetObjectItem(sc, "start"));
-        double z = cJSON_GetNumberValue(cJSON_GetObjectItem(sc, "end"));
-        const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(sc, "text"));
-        if (!c || !cJSON_AddItemToArray(vo->captions, c) || !text ||
-            !cJSON_AddNumberToObject(c, "start", a / sp) ||
-            !cJSON_AddNumberToObject(c, "end", z / sp) ||
-            !cJSON_AddStringToObject(c, "text", text)) {
-            st = vb_error(j->ctx, VBILL_ERR_NOMEM, "out of memory");
-            break;
-        }
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sc, "personal")))
             st = speak_scene(j, vo, locale, sc);
     }

@@ -848,23 +848,89 @@ static void vtt_time(vb_buf *b, double t)
                   ms / 1000 % 60, ms % 1000);
 }
 
-char *vb_narration_webvtt(const cJSON *script, double speed)
+/* Where the sentence that starts at text[*at] ends (after its full stop, question or
+ * exclamation mark: ". " or "。"), spaces skipped; *at moves past it. */
+static size_t next_sentence(const char *text, size_t *at)
 {
-    vb_buf b = {0};
-    vb_buf_puts(&b, "WEBVTT\n");
-    int cue = 0;
+    size_t i = *at, n = strlen(text);
+    while (i < n) {
+        unsigned char c = (unsigned char)text[i];
+        if ((c == '.' || c == '?' || c == '!') && (i + 1 == n || text[i + 1] == ' ')) {
+            i++;
+            break;
+        }
+        /* 。 ？ ！ (U+3002, U+FF1F, U+FF01) end a Japanese sentence */
+        if (!strncmp(text + i, "\xe3\x80\x82", 3) || !strncmp(text + i, "\xef\xbc\x9f", 3) ||
+            !strncmp(text + i, "\xef\xbc\x81", 3)) {
+            i += 3;
+            break;
+        }
+        i++;
+    }
+    size_t end = i;
+    while (i < n && text[i] == ' ')
+        i++;
+    *at = i;
+    return end;
+}
+
+/* Letters of text[a, z): UTF-8 lead bytes that are not spaces (a sentence's share of its
+ * scene's time). */
+static size_t letters(const char *text, size_t a, size_t z)
+{
+    size_t k = 0;
+    for (size_t i = a; i < z; i++)
+        k += ((unsigned char)text[i] & 0xC0) != 0x80 && text[i] != ' ';
+    return k;
+}
+
+cJSON *vb_narration_cues(const cJSON *script, double speed)
+{
+    cJSON *cues = cJSON_CreateArray();
     const cJSON *sc;
     cJSON_ArrayForEach(sc, cJSON_GetObjectItemCaseSensitive(script, "scenes"))
     {
         const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sc, "text"));
         double a = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sc, "start"));
         double z = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sc, "end"));
-        if (!text || !*text || !(a >= 0 && z > a))
+        if (!cues || !text || !*text || !(a >= 0 && z > a))
             continue;
-        vb_buf_printf(&b, "\n%d\n", ++cue);
-        vtt_time(&b, a / speed);
+        size_t total = letters(text, 0, strlen(text)), done = 0, at = 0;
+        while (cues && text[at]) {
+            size_t from = at, to = next_sentence(text, &at), k = letters(text, from, to);
+            double t0 = a + (z - a) * (double)done / (double)(total ? total : 1);
+            done += k;
+            double t1 = text[at] ? a + (z - a) * (double)done / (double)(total ? total : 1) : z;
+            char *one = strndup(text + from, to - from);
+            cJSON *c = cJSON_CreateObject();
+            bool ok = one && c && cJSON_AddNumberToObject(c, "start", t0 / speed) &&
+                      cJSON_AddNumberToObject(c, "end", t1 / speed) &&
+                      cJSON_AddStringToObject(c, "text", one);
+            if (!ok || !cJSON_AddItemToArray(cues, c)) {
+                cJSON_Delete(c);
+                cJSON_Delete(cues);
+                cues = NULL;
+            }
+            free(one);
+        }
+    }
+    return cues;
+}
+
+char *vb_narration_webvtt(const cJSON *script, double speed)
+{
+    cJSON *cues = vb_narration_cues(script, speed);
+    vb_buf b = {0};
+    vb_buf_puts(&b, "WEBVTT\n");
+    int n = 0;
+    const cJSON *cue;
+    cJSON_ArrayForEach(cue, cues)
+    {
+        const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cue, "text"));
+        vb_buf_printf(&b, "\n%d\n", ++n);
+        vtt_time(&b, cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cue, "start")));
         vb_buf_puts(&b, " --> ");
-        vtt_time(&b, z / speed);
+        vtt_time(&b, cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cue, "end")));
         vb_buf_puts(&b, "\n");
         /* cue text: the characters WebVTT reserves escaped, one line */
         for (const char *p = text; *p; p++) {
@@ -881,10 +947,12 @@ char *vb_narration_webvtt(const cJSON *script, double speed)
         }
         vb_buf_puts(&b, "\n");
     }
-    if (b.failed) {
+    if (!cues || b.failed) {
+        cJSON_Delete(cues);
         vb_buf_free(&b);
         return NULL;
     }
+    cJSON_Delete(cues);
     return vb_buf_take(&b);
 }
 

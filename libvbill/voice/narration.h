@@ -51,8 +51,11 @@ void vb_narration_vocabulary(int l, void (*fn)(void *arg, const char *text), voi
 /* Checks a narration (as vb_narration_build would use it) without a bill. */
 vbill_status vb_narration_check(vbill_ctx *ctx, const char *name, const cJSON *narration);
 
-/* The script's scenes as WebVTT captions, each cue a scene's window divided by speed (the
- * slow rendition's times); cue text escaped (&, <, >) on one line.  NULL when memory ran
- * out. */
+/* The script's captions: [{"start","end","text"}] in seconds divided by speed (the slow
+ * rendition's times), one cue per sentence (a scene of several sentences shares its window
+ * among them by their letters, so a caption stays two lines on a phone and follows the
+ * voice).  NULL when memory ran out. */
+cJSON *vb_narration_cues(const cJSON *script, double speed);
+/* The same as WebVTT; cue text escaped (&, <, >) on one line.  NULL when memory ran out. */
 char *vb_narration_webvtt(const cJSON *script, double speed);
 #endif
