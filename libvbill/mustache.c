@@ -70,7 +70,8 @@ bool vb_mustache_names(const vb_mustache *m, void (*fn)(void *arg, const char *n
         case N_RAW:
         case N_SECTION:
         case N_INVERTED: {
-            const char *part = m->names + nd->name;
+            /* "." has no parts, and a template of such names no name table */
+            const char *part = nd->nparts ? m->names + nd->name : NULL;
             for (uint32_t k = 0; k < nd->nparts; k++, part += strlen(part) + 1)
                 fn(arg, part);
             break;

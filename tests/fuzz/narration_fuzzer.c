@@ -1,6 +1,7 @@
 /* narration_fuzzer.c: any bytes as a carrier's narration.json.  One that does not check must
  * say why; one that checks must make a script (valid JSON, every scene with a text) for a
- * bill of its scenario, or refuse the bill by name. */
+ * bill of its scenario, or refuse the bill by name, and its captions (WebVTT) a cue per
+ * sentence at least one a scene, with nothing unescaped. */
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,7 +66,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (!cJSON_IsString(t) || !t->valuestring[0])
                     abort();
             }
+            int nscenes = cJSON_GetArraySize(scenes);
             cJSON_Delete(j);
+            /* its captions: a cue per sentence, every text escaped, at least a cue a scene */
+            char *vtt = NULL;
+            if (vbill_narration_webvtt(ctx, out, 0.8, &vtt) != VBILL_OK ||
+                strncmp(vtt, "WEBVTT\n", 7) != 0 || strchr(vtt, '<'))
+                abort();
+            int cues = 0;
+            for (const char *p = strstr(vtt, " --> "); p; p = strstr(p + 5, " --> "))
+                cues++;
+            if (cues < nscenes)
+                abort();
+            vbill_free(vtt);
         } else if (st != VBILL_ERR_TEMPLATE || vbill_ctx_errmsg(ctx)[0] == '\0') {
             abort(); /* only another scenario's narration (or a render fault) may refuse */
         }
