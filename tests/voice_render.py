@@ -356,6 +356,16 @@ def clipped(tmp, record):
     rc, out, err = run([VBILL, "template", "info", d])
     check("a clips folder that is a symbolic link is refused", rc != 0 and "clips/" in err and
           "symbolic link" in err, (rc, err))
+    root2 = os.path.join(tmp, "templates-linked")
+    os.makedirs(root2)
+    shutil.copytree(d, os.path.join(root2, "mobile_new_bundle"), symlinks=True,
+                    ignore=shutil.ignore_patterns(".vbill-prepared"))
+    store2 = os.path.join(tmp, "store-linked")
+    rc, out, err = run([VBILL, "batch", recs, "--store", store2, "--templates", root2,
+                        "--key-file", keys, "--progress", "none", "--jobs", "1"])
+    check("batch: a template whose clips/ is a symbolic link is refused, not copied",
+          rc != 0 and "symbolic links" in err and not os.path.exists(os.path.join(
+              store2, "templates", "mobile_new_bundle", "clips")), (rc, err[-300:]))
 
 
 def builtin(tmp, record):

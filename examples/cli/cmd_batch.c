@@ -441,23 +441,27 @@ static int remove_clip_folder(const char *dir)
 static int sync_clips(const char *src, const char *dst)
 {
     static const char *const locales[] = {"ko-KR", "ja-JP", "en-US"};
-    int rc = 0;
+    char *sc = store_path("%s/clips", src), *dc = store_path("%s/clips", dst);
+    struct stat sb;
+    int rc = sc && dc ? 0 : -1;
+    bool have = rc == 0 && lstat(sc, &sb) == 0;
+    if (have && !S_ISDIR(sb.st_mode)) { /* a symbolic link (the library refuses it too) */
+        errno = ELOOP;
+        rc = -1;
+    }
     for (size_t i = 0; i < sizeof locales / sizeof *locales && rc == 0; i++) {
         char *sd = store_path("%s/clips/%s", src, locales[i]);
         char *dd = store_path("%s/clips/%s", dst, locales[i]);
-        struct stat sb;
         if (!sd || !dd)
             rc = -1;
-        else if (lstat(sd, &sb) == 0)
-            rc = sync_clip_folder(sd, dd);
+        else if (have && lstat(sd, &sb) == 0)
+            rc = S_ISDIR(sb.st_mode) ? sync_clip_folder(sd, dd) : (errno = ELOOP, -1);
         else if (lstat(dd, &sb) == 0)
             rc = remove_clip_folder(dd);
         free(sd);
         free(dd);
     }
-    char *sc = store_path("%s/clips", src), *dc = store_path("%s/clips", dst);
-    struct stat sb;
-    if (rc == 0 && sc && dc && lstat(sc, &sb) != 0)
+    if (rc == 0 && !have)
         (void)rmdir(dc); /* empty by now, or never made */
     free(sc);
     free(dc);
