@@ -24,9 +24,9 @@
 #define DEFAULT_TIMEOUT_MS 20000
 #define EDGE_FADE (VB_VOICE_RATE / 200)
 /* espeak-ng's sentences kept per voice, the least recently used dropped first: a month's
- * bills say the same period, payment day or plan price again and again (about 80 sentences
- * of 4 s) */
-#define SPEECH_CACHE_BYTES ((size_t)64 << 20)
+ * bills say the same period, payment day or plan price again and again (about 20 sentences
+ * of 4 s; a batch or a viewer holds a voice per template in use) */
+#define SPEECH_CACHE_BYTES ((size_t)16 << 20)
 
 typedef enum { V_ESPEAK, V_CLIPS, V_SILENT } voice_kind;
 
