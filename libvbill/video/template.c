@@ -566,10 +566,14 @@ static vbill_status open_voice(vbill_ctx *ctx, vbill_template *t)
         return vb_error(ctx, VBILL_ERR_NOMEM, "out of memory");
     struct stat sb;
     vbill_status st;
-    if (lstat(p, &sb) != 0 && errno == ENOENT) {
+    bool have = lstat(p, &sb) == 0;
+    if (!have && errno == ENOENT) {
         st = vbill_voice_open_default(ctx, &t->own_voice);
         if (st == VBILL_ERR_NOT_FOUND || st == VBILL_ERR_UNSUPPORTED)
             st = VBILL_OK; /* no voice at all: the template stays silent */
+    } else if (!have) {
+        st = vb_error(ctx, VBILL_ERR_IO, "template '%s': %s/: %s", t->dir, VB_CLIPS_DIR,
+                      strerror(errno));
     } else if (!S_ISDIR(sb.st_mode)) {
         st = vb_error(ctx, VBILL_ERR_TEMPLATE, "template '%s': %s/ must be a folder of recorded "
                       "clips inside the template folder (not a symbolic link)", t->dir,

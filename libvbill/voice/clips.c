@@ -309,7 +309,6 @@ void vb_pcm_trim(float *pcm, size_t *n)
     *n = b - a;
 }
 
-/* Adds (or with replace, replaces) the clip for text from the WAV file path. */
 /* Why a clip or clips.json could not be read (vb_read_regular_file's errno). */
 static const char *read_failure(int e)
 {
@@ -319,6 +318,7 @@ static const char *read_failure(int e)
                          : strerror(e);
 }
 
+/* Adds (or with replace, replaces) the clip for text from the WAV file path. */
 static vbill_status add_clip(vbill_ctx *ctx, vb_clips *cs, clip_set *set, const char *text,
                              const char *path, bool replace)
 {
