@@ -94,8 +94,9 @@ VBILL_API VBILL_NODISCARD vbill_status vbill_template_prepare(vbill_template *t)
  *
  * The voice is the carrier's recorded clips when the folder holds DIR/clips/ (a folder of
  * regular files, no symbolic links: vbill_voice_open_clips), else espeak-ng when installed,
- * else silence (a warning is logged at open); vbill_template_set_voice sets another.  The voice must outlive the
- * template; NULL restores the default.  Not thread-safe: set it before rendering.
+ * else silence (a warning is logged at open); vbill_template_set_voice sets another.  The
+ * voice must outlive the template; NULL restores the template's own.  Not thread-safe: set
+ * it before rendering.
  */
 VBILL_API VBILL_NODISCARD vbill_status vbill_template_set_voice(vbill_template *t,
                                                                 const vbill_voice *voice);

@@ -90,7 +90,8 @@ VBILL_API VBILL_NODISCARD vbill_status vbill_narration(vbill_ctx *ctx, const vbi
 /* A script's sentences as WebVTT captions (what a page shows, timed to the voice): one cue
  * per sentence (". ", "?", "!", "。" end one), a scene's window shared among its sentences
  * by their letters, times divided by speed (1 for the normal rendition, the slow one's e.g.
- * 0.8: the times of that video), the text on one line with &, < and > escaped.  script_json is vbill_narration's.  *out_vtt is freed with vbill_free.
+ * 0.8: the times of that video), the text on one line with &, < and > escaped.
+ * script_json is vbill_narration's.  *out_vtt is freed with vbill_free.
  * VBILL_ERR_JSON for a malformed script, VBILL_ERR_ARG for a speed outside 0.25..4. */
 VBILL_API VBILL_NODISCARD vbill_status vbill_narration_webvtt(vbill_ctx *ctx,
                                                               const char *script_json,

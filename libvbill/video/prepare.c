@@ -197,7 +197,8 @@ static vbill_status setup_audio(prep *p, int v)
     }
     /* No audio: a silent mono track, so every output has the same shape. */
     snprintf(args, sizeof args, "r=%d:cl=mono", AUDIO_RATE);
-    snprintf(chain, sizeof chain, "aformat=sample_fmts=fltp:channel_layouts=mono,atrim=end_sample=%lld",
+    snprintf(chain, sizeof chain,
+             "aformat=sample_fmts=fltp:channel_layouts=mono,atrim=end_sample=%lld",
              (long long)samples);
     return build_graph(p, &p->agraph[v], &p->asrc[v], &p->asink[v], "anullsrc", args,
                        "abuffersink", chain);
