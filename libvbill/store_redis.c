@@ -338,7 +338,8 @@ static bool tcp_connect(rd_store *s)
 
 static bool tls_connect(rd_store *s)
 {
-    const char *name = s->url.sni ? s->url.sni : s->url.host;
+    /* not const: SSL_set_tlsext_host_name is a macro that casts it to void * */
+    char *name = s->url.sni ? s->url.sni : s->url.host;
     unsigned char ip[16];
     bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
     s->ssl = SSL_new(s->tls);
