@@ -130,8 +130,8 @@ static const char *const intro_close[3] = {". 첫 요금을 안내해 드립니�
                                            ". Here is your first bill, step by step."};
 static const char *const outro[3] = {
     "궁금한 점이 있으시면 화면의 문의하기 버튼으로 언제든 물어보세요. 감사합니다.",
-    "ごふめいな てんが ございましたら、がめんの おといあわせボタンから いつでも おたずね "
-    "ください。ありがとう ございました。",
+    ("ごふめいな てんが ございましたら、がめんの おといあわせボタンから いつでも おたずね "
+     "ください。ありがとう ございました。"), /* one string: parenthesised for clang */
     "Any questions? Tap the Ask button on the screen at any time. Thank you."};
 
 #define NSCENES 6
